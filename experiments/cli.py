@@ -1,0 +1,69 @@
+"""The ``qec`` command-line tool: a thin shell over the packages' Python APIs.
+
+Each subcommand lives in its own module of this package, named in ``SUBCOMMANDS``; the module
+defines ``add_arguments(parser)`` and ``run(args) -> int``. A user mistake raises
+:class:`UsageError` (or ``ValueError``), printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module in this package, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "ler": ("experiments.ler_command", "logical-error-rate sweep, decoders compared on the same shots"),
+    "plot": ("experiments.plot_command", "plot LER against p from a sinter CSV"),
+    "train": ("experiments.train_command", "train a pre-decoder for one code distance"),
+    "decode": ("experiments.decode_command", "decode a file of detection events"),
+    "bench": ("experiments.bench_command", "per-round latency and throughput benchmark"),
+    "export": ("experiments.export_command", "export a pre-decoder to ONNX"),
+    "learn-noise": ("experiments.learn_noise_command", "estimate a DEM from detection events"),
+}
+
+
+class UsageError(Exception):
+    """A mistake in the user's input: reported as one line, exit status 2."""
+
+
+def _available() -> dict[str, object]:
+    out = {}
+    for name, (module, _) in SUBCOMMANDS.items():
+        try:
+            out[name] = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qec",
+        description="Surface-code memory experiments, AI pre-decoding and noise learning.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in _available().items():
+        p = sub.add_parser(name, help=SUBCOMMANDS[name][1], description=SUBCOMMANDS[name][1])
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (UsageError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+        print(f"qec {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"qec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
