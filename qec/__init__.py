@@ -3,9 +3,16 @@ labeled sampling, matching and statistics."""
 
 from qec.circuits import BASES, MemoryExperiment, memory_circuit
 from qec.noise import NOISE_MODELS, CircuitNoise, scale_qubit_noise
+from qec.decoders import DECODERS, get_decoder
+from qec.ler import LerResult, LerTask, collect_ler
 
 __all__ = [
     "BASES",
+    "DECODERS",
+    "LerResult",
+    "LerTask",
+    "collect_ler",
+    "get_decoder",
     "NOISE_MODELS",
     "CircuitNoise",
     "MemoryExperiment",

@@ -1,0 +1,120 @@
+"""``qec ler``: logical-error-rate sweep; every decoder of a point decodes the same shots.
+
+The sweep is the product of all multi-value flags. Results append to a sinter CSV (``--out``),
+which a re-run of the same command resumes. ``--json`` prints exactly one JSON document
+``{"results": [...]}`` on stdout, one row per (point, decoder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+
+from experiments.cli import UsageError
+from qec.circuits import BASES, MemoryExperiment
+from qec.decoders import DECODERS
+from qec.ler import LerResult, LerTask, check_writable, collect_ler, read_csv_stats
+from qec.noise import NOISE_MODELS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
+    parser.add_argument("--rounds", "-r", type=int, nargs="+", default=None,
+                        help="stabilizer rounds (default: the distance)")
+    parser.add_argument("--p", type=float, nargs="+", required=True, help="noise strengths in [0, 0.5)")
+    parser.add_argument("--basis", nargs="+", default=["x"], help=f"memory bases ({', '.join(BASES)}; default x)")
+    parser.add_argument("--noise", nargs="+", default=["depolarizing"],
+                        help=f"noise models ({', '.join(NOISE_MODELS)}; default depolarizing)")
+    parser.add_argument("--decoders", nargs="+", default=["pymatching"],
+                        help=f"decoders compared on the same shots ({', '.join(DECODERS)})")
+    parser.add_argument("--max-shots", type=int, default=None,
+                        help="shots per point and decoder, CSV rows included (default 100000 "
+                             "unless --max-errors is given)")
+    parser.add_argument("--max-errors", type=int, default=None, help="stop a decoder at this many errors")
+    parser.add_argument("--seed", type=int, default=None, help="base seed (default: random)")
+    parser.add_argument("--out", default=None, help="sinter CSV to append to and resume from")
+    parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--model", default=None, help="pre-decoder model file, for decoders that take one")
+    parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
+                        default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
+
+
+def build_tasks(args: argparse.Namespace) -> list[LerTask]:
+    """The sweep's tasks; ``UsageError``/``ValueError`` on bad input."""
+    for name in args.decoders:
+        if name not in DECODERS:
+            raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")
+    for n in args.noise:
+        if n not in NOISE_MODELS:
+            raise UsageError(f"unknown noise model {n!r}; choose from {', '.join(NOISE_MODELS)}")
+    for b in args.basis:
+        if b not in BASES:
+            raise UsageError(f"unknown basis {b!r}; choose from {', '.join(BASES)}")
+    for d in args.distance:
+        if d < 3 or d % 2 == 0:
+            raise UsageError(f"distance must be odd and >= 3, got {d}")
+    for r in args.rounds or ():
+        if r < 1:
+            raise UsageError(f"rounds must be >= 1, got {r}")
+    for p in args.p:
+        if not 0 <= p < 0.5:
+            raise UsageError(f"p must be in [0, 0.5), got {p}")
+    if args.max_shots is not None and args.max_shots < 1:
+        raise UsageError(f"--max-shots must be >= 1, got {args.max_shots}")
+    if args.max_errors is not None and args.max_errors < 1:
+        raise UsageError(f"--max-errors must be >= 1, got {args.max_errors}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
+    options = (("model", args.model),) if args.model is not None else ()
+    tasks = []
+    for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
+        for r in args.rounds or [d]:
+            exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
+            tasks.append(LerTask(exp, tuple(args.decoders), options))
+    return tasks
+
+
+def run(args: argparse.Namespace) -> int:
+    tasks = build_tasks(args)
+    if args.out is not None:
+        read_csv_stats(args.out)  # a malformed CSV fails before any sampling
+        check_writable(args.out)
+    for t in tasks:  # unknown coordinates etc. fail before any sampling
+        t.experiment.circuit()
+    max_shots = args.max_shots
+    if max_shots is None and args.max_errors is None:
+        max_shots = 100_000
+    results = collect_ler(
+        tasks, max_shots=max_shots, max_errors=args.max_errors, seed=args.seed, out=args.out,
+        workers=args.workers, progress=True,
+    )
+    if args.json:
+        json.dump({"results": [r.to_json() for r in results]}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_table(results)
+    return 0
+
+
+def print_table(results: list[LerResult], file=None) -> None:
+    file = file or sys.stdout
+    head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<13}{'shots':>10}{'errors':>8}" \
+           f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
+    print(head, file=file)
+    for r in results:
+        j = r.to_json()
+
+        def g(x):
+            return "nan" if x is None else f"{x:.3e}"
+
+        interval = f"{g(j['ler'])} [{g(j['ler_low'])}, {g(j['ler_high'])}]"
+        only = ", ".join(f"{k}:{v}" for k, v in j["only_fails"].items())
+        print(
+            f"{j['decoder']:<24}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {j['noise']:<13}"
+            f"{j['shots']:>10}{j['errors']:>8}  {interval:<32}{g(j['ler_per_round']):>11}  {only}",
+            file=file,
+        )

@@ -1,0 +1,87 @@
+"""``qec plot``: LER against p (log-log) from a sinter CSV written by ``qec ler``.
+
+One line per (decoder, distance, noise, basis, rounds when several), error bars from
+``sinter.fit_binomial`` at 95% confidence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import defaultdict
+
+from experiments.cli import UsageError
+from qec.ler import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round, read_csv_stats
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--in", dest="inputs", nargs="+", required=True, help="sinter CSV file(s)")
+    parser.add_argument("--out", required=True, help="image file to write (png, pdf, svg)")
+    parser.add_argument("--per-round", action="store_true", help="plot the LER per round instead of per shot")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sinter
+
+    stats = []
+    for path in args.inputs:
+        file_stats = read_csv_stats(path)
+        if not file_stats and not os.path.exists(path):
+            raise UsageError(f"no such file: {path}")
+        stats.extend(file_stats.values())
+    if not stats:
+        raise UsageError("the input holds no statistics")
+    groups: dict[tuple, list] = defaultdict(list)
+    rounds_seen = set()
+    for s in stats:
+        m = s.json_metadata if isinstance(s.json_metadata, dict) else {}
+        if not all(k in m for k in ("d", "p", "r")):
+            raise UsageError(f"row for {s.decoder} lacks the d, r, p metadata that qec ler writes")
+        rounds_seen.add(m["r"])
+        groups[(s.decoder, m["d"], m.get("noise", "?"), m.get("b", "?"), m["r"])].append(s)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for (decoder, d, noise, basis, r), rows in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        pts = []
+        for s in sorted(rows, key=lambda s: s.json_metadata["p"]):
+            if s.shots == 0:
+                continue
+            fit = sinter.fit_binomial(
+                num_shots=s.shots, num_hits=s.errors, max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR
+            )
+            if args.per_round:
+                fit = per_round(fit, r)
+            pts.append((s.json_metadata["p"], fit))
+        pts = [(p, f) for p, f in pts if f.best > 0 and p > 0]
+        if not pts:
+            continue
+        xs = [p for p, _ in pts]
+        ys = [f.best for _, f in pts]
+        lo = [max(0.0, f.best - f.low) for _, f in pts]
+        hi = [max(0.0, f.high - f.best) for _, f in pts]
+        label = f"{decoder} d={d} {noise} {basis}" + (f" r={r}" if len(rounds_seen) > 1 else "")
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("physical error rate p")
+    ax.set_ylabel("logical error rate per round" if args.per_round else "logical error rate per shot")
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(args.out)
+    except OSError as e:
+        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise UsageError(f"cannot write {args.out}: {e}") from None
+    finally:
+        plt.close(fig)
+    print(f"wrote {args.out}")
+    return 0
+

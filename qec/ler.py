@@ -1,0 +1,501 @@
+"""Logical-error-rate collection: several decoders compared on the same sampled shots.
+
+For every point (a :class:`LerTask`: a memory experiment and the decoders to compare) the engine
+samples bit-packed detection events with Stim, runs every decoder on the same batch and counts a
+shot as failed when any observable prediction differs from the sampled observable. Batches grow
+geometrically (like sinter) until each decoder has ``max_shots`` shots or ``max_errors`` errors.
+
+Results are sinter ``TaskStats`` rows, appended to a sinter CSV one finished batch at a time and
+flushed, so an interruption loses no finished batch and ``sinter plot`` / ``sinter combine`` read
+the file. Re-running the same collection resumes: what the CSV already holds for a strong id
+counts toward the targets, and the new batches' seeds are derived from the shots already done, so
+continued shots are fresh.
+
+Paired comparison: each row's ``custom_counts`` holds ``only_vs:<other decoder>`` = the shots of
+those batches where this decoder failed and ``<other decoder>`` did not (McNemar's discordant
+pairs); ``sinter combine`` sums them like the other counts.
+
+Example:
+    >>> from qec import MemoryExperiment
+    >>> from qec.ler import LerTask, collect_ler
+    >>> task = LerTask(MemoryExperiment(distance=3, rounds=3, p=0.001), ("pymatching",))
+    >>> [r.shots for r in collect_ler([task], max_shots=2000, seed=1)]
+    [2000]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import secrets
+import sys
+import time
+from collections import Counter
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import sinter
+import stim
+
+from qec.circuits import MemoryExperiment
+from qec.decoders import decoder_spec, get_decoder
+
+# fit_binomial's likelihood-ratio interval at 95% confidence: exp(chi2_1(0.95) / 2).
+CONFIDENCE_95_LIKELIHOOD_FACTOR = math.exp(3.841458820694124 / 2)
+
+PAIR_KEY = "only_vs:"
+_MIN_BATCH = 256
+_FIRST_BATCH = 1024
+_MAX_BATCH = 1 << 16
+_MAX_BATCH_BYTES = 1 << 26
+
+
+@dataclasses.dataclass(frozen=True)
+class LerTask:
+    """One point of a sweep: an experiment and the decoders compared on its shots.
+
+    Attributes:
+        experiment: the memory experiment (circuit and DEM).
+        decoders: decoder names from :data:`qec.decoders.DECODERS`.
+        options: ``(name, value)`` pairs passed to every decoder that accepts the option
+            (e.g. ``(("model", "m.safetensors"),)``).
+    """
+
+    experiment: MemoryExperiment
+    decoders: tuple[str, ...] = ("pymatching",)
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decoders", tuple(self.decoders))
+        object.__setattr__(self, "options", tuple(tuple(o) for o in self.options))
+        if not self.decoders:
+            raise ValueError("a task needs at least one decoder")
+        if len(set(self.decoders)) != len(self.decoders):
+            raise ValueError(f"decoder listed twice: {', '.join(self.decoders)}")
+        for name in self.decoders:
+            decoder_spec(name)
+
+    def decoder_options(self, name: str) -> dict[str, Any]:
+        spec = decoder_spec(name)
+        return {k: v for k, v in self.options if v is not None and spec.accepts(k)}
+
+
+@dataclasses.dataclass
+class LerResult:
+    """Totals for one (point, decoder), existing CSV rows included."""
+
+    experiment: MemoryExperiment
+    decoder: str
+    strong_id: str
+    json_metadata: dict[str, Any]
+    shots: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    custom_counts: Counter = dataclasses.field(default_factory=Counter)
+
+    def fit(self) -> sinter.Fit:
+        """LER per shot: best estimate and 95% likelihood interval (sinter.fit_binomial)."""
+        if self.shots == 0:
+            return sinter.Fit(low=math.nan, best=math.nan, high=math.nan)
+        return sinter.fit_binomial(
+            num_shots=self.shots, num_hits=self.errors,
+            max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR,
+        )
+
+    def fit_per_round(self) -> sinter.Fit:
+        """LER per round (sinter.shot_error_rate_to_piece_error_rate over ``rounds`` pieces)."""
+        f = self.fit()
+        if self.shots == 0:
+            return f
+        return per_round(f, self.experiment.rounds)
+
+    def only_fails(self) -> dict[str, int]:
+        """Other decoder -> shots where this decoder failed and that one did not."""
+        return {k[len(PAIR_KEY):]: int(v) for k, v in self.custom_counts.items() if k.startswith(PAIR_KEY)}
+
+    def to_json(self) -> dict[str, Any]:
+        f, r = self.fit(), self.fit_per_round()
+        e = self.experiment
+        out: dict[str, Any] = {
+            "decoder": self.decoder,
+            "distance": e.distance,
+            "rounds": e.rounds,
+            "p": e.p,
+            "basis": e.basis,
+            "noise": e.noise,
+            "shots": self.shots,
+            "errors": self.errors,
+            "ler": _num(f.best),
+            "ler_low": _num(f.low),
+            "ler_high": _num(f.high),
+            "ler_per_round": _num(r.best),
+            "ler_per_round_low": _num(r.low),
+            "ler_per_round_high": _num(r.high),
+            "seconds": round(self.seconds, 6),
+            "only_fails": self.only_fails(),
+            "strong_id": self.strong_id,
+        }
+        if e.scale_qubits:
+            out["scale_qubits"] = [list(s) for s in e.scale_qubits]
+        extra = {k: v for k, v in self.json_metadata.items() if k not in e.json_metadata()}
+        if extra:
+            out["metadata"] = extra
+        return out
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else float(x)
+
+
+def per_round(fit: sinter.Fit, rounds: int) -> sinter.Fit:
+    """Per-round rates of a per-shot fit; rates at or above 1/2 per shot map to 1/2 per round."""
+    def one(x: float) -> float:
+        if math.isnan(x):
+            return x
+        if x >= 0.5:
+            return 0.5
+        return float(sinter.shot_error_rate_to_piece_error_rate(x, pieces=rounds, values=1))
+    return sinter.Fit(low=one(fit.low), best=one(fit.best), high=one(fit.high))
+
+
+def strong_id(circuit_text: str, dem_text: str, decoder: str, json_metadata: Mapping[str, Any]) -> str:
+    """sha256 over circuit text, DEM text, decoder name and canonical JSON metadata."""
+    h = hashlib.sha256()
+    for part in (circuit_text, dem_text, decoder, json.dumps(json_metadata, sort_keys=True, separators=(",", ":"))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV handling.
+
+
+def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
+    """Totals per strong id of a sinter CSV; {} for a missing or empty file.
+
+    Raises ``ValueError`` with one line when the file is not a sinter CSV.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return {}
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory, not a CSV file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        if [c.strip() for c in first.split(",")][:7] != [c.strip() for c in sinter.CSV_HEADER.split(",")][:7]:
+            raise ValueError("the first line is not sinter's CSV header")
+        stats = sinter.read_stats_from_csv_files(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"malformed CSV {path}: not a text file") from None
+    except Exception as e:  # sinter raises assorted errors on bad rows
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"malformed CSV {path}: {msg}") from None
+    return {s.strong_id: s for s in stats}
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"cannot write {path}: it is a directory")
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+class _CsvSink:
+    def __init__(self, path: str | None):
+        self.f = None
+        if path is None:
+            return
+        check_writable(path)
+        self.f = open(path, "a", encoding="utf-8")
+        if self.f.tell() == 0:
+            print(sinter.CSV_HEADER, file=self.f, flush=True)
+
+    def write(self, rows: Iterable[sinter.TaskStats]) -> None:
+        if self.f is None:
+            return
+        for row in rows:
+            print(row.to_csv_line(), file=self.f)
+        self.f.flush()
+
+    def close(self) -> None:
+        if self.f is not None:
+            self.f.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling and decoding of one batch (in this process or in a worker).
+
+
+def _pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
+    pred = np.asarray(pred)
+    width = (num_observables + 7) // 8
+    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == width and (
+        width != num_observables or num_observables == 1
+    ):
+        return pred
+    return np.packbits(pred.astype(bool, copy=False), axis=1, bitorder="little")
+
+
+def _run_batch(
+    circuit: stim.Circuit, decoders: Sequence[tuple[str, Any]], shots: int, seed: int
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    sampler = circuit.compile_detector_sampler(seed=seed)
+    dets, obs = sampler.sample(shots, separate_observables=True, bit_packed=True)
+    t_sample = time.perf_counter() - t0
+    fails: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for name, dec in decoders:
+        t = time.perf_counter()
+        pred = _pack_predictions(dec.decode_batch(dets), circuit.num_observables)
+        if pred.shape != obs.shape:
+            raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
+        fails[name] = np.any(pred != obs, axis=1)
+        seconds[name] = time.perf_counter() - t + t_sample
+    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
+    pairs = {
+        (a, b): int(np.count_nonzero(fails[a] & ~fails[b]))
+        for a in fails for b in fails if a != b
+    }
+    return {"shots": shots, "errors": errors, "seconds": seconds, "pairs": pairs}
+
+
+_WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, dict]]]] = []
+_WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
+
+
+def _worker_init(tasks) -> None:
+    global _WORKER_TASKS
+    _WORKER_TASKS = tasks
+    _WORKER_CACHE.clear()
+
+
+def _worker_batch(task_index: int, names: tuple[str, ...], shots: int, seed: int) -> dict[str, Any]:
+    if task_index not in _WORKER_CACHE:
+        # Rebuilt from the experiment, not from circuit text: Stim's text form rounds
+        # probabilities to 6 digits.
+        experiment, decs = _WORKER_TASKS[task_index]
+        circuit, dem = experiment.circuit(), experiment.dem()
+        _WORKER_CACHE[task_index] = (
+            circuit, {n: get_decoder(n, circuit, dem, **opts) for n, opts in decs}
+        )
+    circuit, decs = _WORKER_CACHE[task_index]
+    return _run_batch(circuit, [(n, decs[n]) for n in names], shots, seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# The collection loop.
+
+
+class _Point:
+    """Book-keeping for one task."""
+
+    def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], base_seed: int):
+        self.index = index
+        self.task = task
+        self.circuit = task.experiment.circuit()
+        self.dem = task.experiment.dem()
+        self.circuit_text = str(self.circuit)
+        self.dem_text = str(self.dem)
+        self.decoders = {
+            n: get_decoder(n, self.circuit, self.dem, **task.decoder_options(n)) for n in task.decoders
+        }
+        self.results: dict[str, LerResult] = {}
+        for n, dec in self.decoders.items():
+            meta = dict(task.experiment.json_metadata())
+            meta.update(getattr(dec, "metadata", None) or {})
+            sid = strong_id(self.circuit_text, self.dem_text, n, meta)
+            r = LerResult(task.experiment, n, sid, meta)
+            old = existing.get(sid)
+            if old is not None:
+                r.shots, r.errors, r.seconds = old.shots, old.errors, old.seconds
+                r.custom_counts = Counter(old.custom_counts)
+            self.results[n] = r
+        self.inflight: dict[str, int] = {n: 0 for n in self.decoders}
+        self.existing_shots = {n: r.shots for n, r in self.results.items()}
+        # Seeds come from (base seed, circuit, shot offset); the offset starts after the shots
+        # already collected, so resumed collections never repeat a batch.
+        self.offset = max(self.existing_shots.values())
+        self.seed_key = hashlib.sha256(f"{base_seed}\0{self.circuit_text}".encode()).digest()
+        self.batch = _FIRST_BATCH
+        bytes_per_shot = (self.circuit.num_detectors + 7) // 8 + 1
+        self.max_batch = max(_MIN_BATCH, min(_MAX_BATCH, _MAX_BATCH_BYTES // bytes_per_shot))
+
+    def wants(self, name: str, max_shots: int | None, max_errors: int | None) -> int:
+        """Shots this decoder may still be given (0 when done); errors are checked on finished
+        batches only."""
+        r = self.results[name]
+        if max_errors is not None and r.errors >= max_errors:
+            return 0
+        if max_shots is None:
+            return 1 << 62
+        return max(0, max_shots - r.shots - self.inflight[name])
+
+    def active(self, max_shots, max_errors) -> list[str]:
+        return [n for n in self.decoders if self.wants(n, max_shots, max_errors) > 0]
+
+    def done(self, max_shots, max_errors) -> bool:
+        return not self.active(max_shots, max_errors) and not any(self.inflight.values())
+
+    def next_job(self, max_shots, max_errors) -> tuple[tuple[str, ...], int, int] | None:
+        names = tuple(self.active(max_shots, max_errors))
+        if not names:
+            return None
+        shots = min(self.batch, self.max_batch, *(self.wants(n, max_shots, max_errors) for n in names))
+        if max_errors is not None:
+            # Aim at the decoder that needs the most shots to reach max_errors.
+            need = 0.0
+            for n in names:
+                r = self.results[n]
+                if r.errors == 0:
+                    need = math.inf
+                    break
+                need = max(need, (max_errors - r.errors) * r.shots / r.errors)
+            if need < math.inf:
+                shots = min(shots, max(_MIN_BATCH, int(need * 1.1) + 1))
+        self.batch = min(self.batch * 2, self.max_batch)
+        seed = int.from_bytes(
+            hashlib.sha256(self.seed_key + self.offset.to_bytes(8, "little")).digest()[:8], "little"
+        ) >> 1
+        self.offset += shots
+        for n in names:
+            self.inflight[n] += shots
+        return names, shots, seed
+
+    def record(self, names: tuple[str, ...], out: Mapping[str, Any]) -> list[sinter.TaskStats]:
+        rows = []
+        shots = out["shots"]
+        for n in names:
+            self.inflight[n] -= shots
+            r = self.results[n]
+            custom = Counter({
+                PAIR_KEY + b: out["pairs"][(a, b)] for (a, b) in out["pairs"] if a == n
+            })
+            r.shots += shots
+            r.errors += out["errors"][n]
+            r.seconds += out["seconds"][n]
+            r.custom_counts.update(custom)
+            rows.append(sinter.TaskStats(
+                strong_id=r.strong_id, decoder=n, json_metadata=r.json_metadata,
+                shots=shots, errors=out["errors"][n], discards=0, seconds=out["seconds"][n],
+                custom_counts=custom,
+            ))
+        return rows
+
+
+def collect_ler(
+    tasks: Sequence[LerTask],
+    *,
+    max_shots: int | None = None,
+    max_errors: int | None = None,
+    seed: int | None = None,
+    out: str | os.PathLike | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> list[LerResult]:
+    """Collect shots for every task until each decoder has ``max_shots`` or ``max_errors``.
+
+    Args:
+        tasks: the points; all decoders of a task decode the same shots.
+        max_shots: shot target per (point, decoder), existing CSV rows included; never exceeded.
+        max_errors: stop a decoder once it has this many errors (checked per finished batch).
+        seed: base seed; batch seeds derive from it, the circuit and the shot offset. ``None`` =
+            random.
+        out: sinter CSV to append to (and resume from); ``None`` = keep results in memory only.
+        workers: processes; 1 = sample and decode in this process.
+        progress: tqdm bar on stderr.
+
+    Returns:
+        One :class:`LerResult` per (task, decoder), in order, with totals including what ``out``
+        held before.
+    """
+    if max_shots is None and max_errors is None:
+        raise ValueError("give max_shots and/or max_errors")
+    if max_shots is not None and max_shots < 0 or max_errors is not None and max_errors < 1:
+        raise ValueError("max_shots must be >= 0 and max_errors >= 1")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    existing = {}
+    if out is not None:
+        existing = read_csv_stats(out)
+        check_writable(out)
+    base_seed = secrets.randbits(63) if seed is None else int(seed)
+    points = [_Point(i, t, existing, base_seed) for i, t in enumerate(tasks)]
+    sink = _CsvSink(None if out is None else os.fspath(out))
+    bar = None
+    if progress and max_shots is not None:
+        try:
+            from tqdm import tqdm
+
+            total = sum(max(0, max_shots - min(p.existing_shots.values())) for p in points)
+            bar = tqdm(total=total, unit="shot", file=sys.stderr, disable=not sys.stderr.isatty())
+        except ImportError:
+            bar = None
+    try:
+        if workers == 1:
+            _collect_serial(points, sink, max_shots, max_errors, bar)
+        else:
+            _collect_parallel(points, sink, max_shots, max_errors, workers, bar)
+    finally:
+        sink.close()
+        if bar is not None:
+            bar.close()
+    return [r for p in points for r in p.results.values()]
+
+
+def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
+    for p in points:
+        while True:
+            job = p.next_job(max_shots, max_errors)
+            if job is None:
+                break
+            names, shots, seed = job
+            res = _run_batch(p.circuit, [(n, p.decoders[n]) for n in names], shots, seed)
+            sink.write(p.record(names, res))
+            if bar is not None:
+                bar.update(shots)
+
+
+def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
+    specs = [
+        (p.task.experiment, [(n, p.task.decoder_options(n)) for n in p.decoders]) for p in points
+    ]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(specs,)
+    ) as pool:
+        pending: dict[concurrent.futures.Future, tuple[_Point, tuple[str, ...]]] = {}
+        try:
+            while True:
+                for p in points:
+                    while len(pending) < 2 * workers:
+                        job = p.next_job(max_shots, max_errors)
+                        if job is None:
+                            break
+                        names, shots, seed = job
+                        fut = pool.submit(_worker_batch, p.index, names, shots, seed)
+                        pending[fut] = (p, names)
+                if not pending:
+                    break
+                finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for fut in finished:
+                    p, names = pending.pop(fut)
+                    res = fut.result()
+                    sink.write(p.record(names, res))
+                    if bar is not None:
+                        bar.update(res["shots"])
+        finally:
+            for fut in pending:
+                fut.cancel()

@@ -1,0 +1,142 @@
+"""`qec ler` and `qec plot` through experiments.cli.main(argv), plus one run of the installed script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import sinter
+
+from experiments.cli import main
+
+BASE = ["ler", "--distance", "3", "--p", "0.01", "--max-shots", "2000", "--seed", "1"]
+
+
+def run_json(capsys, argv):
+    assert main(argv + ["--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)  # exactly one JSON document
+
+
+def test_ler_json_shape(capsys):
+    doc = run_json(capsys, ["ler", "-d", "3", "5", "--rounds", "2", "--p", "0.005", "0.01", "--basis", "x", "z",
+                            "--decoders", "pymatching", "pymatching-correlated", "--max-shots", "500", "--seed", "2"])
+    assert list(doc) == ["results"]
+    rows = doc["results"]
+    assert len(rows) == 2 * 2 * 2 * 2  # d x p x basis x decoders
+    keys = {"decoder", "distance", "rounds", "p", "basis", "noise", "shots", "errors", "ler", "ler_low",
+            "ler_high", "ler_per_round"}
+    for r in rows:
+        assert keys <= set(r)
+        assert r["shots"] == 500 and r["rounds"] == 2 and r["noise"] == "depolarizing"
+        assert r["ler_low"] <= r["ler"] <= r["ler_high"]
+    assert {(r["distance"], r["p"], r["basis"], r["decoder"]) for r in rows} == {
+        (d, p, b, dec) for d in (3, 5) for p in (0.005, 0.01) for b in "xz"
+        for dec in ("pymatching", "pymatching-correlated")
+    }
+
+
+def test_ler_default_rounds_is_distance_and_noise_models(capsys):
+    doc = run_json(capsys, ["ler", "-d", "3", "5", "--p", "0.004", "--noise", "depolarizing", "si1000", "stim",
+                            "--max-shots", "300", "--seed", "1"])
+    rows = doc["results"]
+    assert {r["noise"] for r in rows} == {"depolarizing", "si1000", "stim"}
+    assert all(r["rounds"] == r["distance"] for r in rows)
+
+
+def test_ler_table_and_resume(tmp_path, capsys):
+    out = tmp_path / "stats.csv"
+    argv = BASE + ["--decoders", "pymatching", "pymatching-correlated", "--out", str(out)]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "pymatching-correlated" in table and "LER/shot" in table
+    assert main(argv) == 0  # resume: already complete
+    capsys.readouterr()
+    stats = sinter.read_stats_from_csv_files(str(out))
+    assert sorted(s.shots for s in stats) == [2000, 2000]
+    doc = run_json(capsys, argv + ["--max-shots", "3000"])  # the last --max-shots wins
+    assert [r["shots"] for r in doc["results"]] == [3000, 3000]
+    stats = sinter.read_stats_from_csv_files(str(out))
+    assert sorted(s.shots for s in stats) == [3000, 3000]
+    a, b = doc["results"]
+    assert a["errors"] - b["errors"] == a["only_fails"][b["decoder"]] - b["only_fails"][a["decoder"]]
+
+
+def test_scale_qubit(capsys):
+    doc = run_json(capsys, BASE + ["--scale-qubit", "2", "2", "3.0", "--scale-qubit", "1", "1", "2"])
+    assert doc["results"][0]["scale_qubits"] == [[2.0, 2.0, 3.0], [1.0, 1.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ler", "-d", "4", "--p", "0.01"], "distance must be odd and >= 3"),
+        (["ler", "-d", "1", "--p", "0.01"], "distance must be odd and >= 3"),
+        (["ler", "-d", "3", "--rounds", "0", "--p", "0.01"], "rounds must be >= 1"),
+        (["ler", "-d", "3", "--p", "0.5"], "p must be in [0, 0.5)"),
+        (["ler", "-d", "3", "--p", "-0.1"], "p must be in [0, 0.5)"),
+        (["ler", "-d", "3", "--p", "0.01", "--noise", "pink"], "unknown noise model 'pink'"),
+        (["ler", "-d", "3", "--p", "0.01", "--basis", "y"], "unknown basis 'y'"),
+        (["ler", "-d", "3", "--p", "0.01", "--decoders", "magic"], "unknown decoder 'magic'"),
+        (["ler", "-d", "3", "--p", "0.01", "--max-shots", "0"], "--max-shots must be >= 1"),
+        (["ler", "-d", "3", "--p", "0.01", "--workers", "0"], "--workers must be >= 1"),
+        (["ler", "-d", "3", "--p", "0.01", "--scale-qubit", "7", "7", "2"], "no qubit at coordinates (7, 7)"),
+        (["ler", "-d", "3", "--p", "0.01", "--out", "/nonexistent-dir/x.csv"], "cannot write /nonexistent-dir/x.csv"),
+        (["plot", "--in", "/nonexistent.csv", "--out", "x.png"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_unwritable_and_malformed_out(tmp_path, capsys):
+    d = tmp_path / "dir"
+    d.mkdir()
+    assert main(BASE + ["--out", str(d)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("this is not a sinter csv\n")
+    assert main(BASE + ["--out", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "malformed CSV" in err and err.count("\n") == 1
+    assert bad.read_text() == "this is not a sinter csv\n"  # left untouched
+    assert main(["plot", "--in", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    assert "malformed CSV" in capsys.readouterr().err
+
+
+def test_unavailable_predecoder(capsys, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("predecoder.pipeline") is not None:
+        pytest.skip("predecoder.pipeline exists now")
+    assert main(BASE + ["--decoders", "predecoder"]) == 2
+    assert "decoder 'predecoder' is not available yet" in capsys.readouterr().err
+
+
+def test_plot(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert main(["ler", "-d", "3", "5", "--p", "0.01", "0.02", "--decoders", "pymatching", "pymatching-correlated",
+                 "--max-shots", "1000", "--seed", "3", "--out", str(out)]) == 0
+    for extra in ([], ["--per-round"]):
+        png = tmp_path / f"ler{len(extra)}.png"
+        assert main(["plot", "--in", str(out), "--out", str(png)] + extra) == 0
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+
+
+def test_installed_script(tmp_path):
+    exe = shutil.which("qec") or os.path.join(os.path.dirname(sys.executable), "qec")
+    if not os.path.exists(exe):
+        pytest.skip("qec script not installed")
+    ok = subprocess.run([exe] + BASE + ["--json"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["results"][0]["shots"] == 2000
+    bad = subprocess.run([exe, "ler", "-d", "2", "--p", "0.01"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == "qec ler: error: distance must be odd and >= 3, got 2"

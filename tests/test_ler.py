@@ -1,0 +1,246 @@
+"""qec.decoders and qec.ler: decoder registry, paired collection, CSV, resume, statistics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sinter
+import stim
+
+from qec import DECODERS, MemoryExperiment, get_decoder
+from qec.decoders import DecoderSpec, is_bit_packed
+from qec.ler import (
+    CONFIDENCE_95_LIKELIHOOD_FACTOR,
+    LerTask,
+    collect_ler,
+    read_csv_stats,
+    strong_id,
+)
+
+EXP = MemoryExperiment(distance=3, rounds=3, p=0.01, basis="x")
+BOTH = ("pymatching", "pymatching-correlated")
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoders.
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_decoder_bool_and_bit_packed_agree(name):
+    circuit, dem = EXP.circuit(), EXP.dem()
+    dec = get_decoder(name, circuit, dem)
+    assert dec.metadata == {}
+    dets, obs = circuit.compile_detector_sampler(seed=5).sample(500, separate_observables=True)
+    pred = dec.decode_batch(dets)
+    assert pred.dtype == bool and pred.shape == (500, circuit.num_observables)
+    packed = np.packbits(dets, axis=1, bitorder="little")
+    assert is_bit_packed(packed, circuit.num_detectors)
+    pred_packed = dec.decode_batch(packed)
+    assert pred_packed.dtype == np.uint8 and pred_packed.shape == (500, 1)
+    np.testing.assert_array_equal(np.unpackbits(pred_packed, axis=1, count=1, bitorder="little").astype(bool), pred)
+    # A decoder beats guessing "no flip" at this low noise.
+    assert np.count_nonzero(pred != obs) < np.count_nonzero(obs)
+
+
+def test_correlated_uses_pymatching_correlations():
+    dec = get_decoder("pymatching-correlated", EXP.circuit(), EXP.dem())
+    assert dec.correlated and not get_decoder("pymatching", EXP.circuit(), EXP.dem()).correlated
+
+
+def test_decoder_errors():
+    with pytest.raises(ValueError, match="unknown decoder 'nope'"):
+        get_decoder("nope", EXP.circuit(), EXP.dem())
+    with pytest.raises(ValueError, match="takes no option model"):
+        get_decoder("pymatching", EXP.circuit(), EXP.dem(), model="x")
+    with pytest.raises(ValueError, match="wrong number of detectors|expected 24 detectors"):
+        get_decoder("pymatching", EXP.circuit(), EXP.dem()).decode_batch(np.zeros((2, 5), dtype=bool))
+
+
+def test_missing_decoder_module_is_reported(monkeypatch):
+    monkeypatch.setitem(DECODERS, "later", DecoderSpec("qec_no_such_module.pipeline:make_decoder", options=None))
+    with pytest.raises(ValueError, match="decoder 'later' is not available yet"):
+        get_decoder("later", EXP.circuit(), EXP.dem())
+    monkeypatch.setitem(DECODERS, "later2", DecoderSpec("qec.decoders:no_such_function"))
+    with pytest.raises(ValueError, match="decoder 'later2' is not available yet"):
+        get_decoder("later2", EXP.circuit(), EXP.dem())
+
+
+def test_predecoder_names_are_reserved():
+    assert DECODERS["predecoder"].target == "predecoder.pipeline:make_decoder"
+    assert DECODERS["predecoder-correlated"].target == "predecoder.pipeline:make_decoder"
+    assert DECODERS["predecoder"].accepts("model")
+    assert not DECODERS["pymatching"].accepts("model")
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection.
+
+
+def test_paired_counts_are_consistent():
+    a, b = collect_ler([LerTask(EXP, BOTH)], max_shots=20_000, seed=11)
+    assert a.shots == b.shots == 20_000
+    only_a = a.only_fails()["pymatching-correlated"]
+    only_b = b.only_fails()["pymatching"]
+    # errors(A) - errors(B) = #(A fails, B not) - #(B fails, A not) on the same shots.
+    assert a.errors - b.errors == only_a - only_b
+    assert 0 <= only_a <= a.errors and 0 <= only_b <= b.errors
+    assert a.errors > 50
+
+
+def test_same_seed_same_counts_and_seed_changes_counts():
+    r1 = collect_ler([LerTask(EXP)], max_shots=5000, seed=3)[0]
+    r2 = collect_ler([LerTask(EXP)], max_shots=5000, seed=3)[0]
+    r3 = collect_ler([LerTask(EXP)], max_shots=5000, seed=4)[0]
+    assert r1.errors != r3.errors  # different seed, different shots (fixed seeds: stable)
+    assert (r1.shots, r1.errors) == (r2.shots, r2.errors)
+    assert r1.strong_id == r3.strong_id
+
+
+def test_max_errors_stops_early():
+    (r,) = collect_ler([LerTask(MemoryExperiment(3, 3, 0.03, "x"))], max_errors=100, seed=2)
+    assert 100 <= r.errors < 1000
+    assert r.shots < 100_000
+
+
+def test_zero_noise_has_no_errors():
+    (r,) = collect_ler([LerTask(MemoryExperiment(3, 2, 0.0, "z"))], max_shots=3000, seed=2)
+    assert (r.shots, r.errors) == (3000, 0)
+    j = r.to_json()
+    assert j["ler"] == 0.0 and j["ler_high"] > 0
+
+
+def test_csv_is_sinter_readable_and_resumes(tmp_path):
+    out = tmp_path / "stats.csv"
+    tasks = [LerTask(EXP, BOTH), LerTask(MemoryExperiment(3, 2, 0.02, "z"), BOTH)]
+    first = collect_ler(tasks, max_shots=3000, seed=7, out=out)
+    lines = out.read_text().splitlines()
+    assert lines[0] == sinter.CSV_HEADER
+    stats = sinter.read_stats_from_csv_files(str(out))
+    assert len(stats) == 4
+    by_id = {s.strong_id: s for s in stats}
+    for r in first:
+        s = by_id[r.strong_id]
+        assert (s.shots, s.errors, s.decoder) == (3000, r.errors, r.decoder)
+        assert s.json_metadata["d"] == 3 and s.json_metadata["noise"] == "depolarizing"
+        assert dict(s.custom_counts) == dict(r.custom_counts)
+
+    # Same targets again: nothing new is sampled.
+    again = collect_ler(tasks, max_shots=3000, seed=7, out=out)
+    assert out.read_text().splitlines() == lines
+    assert [(r.shots, r.errors) for r in again] == [(r.shots, r.errors) for r in first]
+
+    # Higher target: only the missing shots are collected, with fresh seeds.
+    more = collect_ler(tasks, max_shots=5000, seed=7, out=out)
+    stats = {s.strong_id: s for s in sinter.read_stats_from_csv_files(str(out))}
+    for r in more:
+        assert r.shots == 5000 == stats[r.strong_id].shots
+        assert r.errors == stats[r.strong_id].errors
+    # Paired consistency survives resuming.
+    a, b = more[0], more[1]
+    assert a.errors - b.errors == a.only_fails()[b.decoder] - b.only_fails()[a.decoder]
+
+
+def test_resumed_shots_use_new_seeds(tmp_path):
+    """A resumed run's batches differ from the first run's (seeds derive from shots done)."""
+    out = tmp_path / "s.csv"
+    exp = MemoryExperiment(3, 3, 0.05, "x")
+    collect_ler([LerTask(exp)], max_shots=1024, seed=1, out=out)
+    collect_ler([LerTask(exp)], max_shots=2048, seed=1, out=out)
+    rows = [line for line in out.read_text().splitlines()[1:]]
+    assert len(rows) == 2
+    e1, e2 = (int(r.split(",")[1]) for r in rows)
+    # Both batches have 1024 shots; identical seeds would give identical error counts.
+    single = collect_ler([LerTask(exp)], max_shots=1024, seed=1)[0]
+    assert e1 == single.errors
+    assert e2 != e1
+
+
+def test_parallel_workers(tmp_path):
+    out = tmp_path / "w.csv"
+    a, b = collect_ler([LerTask(EXP, BOTH)], max_shots=6000, seed=9, out=out, workers=2)
+    assert a.shots == b.shots == 6000
+    assert a.errors - b.errors == a.only_fails()[b.decoder] - b.only_fails()[a.decoder]
+    stats = sinter.read_stats_from_csv_files(str(out))
+    assert sorted(s.shots for s in stats) == [6000, 6000]
+
+
+def test_statistics_use_sinter():
+    (r,) = collect_ler([LerTask(EXP)], max_shots=4000, seed=1)
+    fit = sinter.fit_binomial(num_shots=r.shots, num_hits=r.errors, max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR)
+    j = r.to_json()
+    assert (j["ler_low"], j["ler"], j["ler_high"]) == pytest.approx((fit.low, fit.best, fit.high))
+    assert j["ler_per_round"] == pytest.approx(
+        sinter.shot_error_rate_to_piece_error_rate(fit.best, pieces=3, values=1)
+    )
+    # 1 - (1 - 2 q)^3 = 2 * ler  for per-round q.
+    q = j["ler_per_round"]
+    assert (1 - (1 - 2 * q) ** 3) / 2 == pytest.approx(j["ler"])
+    assert CONFIDENCE_95_LIKELIHOOD_FACTOR == pytest.approx(6.8259, rel=1e-4)
+
+
+def test_strong_id_depends_on_everything():
+    c, d = str(EXP.circuit()), str(EXP.dem())
+    base = strong_id(c, d, "pymatching", {"d": 3})
+    assert len(base) == 64
+    assert base != strong_id(c, d, "pymatching-correlated", {"d": 3})
+    assert base != strong_id(c, d, "pymatching", {"d": 3, "model": "abc"})
+    assert base != strong_id(c + "\n", d, "pymatching", {"d": 3})
+    assert base == strong_id(c, d, "pymatching", {"d": 3})
+
+
+def test_decoder_metadata_separates_results(monkeypatch, tmp_path):
+    import qec.decoders as decoders
+
+    class Tagged(decoders.PyMatchingDecoder):
+        pass
+
+    def make(name, circuit, dem, model=None):
+        dec = Tagged(dem)
+        dec.metadata = {"model": model}
+        return dec
+
+    monkeypatch.setattr(decoders, "make_tagged", make, raising=False)
+    monkeypatch.setitem(DECODERS, "tagged", DecoderSpec("qec.decoders:make_tagged", options=("model",)))
+    out = tmp_path / "m.csv"
+    ra = collect_ler([LerTask(EXP, ("tagged",), (("model", "A"),))], max_shots=1000, seed=1, out=out)[0]
+    rb = collect_ler([LerTask(EXP, ("tagged",), (("model", "B"),))], max_shots=1000, seed=1, out=out)[0]
+    assert ra.strong_id != rb.strong_id and rb.shots == 1000
+    stats = read_csv_stats(out)
+    assert {s.json_metadata["model"] for s in stats.values()} == {"A", "B"}
+    assert rb.to_json()["metadata"] == {"model": "B"}
+
+
+def test_malformed_csv(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hello,world\n1,2\n")
+    with pytest.raises(ValueError, match="malformed CSV"):
+        collect_ler([LerTask(EXP)], max_shots=10, out=bad)
+    bad.write_text(sinter.CSV_HEADER + "\nnot,a,row\n")
+    with pytest.raises(ValueError, match="malformed CSV"):
+        read_csv_stats(bad)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown decoder"):
+        LerTask(EXP, ("pymatching", "nope"))
+    with pytest.raises(ValueError, match="max_shots and/or max_errors"):
+        collect_ler([LerTask(EXP)])
+    with pytest.raises(ValueError, match="workers"):
+        collect_ler([LerTask(EXP)], max_shots=10, workers=0)
+
+
+def test_per_round_of_zero_and_large_rates():
+    from qec.ler import per_round
+
+    f = per_round(sinter.Fit(low=0.0, best=0.6, high=math.nan), 5)
+    assert f.low == 0.0 and f.best == 0.5 and math.isnan(f.high)
+
+
+def test_workers_rebuild_the_exact_circuit():
+    # Stim's circuit text rounds probabilities, so workers rebuild from the experiment.
+    import pickle
+
+    exp = pickle.loads(pickle.dumps(EXP))
+    assert exp.circuit() == EXP.circuit() and exp.dem() == EXP.dem()
