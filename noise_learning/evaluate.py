@@ -1,0 +1,106 @@
+"""Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping
+
+import numpy as np
+import stim
+
+from noise_learning.correlations import matching_from_dem
+from noise_learning.structure import graph_edge_probabilities
+
+__all__ = ["LerResult", "paired_ler", "edge_error_stats", "uniform_dem", "hot_edges"]
+
+
+@dataclasses.dataclass
+class LerResult:
+    errors: int
+    shots: int
+    low: float
+    high: float
+    mistakes: np.ndarray  # per-shot bool, for paired comparisons
+
+    @property
+    def ler(self) -> float:
+        return self.errors / self.shots if self.shots else float("nan")
+
+
+def _fit(errors: int, shots: int) -> tuple[float, float]:
+    import sinter
+
+    # likelihood ratio exp(1.96^2 / 2) = 6.83: the 95% likelihood-ratio interval.
+    fit = sinter.fit_binomial(num_shots=shots, num_hits=errors, max_likelihood_factor=6.826)
+    return float(fit.low), float(fit.high)
+
+
+def paired_ler(
+    dets: np.ndarray,
+    obs: np.ndarray,
+    dems: Mapping[str, stim.DetectorErrorModel],
+    correlated: bool = False,
+) -> dict[str, LerResult]:
+    """Decode the same shots with each DEM's PyMatching; per-DEM errors and 95% intervals."""
+    out: dict[str, LerResult] = {}
+    obs = np.asarray(obs, dtype=bool)
+    for name, dem in dems.items():
+        m = matching_from_dem(dem, correlated=correlated)
+        pred = m.decode_batch(dets, enable_correlations=correlated) if correlated else m.decode_batch(dets)
+        mistakes = np.any(pred.astype(bool) != obs, axis=1)
+        k = int(mistakes.sum())
+        low, high = _fit(k, len(mistakes))
+        out[name] = LerResult(k, len(mistakes), low, high, mistakes)
+    return out
+
+
+def paired_difference(a: LerResult, b: LerResult) -> dict[str, float]:
+    """Shots where only ``a`` fails vs only ``b`` fails, and a normal-approximation z score of
+    the difference (McNemar); negative z means ``a`` is better."""
+    only_a = int(np.sum(a.mistakes & ~b.mistakes))
+    only_b = int(np.sum(b.mistakes & ~a.mistakes))
+    n = only_a + only_b
+    z = (only_a - only_b) / np.sqrt(n) if n else 0.0
+    return {"only_a": only_a, "only_b": only_b, "z": float(z)}
+
+
+def edge_error_stats(
+    learned: stim.DetectorErrorModel, truth: stim.DetectorErrorModel
+) -> dict[str, float]:
+    """Per-edge error of the learned matching graph's probabilities against the true DEM's
+    (components merged as PyMatching merges them)."""
+    t = graph_edge_probabilities(truth)
+    l = graph_edge_probabilities(learned)
+    keys = sorted(set(t) | set(l))
+    a = np.asarray([t.get(k, 0.0) for k in keys])
+    b = np.asarray([l.get(k, 0.0) for k in keys])
+    sel = a > 0
+    rel = (b[sel] - a[sel]) / a[sel]
+    wt = np.log((1 - a[sel]) / a[sel])
+    wl = np.log((1 - np.clip(b[sel], 1e-12, 0.5)) / np.clip(b[sel], 1e-12, 0.5))
+    return {
+        "edges": int(len(keys)),
+        "edges_missing": int(np.sum(b[sel] == 0)),
+        "edges_extra": int(np.sum((a == 0) & (b > 0))),
+        "rel_error_mean": float(np.mean(rel)),
+        "rel_error_median_abs": float(np.median(np.abs(rel))),
+        "rel_error_rms": float(np.sqrt(np.mean(rel**2))),
+        "weight_error_rms": float(np.sqrt(np.mean((wl - wt) ** 2))),
+        "correlation": float(np.corrcoef(a, b)[0, 1]) if len(keys) > 1 else float("nan"),
+    }
+
+
+def uniform_dem(dem: stim.DetectorErrorModel, p: float = 0.01) -> stim.DetectorErrorModel:
+    """The same DEM with every error probability set to ``p`` (uniform matching weights)."""
+    out = stim.DetectorErrorModel()
+    for inst in dem.flattened():
+        if inst.type == "error":
+            out.append("error", p, inst.targets_copy())
+        else:
+            out.append(inst)
+    return out
+
+
+def hot_edges(edge_probs: Mapping[tuple[int, ...], float], k: int) -> list[tuple[int, ...]]:
+    """The k edges with the highest probability."""
+    return [e for e, _ in sorted(edge_probs.items(), key=lambda kv: -kv[1])[:k]]

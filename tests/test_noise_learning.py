@@ -1,0 +1,241 @@
+"""Tests of the correlation estimator, its DEM output and the ``qec learn-noise`` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import stim
+
+from qec import MemoryExperiment
+from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
+from noise_learning.evaluate import hot_edges, paired_ler
+from noise_learning.structure import DemStructure, graph_edge_probabilities
+
+
+def _graphlike_dem(seed: int = 0) -> stim.DetectorErrorModel:
+    """The graphlike terms of a d=3 circuit-level DEM with random probabilities in [2e-3, 2e-2]."""
+    rng = np.random.default_rng(seed)
+    out = stim.DetectorErrorModel()
+    for inst in MemoryExperiment(3, 3, 0.001).dem().flattened():
+        if inst.type != "error":
+            out.append(inst)
+        elif not any(t.is_separator() for t in inst.targets_copy()):
+            out.append("error", float(rng.uniform(2e-3, 2e-2)), inst.targets_copy())
+    return out
+
+
+def test_recovers_graphlike_dem():
+    dem = _graphlike_dem()
+    dets = dem.compile_sampler(seed=1).sample(200_000)[0]
+    structure = DemStructure.from_dem(dem)
+    model = CorrelationEstimator(structure).fit(dets)
+    truth = structure.probabilities_of(dem)
+    est = model.term_probabilities
+    assert est.shape == truth.shape
+    # Binomial standard error of one edge ~ sqrt(p/N); allow 5 sigma plus 5%.
+    tol = 5 * np.sqrt(truth / 200_000) + 0.05 * truth
+    assert np.all(np.abs(est - truth) < tol), np.max(np.abs(est - truth) / tol)
+    assert abs(np.mean(est - truth)) < 2e-4
+
+
+def test_bit_packed_and_bool_give_same_counts():
+    exp = MemoryExperiment(3, 3, 0.01)
+    est = CorrelationEstimator(DemStructure.from_dem(exp.dem()), method="hyperedge")
+    sampler = exp.circuit().compile_detector_sampler(seed=3)
+    packed = sampler.sample(5000, bit_packed=True)
+    unpacked = np.unpackbits(packed, axis=1, bitorder="little")[:, : exp.circuit().num_detectors].astype(bool)
+    c1, n1 = est.counts(packed, bit_packed=True)
+    c2, n2 = est.counts(unpacked, chunk_shots=1024)  # chunking must not change the counts
+    assert n1 == n2 == 5000
+    np.testing.assert_array_equal(c1, c2)
+    # Brute force for a few sets: odd-parity counts.
+    for k in (0, len(est.sets) // 2, len(est.sets) - 1):
+        s = est.sets[k]
+        assert c1[k] == int(np.sum(np.logical_xor.reduce(unpacked[:, list(s)], axis=1)))
+
+
+def test_hyperedge_method_recovers_identifiable_weights():
+    """Terms with the same detector set are indistinguishable; their summed weight is not."""
+    exp = MemoryExperiment(3, 3, 0.006)
+    dem = exp.dem()
+    structure = DemStructure.from_dem(dem)
+    dets = exp.circuit().compile_detector_sampler(seed=5).sample(300_000)
+    tp = structure.probabilities_of(dem)
+    truth: dict = {}
+    for t, term in enumerate(structure.terms):
+        truth[term.support] = truth.get(term.support, 0.0) - np.log(1 - 2 * tp[t])
+    ratio = {}
+    for method in ("pairwise", "hyperedge"):
+        m = CorrelationEstimator(structure, method=method).fit(dets)
+        w = -np.log(1 - 2 * m.probabilities)
+        for order in (1, 2, 3, 4):
+            ks = [k for k, s in enumerate(m.mechanisms) if len(s) == order]
+            if ks:
+                ratio[method, order] = w[ks].sum() / sum(truth[m.mechanisms[k]] for k in ks)
+    # Pairwise over-counts edges and boundaries (hyperedges leak into them).
+    assert ratio["pairwise", 2] > 1.2 and ratio["pairwise", 1] > 1.2
+    for order in (1, 2, 3, 4):
+        assert ratio["hyperedge", order] == pytest.approx(1.0, abs=0.03), (order, ratio)
+
+
+def test_dem_output_keeps_structure_and_round_trips(tmp_path):
+    exp = MemoryExperiment(3, 3, 0.004, basis="x")
+    dem = exp.dem()
+    structure = DemStructure.from_dem(dem)
+    dets = exp.circuit().compile_detector_sampler(seed=2).sample(20_000)
+    for method in ("pairwise", "hyperedge"):
+        learned = CorrelationEstimator(structure, method=method).fit(dets).dem()
+        assert learned.num_detectors == dem.num_detectors
+        assert learned.num_observables == dem.num_observables
+        a = [i for i in dem.flattened() if i.type == "error"]
+        b = [i for i in learned if i.type == "error"]
+        assert [i.targets_copy() for i in a] == [i.targets_copy() for i in b[: len(a)]]
+        assert learned.get_detector_coordinates() == dem.get_detector_coordinates()
+        path = tmp_path / f"{method}.dem"
+        learned.to_file(path)
+        assert stim.DetectorErrorModel.from_file(path) == learned
+    # Hyperedge output keeps hyperedges with nonzero probability (for correlated matching).
+    model = CorrelationEstimator(structure, method="hyperedge").fit(dets)
+    multi = [t for t, term in enumerate(structure.terms) if len(term.components) > 1]
+    assert np.sum(model.term_probabilities[multi] > 0) > len(multi) // 3
+    model.matching(correlated=True)
+
+
+def test_clamping_is_counted():
+    # Two detectors that never fire together but often alone: negative covariance.
+    dem = stim.DetectorErrorModel("error(0.1) D0 D1\nerror(0.1) D0\nerror(0.1) D1")
+    structure = DemStructure.from_dem(dem)
+    events = np.zeros((1000, 2), dtype=bool)
+    events[:100, 0] = True
+    events[100:200, 1] = True
+    model = CorrelationEstimator(structure).fit(events)
+    assert model.clamped["negative_edge"] == 1
+    assert model.probabilities.min() >= 0
+    p = model.mechanism_probability()
+    assert p[(0, 1)] == 0 and p[(0,)] == pytest.approx(0.1)
+    # Detector 1 fires only with detector 0: its boundary remainder comes out slightly negative.
+    events = np.zeros((1000, 2), dtype=bool)
+    events[:100] = True
+    events[100:105, 0] = True
+    model = CorrelationEstimator(structure).fit(events)
+    assert model.clamped["negative_boundary"] == 1 and model.clamped["negative_edge"] == 0
+    p = model.mechanism_probability()
+    assert p[(1,)] == 0 and p[(0, 1)] == pytest.approx(0.1, rel=0.05)
+    # Few shots of a real circuit: artifacts happen and are all counted and clamped.
+    exp = MemoryExperiment(3, 3, 0.002)
+    dets = exp.circuit().compile_detector_sampler(seed=0).sample(300)
+    model = CorrelationEstimator(DemStructure.from_dem(exp.dem()), method="hyperedge").fit(dets)
+    assert sum(model.clamped.values()) > 0
+    assert np.all(model.probabilities >= 0) and np.all(model.term_probabilities >= 0)
+
+
+def test_hot_spot_edges_ranked_highest():
+    hot = ((5.0, 5.0, 6.0),)  # a central data qubit of d=5, six times noisier
+    exp = MemoryExperiment(5, 5, 0.003, scale_qubits=hot)
+    nominal = MemoryExperiment(5, 5, 0.003)
+    truth = graph_edge_probabilities(exp.dem())
+    base = graph_edge_probabilities(nominal.dem())
+    hot_set = {e for e, p in truth.items() if p > 2.5 * base[e]}
+    assert len(hot_set) >= 10
+    dets = exp.circuit().compile_detector_sampler(seed=7).sample(100_000)
+    for method in ("pairwise", "hyperedge"):
+        learned = CorrelationEstimator(DemStructure.from_dem(nominal.dem()), method).fit(dets)
+        # Rank by the learned probability relative to the single global (nominal) model.
+        ratio = {e: p / base[e] for e, p in learned.edge_probabilities().items()}
+        top = set(hot_edges(ratio, len(hot_set)))
+        assert top == hot_set, (method, len(top & hot_set), len(hot_set))
+
+
+def test_sliding_window_follows_step_change():
+    lo, hi = MemoryExperiment(3, 3, 0.002), MemoryExperiment(3, 3, 0.008)
+    est = CorrelationEstimator(DemStructure.from_dem(lo.dem()))
+    win = SlidingWindowEstimator(est, window_shots=40_000)
+    mean_p = lambda m: float(np.mean(list(m.edge_probabilities().values())))  # noqa: E731
+    for s in range(4):
+        win.push(lo.circuit().compile_detector_sampler(seed=s).sample(10_000))
+    before = mean_p(win.estimate())
+    for s in range(4):
+        win.push(hi.circuit().compile_detector_sampler(seed=10 + s).sample(10_000))
+    after = win.estimate()
+    assert after.shots == 40_000
+    truth_hi = float(np.mean(list(graph_edge_probabilities(hi.dem()).values())))
+    assert before < 0.5 * truth_hi
+    assert mean_p(after) == pytest.approx(truth_hi, rel=0.15)
+
+
+def test_learned_dem_decodes_as_well_as_true():
+    exp = MemoryExperiment(3, 3, 0.006)
+    c = exp.circuit()
+    train = c.compile_detector_sampler(seed=1).sample(100_000)
+    dets, obs = c.compile_detector_sampler(seed=2).sample(100_000, separate_observables=True)
+    learned = CorrelationEstimator(DemStructure.from_dem(exp.dem())).fit(train).dem()
+    r = paired_ler(dets, obs, {"true": exp.dem(), "learned": learned})
+    assert r["learned"].low <= r["true"].high and r["true"].low <= r["learned"].high
+    assert r["learned"].ler < 1.05 * r["true"].ler
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def _cli(argv, capsys):
+    from experiments.cli import main
+
+    rc = main(["learn-noise", *argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_simulated_json(capsys):
+    rc, out, _ = _cli(["--distance", "3", "--p", "0.005", "--train-shots", "20000", "--test-shots",
+                       "5000", "--scale-qubit", "3", "3", "4", "--correlated", "--json"], capsys)
+    assert rc == 0
+    r = json.loads(out)
+    for name in ("true", "learned", "nominal", "uniform"):
+        for pre in ("", "corr_"):
+            k = f"{pre}ler_{name}"
+            assert r[f"{k}_low"] <= r[k] <= r[f"{k}_high"]
+    assert r["edge_stats"]["edges"] > 0 and r["method"] == "hyperedge"
+
+
+def test_cli_files_round_trip(tmp_path, capsys):
+    exp = MemoryExperiment(3, 3, 0.005)
+    circuit_path = tmp_path / "c.stim"
+    stim.Circuit.generated("surface_code:rotated_memory_z", distance=3, rounds=3).to_file(circuit_path)
+    dets = exp.circuit().compile_detector_sampler(seed=4).sample(10_000)
+    for fmt in ("b8", "01", "r8"):
+        path = tmp_path / f"d.{fmt}"
+        stim.write_shot_data_file(data=dets, path=str(path), format=fmt, num_detectors=dets.shape[1])
+        out_path = tmp_path / f"learned_{fmt}.dem"
+        rc, out, err = _cli(["--circuit", str(exp_path(tmp_path, exp)), "--dets", str(path),
+                             "--dets-format", fmt, "--out", str(out_path), "--json"], capsys)
+        assert rc == 0, err
+        assert json.loads(out)["shots"] == 10_000
+        learned = stim.DetectorErrorModel.from_file(out_path)
+        assert learned.num_detectors == exp.dem().num_detectors
+    # A noiseless generated circuit gives the structure too.
+    rc, out, err = _cli(["--circuit", str(circuit_path), "--dets", str(tmp_path / "d.b8"),
+                         "--out", str(tmp_path / "x.dem")], capsys)
+    assert rc == 0, err
+
+
+def exp_path(tmp_path, exp):
+    path = tmp_path / "noisy.stim"
+    exp.circuit().to_file(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--p", "0.01"],
+        ["--circuit", "c.stim"],
+        ["--distance", "4", "--p", "0.01"],
+        ["--distance", "3", "--p", "0.01", "--train-shots", "0"],
+    ],
+)
+def test_cli_usage_errors(argv, capsys):
+    rc, _, err = _cli(argv, capsys)
+    assert rc == 2
+    assert err.startswith("qec learn-noise: error:") and err.count("\n") == 1
