@@ -2,20 +2,35 @@
 labeled sampling, matching and statistics."""
 
 from qec.circuits import BASES, MemoryExperiment, memory_circuit
-from qec.noise import NOISE_MODELS, CircuitNoise, scale_qubit_noise
 from qec.decoders import DECODERS, get_decoder
 from qec.ler import LerResult, LerTask, collect_ler
+from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
+from qec.labels import ErrorLabels, LabelError, dem_error_labels
+from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
+from qec.noise import NOISE_MODELS, CircuitNoise, scale_qubit_noise
+from qec.sampling import SAMPLING_METHODS, LabeledSampler
 
 __all__ = [
     "BASES",
+    "CORRECTION_CHANNELS",
     "DECODERS",
     "LerResult",
     "LerTask",
     "collect_ler",
     "get_decoder",
+    "EVENT_CHANNELS",
     "NOISE_MODELS",
+    "SAMPLING_METHODS",
     "CircuitNoise",
+    "CorrectionBasis",
+    "ErrorLabels",
+    "LabelError",
+    "LabeledSampler",
+    "LayoutError",
     "MemoryExperiment",
+    "SpaceTimeLayout",
+    "dem_error_labels",
+    "gf2_product",
     "memory_circuit",
     "scale_qubit_noise",
 ]
