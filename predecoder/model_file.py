@@ -1,0 +1,177 @@
+"""Model files: safetensors weights with the JSON metadata in the file's header.
+
+Loading never unpickles. A file that is not safetensors, is corrupt, lacks our metadata or whose
+tensors do not fit its config raises :class:`ModelFileError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from predecoder.model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
+
+METADATA_KEY = "qec_predecoder"
+FORMAT_VERSION = 1
+DEFAULT_MODEL_NAME = "default.safetensors"
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used (not safetensors, corrupt, or not fitting)."""
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """A network with its metadata.
+
+    Attributes:
+        network: the module, in eval mode.
+        metadata: dict with at least ``config``, ``threshold``; training facts when present.
+        sha256: hex digest of the file's bytes (the model's identity in results).
+        path: where it was loaded from.
+    """
+
+    network: PreDecoderCNN
+    metadata: dict[str, Any]
+    sha256: str
+    path: str
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.network.config
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata.get("threshold", 0.0))
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:12]
+
+
+def project_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("qec-predecoder")
+    except Exception:  # pragma: no cover - not installed
+        return "unknown"
+
+
+def model_bytes(network: PreDecoderCNN, metadata: dict[str, Any]) -> bytes:
+    """Serialize to safetensors bytes; ``metadata`` gets the config and format version added."""
+    meta = dict(metadata)
+    meta["config"] = network.config.to_dict()
+    meta["receptive_field"] = network.config.receptive_field
+    meta["format_version"] = FORMAT_VERSION
+    meta.setdefault("threshold", 0.0)
+    meta.setdefault("project_version", project_version())
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in network.state_dict().items()}
+    return st_save(tensors, metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+
+
+def save_model(path: str | os.PathLike, network: PreDecoderCNN, metadata: dict[str, Any]) -> str:
+    """Write atomically (temp file + rename) and return the file's sha256."""
+    data = model_bytes(network, metadata)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_header_metadata(data: bytes, name: str) -> dict[str, Any]:
+    if len(data) < 8:
+        raise ModelFileError(f"{name} is not a safetensors file (too short)")
+    n = int.from_bytes(data[:8], "little")
+    if n <= 0 or 8 + n > len(data):
+        raise ModelFileError(f"{name} is not a safetensors file (bad header length)")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{name} is not a safetensors file (header is not JSON)") from None
+    meta = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    if METADATA_KEY not in meta:
+        raise ModelFileError(f"{name} is a safetensors file but not a qec pre-decoder (no '{METADATA_KEY}' metadata)")
+    try:
+        out = json.loads(meta[METADATA_KEY])
+    except json.JSONDecodeError:
+        raise ModelFileError(f"{name}: pre-decoder metadata is not valid JSON") from None
+    if not isinstance(out, dict) or "config" not in out:
+        raise ModelFileError(f"{name}: pre-decoder metadata has no model config")
+    return out
+
+
+def load_model_bytes(data: bytes, name: str = "model") -> tuple[PreDecoderCNN, dict[str, Any]]:
+    """Parse safetensors bytes into a network (eval mode) and its metadata."""
+    meta = _read_header_metadata(data, name)
+    try:
+        config = ModelConfig.from_dict(meta["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{name}: invalid model config ({e})") from None
+    if config.in_channels != IN_CHANNELS or config.out_channels != OUT_CHANNELS:
+        raise ModelFileError(
+            f"{name}: the model has {config.in_channels} input / {config.out_channels} output channels; "
+            f"the layout needs {IN_CHANNELS} / {OUT_CHANNELS}"
+        )
+    try:
+        tensors = st_load(data)
+    except (SafetensorError, Exception) as e:  # corrupt payloads raise various errors
+        raise ModelFileError(f"{name} is corrupt: {e}") from None
+    network = PreDecoderCNN(config)
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ModelFileError(f"{name}: tensors do not fit the config (missing {missing}, unexpected {extra})")
+    for k, v in expected.items():
+        if tuple(tensors[k].shape) != tuple(v.shape):
+            raise ModelFileError(f"{name}: tensor {k} has shape {tuple(tensors[k].shape)}, config needs {tuple(v.shape)}")
+        if not torch.isfinite(tensors[k]).all():
+            raise ModelFileError(f"{name}: tensor {k} holds non-finite values")
+    network.load_state_dict({k: t.to(torch.float32) for k, t in tensors.items()})
+    network.eval()
+    return network, meta
+
+
+def default_model_path() -> str:
+    """Path of the shipped default model inside the package."""
+    return str(resources.files("predecoder") / "models" / DEFAULT_MODEL_NAME)
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model file (the shipped default when ``path`` is None).
+
+    Example:
+        >>> m = load_model()  # doctest: +SKIP
+        >>> m.config.receptive_field, m.threshold  # doctest: +SKIP
+    """
+    path = default_model_path() if path is None else os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"model path {path} is a directory, not a file") from None
+    network, meta = load_model_bytes(data, name=path)
+    network.to(device)
+    return LoadedModel(network=network, metadata=meta, sha256=hashlib.sha256(data).hexdigest(), path=path)
