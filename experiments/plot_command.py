@@ -1,6 +1,6 @@
 """``qec plot``: LER against p (log-log) from a sinter CSV written by ``qec ler``.
 
-One line per (decoder, distance, noise, basis, rounds when several), error bars from
+One line per (decoder, distance, noise, basis, and rounds where they differ from d), error bars from
 ``sinter.fit_binomial`` at 95% confidence.
 """
 
@@ -32,12 +32,10 @@ def run(args: argparse.Namespace) -> int:
     if not stats:
         raise UsageError("the input holds no statistics")
     groups: dict[tuple, list] = defaultdict(list)
-    rounds_seen = set()
     for s in stats:
         m = s.json_metadata if isinstance(s.json_metadata, dict) else {}
         if not all(k in m for k in ("d", "p", "r")):
             raise UsageError(f"row for {s.decoder} lacks the d, r, p metadata that qec ler writes")
-        rounds_seen.add(m["r"])
         groups[(s.decoder, m["d"], m.get("noise", "?"), m.get("b", "?"), m["r"])].append(s)
 
     import matplotlib
@@ -64,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         ys = [f.best for _, f in pts]
         lo = [max(0.0, f.best - f.low) for _, f in pts]
         hi = [max(0.0, f.high - f.best) for _, f in pts]
-        label = f"{decoder} d={d} {noise} {basis}" + (f" r={r}" if len(rounds_seen) > 1 else "")
+        label = f"{decoder} d={d} {noise} {basis}" + (f" r={r}" if r != d else "")
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
