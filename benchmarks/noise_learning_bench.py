@@ -1,0 +1,209 @@
+"""Benchmarks of the correlation estimator (the tables of docs/noise_learning.md).
+
+Run one part at a time, on one core, niced:
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_bench.py uniform
+    ... hotspot | efficiency | timing | drift | network
+
+Each part prints a markdown table (and appends JSON lines to ``--jsonl PATH`` when given).
+All DEMs of one row are decoded on the same test shots (paired); intervals are 95% (sinter
+fit_binomial); z is the paired (McNemar) z-score of learned vs the reference (negative = learned
+better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import time
+
+import numpy as np
+
+from qec import MemoryExperiment
+from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
+from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler, uniform_dem
+from noise_learning.structure import DemStructure, graph_edge_probabilities
+
+RESULTS: pathlib.Path | None = None
+
+
+def _save(row: dict) -> None:
+    if RESULTS is None:
+        return
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _fmt(r) -> str:
+    return f"{r.ler:.3e} [{r.low:.2e}, {r.high:.2e}]"
+
+
+def _sample(exp: MemoryExperiment, train: int, test: int, seed: int):
+    c = exp.circuit()
+    tr = c.compile_detector_sampler(seed=seed).sample(train, bit_packed=True)
+    dets, obs = c.compile_detector_sampler(seed=seed + 1).sample(test, separate_observables=True)
+    return tr, dets, obs
+
+
+def uniform(args) -> None:
+    print("| d | p | decoder | true DEM | pairwise (learned) | z vs true | hyperedge (learned) | z vs true |")
+    print("|---|---|---|---|---|---|---|---|")
+    for d in (5, 7):
+        for p in (0.003, 0.006):
+            exp = MemoryExperiment(d, d, p)
+            structure = DemStructure.from_dem(exp.dem())
+            test = args.test_shots if p == 0.003 else args.test_shots // 2
+            tr, dets, obs = _sample(exp, args.train_shots, test, seed=100 * d + int(p * 1e4))
+            dems = {"true": exp.dem()}
+            for method in ("pairwise", "hyperedge"):
+                dems[method] = CorrelationEstimator(structure, method).fit(tr, bit_packed=True).dem()
+            for corr in (False, True):
+                res = paired_ler(dets, obs, dems, correlated=corr)
+                zp = paired_difference(res["pairwise"], res["true"])["z"]
+                zh = paired_difference(res["hyperedge"], res["true"])["z"]
+                name = "correlated" if corr else "plain"
+                print(f"| {d} | {p} | {name} | {_fmt(res['true'])} | {_fmt(res['pairwise'])} | {zp:+.1f} "
+                      f"| {_fmt(res['hyperedge'])} | {zh:+.1f} |", flush=True)
+                _save({"part": "uniform", "d": d, "p": p, "decoder": name, "train": args.train_shots,
+                       "test": test, **{f"ler_{k}": v.ler for k, v in res.items()},
+                       **{f"errors_{k}": v.errors for k, v in res.items()}, "z_pairwise": zp, "z_hyperedge": zh})
+
+
+HOT = {
+    5: ((3.0, 3.0, 5.0), (5.0, 7.0, 5.0), (7.0, 5.0, 5.0)),
+    7: ((3.0, 5.0, 5.0), (7.0, 7.0, 5.0), (11.0, 9.0, 5.0), (9.0, 3.0, 5.0)),
+}
+
+
+def hotspot(args) -> None:
+    print("| d | p | hot data qubits (x5) | decoder | true DEM | learned | nominal | uniform | z learned vs nominal |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for d in (5, 7):
+        p = 0.003
+        exp = MemoryExperiment(d, d, p, scale_qubits=HOT[d])
+        nominal = MemoryExperiment(d, d, p)
+        structure = DemStructure.from_dem(nominal.dem())
+        tr, dets, obs = _sample(exp, args.train_shots, args.test_shots, seed=7000 + d)
+        for corr in (False, True):
+            method = "hyperedge" if corr else "pairwise"
+            learned = CorrelationEstimator(structure, method).fit(tr, bit_packed=True).dem()
+            dems = {"true": exp.dem(), "learned": learned, "nominal": nominal.dem(), "uniform": uniform_dem(exp.dem())}
+            res = paired_ler(dets, obs, dems, correlated=corr)
+            z = paired_difference(res["learned"], res["nominal"])["z"]
+            name = ("correlated" if corr else "plain") + f" ({method})"
+            hot = " ".join(f"({x:g},{y:g})" for x, y, _ in HOT[d])
+            print(f"| {d} | {p} | {hot} | {name} | {_fmt(res['true'])} | {_fmt(res['learned'])} | "
+                  f"{_fmt(res['nominal'])} | {_fmt(res['uniform'])} | {z:+.1f} |", flush=True)
+            _save({"part": "hotspot", "d": d, "p": p, "decoder": name, "train": args.train_shots,
+                   "test": args.test_shots, **{f"ler_{k}": v.ler for k, v in res.items()},
+                   **{f"errors_{k}": v.errors for k, v in res.items()}, "z_vs_nominal": z,
+                   "edge_stats": edge_error_stats(learned, exp.dem())})
+
+
+def efficiency(args) -> None:
+    d, p = 5, 0.006
+    exp = MemoryExperiment(d, d, p)
+    structure = DemStructure.from_dem(exp.dem())
+    c = exp.circuit()
+    dets, obs = c.compile_detector_sampler(seed=1).sample(args.test_shots, separate_observables=True)
+    pool = c.compile_detector_sampler(seed=2).sample(10**6, bit_packed=True)
+    base = paired_ler(dets, obs, {"true": exp.dem()})["true"]
+    base_c = paired_ler(dets, obs, {"true": exp.dem()}, correlated=True)["true"]
+    print(f"d={d}, p={p}, {args.test_shots} test shots; LER(true) plain {_fmt(base)}, correlated {_fmt(base_c)}\n")
+    print("| training shots | pairwise / true (plain) | hyperedge / true (plain) | hyperedge / true (correlated) | edge weight rms error (pairwise) | clamped (hyperedge) |")
+    print("|---|---|---|---|---|---|")
+    for n in (10**3, 10**4, 10**5, 10**6):
+        out = {}
+        models = {m: CorrelationEstimator(structure, m).fit(pool[:n], bit_packed=True) for m in ("pairwise", "hyperedge")}
+        res = paired_ler(dets, obs, {m: x.dem() for m, x in models.items()})
+        res_c = paired_ler(dets, obs, {"hyperedge": models["hyperedge"].dem()}, correlated=True)
+        for k, r in res.items():
+            out[k] = r.ler / base.ler
+        out["hyperedge_corr"] = res_c["hyperedge"].ler / base_c.ler
+        stats = edge_error_stats(models["pairwise"].dem(), exp.dem())
+        clamped = sum(models["hyperedge"].clamped.values())
+        print(f"| {n:.0e} | {out['pairwise']:.3f} | {out['hyperedge']:.3f} | {out['hyperedge_corr']:.3f} | "
+              f"{stats['weight_error_rms']:.3f} | {clamped} |", flush=True)
+        _save({"part": "efficiency", "d": d, "p": p, "train": n, "test": args.test_shots, "ratios": out,
+               "ler_true": base.ler, "ler_true_corr": base_c.ler, "weight_rms": stats["weight_error_rms"],
+               "clamped_hyperedge": clamped})
+
+
+def timing(args) -> None:
+    print("| d | rounds | detectors | shots | method | mechanisms | moments | sample (s) | estimate (s) | DEM build (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for d in (9,):
+        exp = MemoryExperiment(d, d, 0.003)
+        structure = DemStructure.from_dem(exp.dem())
+        t0 = time.perf_counter()
+        tr = exp.circuit().compile_detector_sampler(seed=1).sample(args.shots, bit_packed=True)
+        t_sample = time.perf_counter() - t0
+        for method in ("pairwise", "hyperedge"):
+            t0 = time.perf_counter()
+            est = CorrelationEstimator(structure, method)
+            model = est.fit(tr, bit_packed=True)
+            t_est = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            model.dem()
+            t_dem = time.perf_counter() - t0
+            print(f"| {d} | {d} | {structure.num_detectors} | {args.shots:.0e} | {method} | {len(est.mechanisms)} | "
+                  f"{len(est.sets)} | {t_sample:.1f} | {t_est:.1f} | {t_dem:.2f} |", flush=True)
+            _save({"part": "timing", "d": d, "shots": args.shots, "method": method, "sample_s": t_sample,
+                   "estimate_s": t_est, "dem_s": t_dem, "mechanisms": len(est.mechanisms), "moments": len(est.sets)})
+
+
+def drift(args) -> None:
+    """Step change p: 0.003 -> 0.006 at shot 0; blocks of 1000 shots; how many shots after the
+    step until the windowed estimate's mean edge probability covers 90% of the step."""
+    d = 5
+    lo, hi = MemoryExperiment(d, d, 0.003), MemoryExperiment(d, d, 0.006)
+    structure = DemStructure.from_dem(lo.dem())
+    t_lo = np.mean(list(graph_edge_probabilities(lo.dem()).values()))
+    t_hi = np.mean(list(graph_edge_probabilities(hi.dem()).values()))
+    block = 1000
+    print(f"d={d}, p 0.003 -> 0.006 (mean edge probability {t_lo:.2e} -> {t_hi:.2e}), blocks of {block} shots\n")
+    print("| window (shots) | shots to 50% of step | shots to 90% | shots to 100% | rms rel. edge error after settling |")
+    print("|---|---|---|---|---|")
+    pre = lo.circuit().compile_detector_sampler(seed=5).sample(200_000, bit_packed=True)
+    post = hi.circuit().compile_detector_sampler(seed=6).sample(200_000, bit_packed=True)
+    truth = graph_edge_probabilities(hi.dem())
+    keys = sorted(truth)
+    t = np.array([truth[k] for k in keys])
+    for window in (5_000, 20_000, 100_000):
+        win = SlidingWindowEstimator(CorrelationEstimator(structure), window)
+        for s in range(0, window, block):
+            win.push(pre[s : s + block], bit_packed=True)
+        reached: dict[float, int] = {}
+        for k, s in enumerate(range(0, 200_000, block)):
+            win.push(post[s : s + block], bit_packed=True)
+            e = win.estimate().edge_probabilities()
+            frac = (np.mean(list(e.values())) - t_lo) / (t_hi - t_lo)
+            for level in (0.5, 0.9, 1.0):
+                if frac >= level and level not in reached:
+                    reached[level] = (k + 1) * block
+            if len(reached) == 3 and (k + 1) * block >= window:
+                break
+        e = win.estimate().edge_probabilities()
+        rms = float(np.sqrt(np.mean((np.array([e[k] for k in keys]) / t - 1) ** 2)))
+        print(f"| {window} | {reached.get(0.5)} | {reached.get(0.9)} | {reached.get(1.0)} | {rms:.3f} |", flush=True)
+        _save({"part": "drift", "d": d, "window": window, "block": block, "reached": reached, "rms_after": rms})
+
+
+def main() -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("part", choices=("uniform", "hotspot", "efficiency", "timing", "drift"))
+    parser.add_argument("--train-shots", type=int, default=100_000)
+    parser.add_argument("--test-shots", type=int, default=1_000_000)
+    parser.add_argument("--shots", type=int, default=1_000_000, help="timing: shots to estimate from")
+    parser.add_argument("--jsonl", type=pathlib.Path, help="append one JSON line per table row here")
+    args = parser.parse_args()
+    global RESULTS
+    RESULTS = args.jsonl
+    globals()[args.part](args)
+
+
+if __name__ == "__main__":
+    main()
