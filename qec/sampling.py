@@ -134,6 +134,12 @@ class LabeledSampler:
         self._probs = probs
         self._table = scipy.sparse.hstack([dets, obs_col, labels], format="csr", dtype=np.int32)
 
+    def reseed(self, seed) -> None:
+        """Restart the random stream from ``seed`` (an int or a sequence of ints)."""
+        if self.method == "stim":
+            raise ValueError("the stim sampling method cannot be reseeded")
+        self._rng = np.random.default_rng(seed)
+
     def sample(self, shots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns events bool (shots, num_detectors), observables bool (shots, 1) and labels
         bool (shots, 4, T, H, W)."""

@@ -1,0 +1,71 @@
+"""``qec train``: train a pre-decoder for one code distance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from predecoder.model import PRESETS
+from predecoder.training import OPTIMIZERS, TrainConfig, train
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distance", type=int, required=True, help="code distance d (odd, >= 3)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per training volume (default: d)")
+    parser.add_argument("--p", type=float, required=True, help="noise strength of the training data")
+    parser.add_argument("--noise", default="depolarizing", help="noise model (depolarizing, si1000, stim)")
+    parser.add_argument("--dem", default=None, help="train on this detector error model file (e.g. a learned one)")
+    parser.add_argument("--preset", default="small", help=f"model preset: {', '.join(PRESETS)}")
+    parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
+    parser.add_argument("--samples", type=int, default=None, help="stop after this many training samples")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this much wall time")
+    parser.add_argument("--batch", type=int, default=256, help="samples per step (per process)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay to 10%%)")
+    parser.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
+    parser.add_argument("--pos-weight", type=float, default=1.0, help="BCE weight of positive labels")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-shots", type=int, default=10_000, help="fixed validation shots (both bases)")
+    parser.add_argument("--val-every", type=int, default=500, help="validate every N steps")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    distributed = "WORLD_SIZE" in __import__("os").environ and int(__import__("os").environ["WORLD_SIZE"]) > 1
+    device = args.device
+    if distributed:
+        import os
+
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend=backend)
+        if device.startswith("cuda"):
+            device = f"cuda:{local_rank}"
+    cfg = TrainConfig(
+        distance=args.distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=args.dem,
+        preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
+        batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
+        device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
+        threads=args.threads, bf16=args.bf16, compile=args.compile, out=args.out,
+    )
+    try:
+        state = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+    if state.last_validation:
+        v = state.last_validation
+        print(
+            f"trained {state.samples} samples in {state.seconds:.0f} s; best validation LER "
+            f"{state.best_ler:.5f} (threshold {state.best_threshold}) vs PyMatching {v['pymatching_ler']:.5f}; "
+            f"model: {args.out}/best.safetensors"
+        )
+    else:
+        print(f"trained {state.samples} samples in {state.seconds:.0f} s; model: {args.out}/last.safetensors")
+    return 0

@@ -1,0 +1,125 @@
+"""Training: loss falls, resume is exact, DDP with two gloo processes, clear errors."""
+
+import json
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from predecoder import load_model
+from predecoder.optim import Lion
+from predecoder.training import TrainConfig, train
+
+
+def _cfg(tmp_path, **kw):
+    base = dict(distance=3, p=0.01, out=str(tmp_path), preset="tiny", batch=32, steps=8, val_shots=0,
+                log_every=1000, threads=1, seed=3, warmup_steps=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _weights(path):
+    return {k: v.clone() for k, v in load_model(path).network.state_dict().items()}
+
+
+def test_a_few_steps_reduce_the_loss(tmp_path):
+    losses = []
+    cfg = _cfg(tmp_path, steps=40, lr=3e-3, log_every=10)
+    train(cfg, log=lambda m: losses.append(float(m.split("loss ")[1].split()[0])) if "loss" in m else None)
+    assert len(losses) == 4
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "lion"])
+def test_resume_reproduces_an_uninterrupted_run(tmp_path, optimizer):
+    lr = 3e-3 if optimizer == "adamw" else 3e-4
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(_cfg(a, optimizer=optimizer, lr=lr, steps=6), log=lambda m: None)
+    train(_cfg(b, optimizer=optimizer, lr=lr, steps=6), log=lambda m: None, stop_at_step=3)
+    assert json.loads((b / "state.json").read_text())["state"]["step"] == 3
+    train(_cfg(b, optimizer=optimizer, lr=lr, steps=6), resume=True, log=lambda m: None)
+    wa, wb = _weights(a / "last.safetensors"), _weights(b / "last.safetensors")
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_validation_keeps_best_checkpoint_with_threshold(tmp_path):
+    state = train(_cfg(tmp_path, steps=4, val_shots=400, val_every=2), log=lambda m: None)
+    assert state.last_validation["shots"] == 400
+    best = load_model(tmp_path / "best.safetensors")
+    assert best.metadata["threshold"] == state.best_threshold
+    assert best.metadata["distance"] == 3 and best.metadata["samples_seen"] > 0
+    rows = (tmp_path / "validation.jsonl").read_text().strip().splitlines()
+    assert len(rows) == 2
+
+
+def test_impossible_settings_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="batch"):
+        _cfg(tmp_path, batch=0)
+    with pytest.raises(ValueError, match="preset"):
+        _cfg(tmp_path, preset="enormous")
+    with pytest.raises(ValueError, match="budget"):
+        _cfg(tmp_path, steps=None)
+    with pytest.raises(ValueError, match="distance"):
+        _cfg(tmp_path, distance=4)
+    with pytest.raises(ValueError, match="resume"):
+        train(_cfg(tmp_path / "empty"), resume=True)
+    with pytest.raises(ValueError, match="CUDA"):
+        train(_cfg(tmp_path, device="cuda"))
+
+
+def test_dem_file_is_used_and_checked(tmp_path):
+    from qec import MemoryExperiment
+
+    dem_path = tmp_path / "learned.dem"
+    MemoryExperiment(3, 3, 0.02, "x").dem().to_file(dem_path)
+    train(_cfg(tmp_path / "run", steps=2, dem_path=str(dem_path)), log=lambda m: None)
+    wrong = tmp_path / "wrong.dem"
+    MemoryExperiment(5, 5, 0.02, "x").dem().to_file(wrong)
+    with pytest.raises(ValueError, match="detectors"):
+        train(_cfg(tmp_path / "run2", steps=2, dem_path=str(wrong)), log=lambda m: None)
+
+
+def test_lion_step_is_a_signed_update():
+    p = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+    opt = Lion([p], lr=0.1)
+    p.grad = torch.tensor([0.5, -2.0])
+    opt.step()
+    assert torch.allclose(p.detach(), torch.tensor([0.9, -0.9]))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, out, result_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        cfg = TrainConfig(distance=3, p=0.01, out=out, preset="tiny", batch=16, steps=3, val_shots=0,
+                          threads=1, seed=5, log_every=1000)
+
+        def dump(net):
+            torch.save({k: v.detach().clone() for k, v in net.state_dict().items()},
+                       os.path.join(result_dir, f"rank{rank}.pt"))
+
+        state = train(cfg, log=lambda m: None, on_finish=dump)
+        assert state.samples == 3 * 16 * world
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_two_gloo_processes_stay_in_sync(tmp_path):
+    out = str(tmp_path / "run")
+    mp.spawn(_ddp_worker, args=(2, _free_port(), out, str(tmp_path)), nprocs=2, join=True)
+    w0 = torch.load(tmp_path / "rank0.pt")
+    w1 = torch.load(tmp_path / "rank1.pt")
+    for k in w0:
+        assert torch.equal(w0[k], w1[k]), k
+    saved = json.loads((tmp_path / "run" / "state.json").read_text())["state"]
+    assert saved["samples"] == 3 * 16 * 2
