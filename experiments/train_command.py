@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--sampler", default="auto", choices=("auto", "numpy", "torch"),
+                        help="labeled sampling: numpy on CPU, on-device torch (auto: torch on CUDA)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
 
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
         batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
         device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
-        threads=args.threads, bf16=args.bf16, compile=args.compile, out=args.out,
+        threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
     )
     try:
         state = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -36,6 +36,7 @@ from qec.layout import SpaceTimeLayout
 from qec.sampling import LabeledSampler
 
 OPTIMIZERS = ("adamw", "lion")
+SAMPLERS = ("auto", "numpy", "torch")
 VALIDATION_THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 
 
@@ -72,6 +73,7 @@ class TrainConfig:
     threads: int | None = None
     bf16: bool = False
     compile: bool = False
+    sampler: str = "auto"
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -89,6 +91,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0")
         if self.val_shots < 0 or self.val_every < 1:
             raise ValueError("val_shots must be >= 0 and val_every >= 1")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
         if self.pos_weight <= 0:
             raise ValueError("pos_weight must be > 0")
         MemoryExperiment(self.distance, self.effective_rounds, self.p, "x", self.noise)  # validates
@@ -271,6 +275,12 @@ def train(
             ev, ob, _ = ex.sampler.sample(cfg.val_shots // 2)
             val_data.append((ev, ob))
     valid = [ex.valid.to(device) for ex in experiments]
+    use_torch_sampler = cfg.sampler == "torch" or (cfg.sampler == "auto" and device.type == "cuda")
+    torch_samplers = None
+    if use_torch_sampler:
+        from predecoder.torch_sampler import TorchLabeledSampler
+
+        torch_samplers = [TorchLabeledSampler(ex.dem, ex.basis, device=device) for ex in experiments]
     pos_weight = torch.tensor(cfg.pos_weight, device=device)
 
     bar = None
@@ -297,10 +307,15 @@ def train(
         while _progress_fraction(cfg, state) < 1.0 and (stop_at_step is None or state.step < stop_at_step):
             bi = state.step % 2  # alternate bases: both mixed over training
             ex = experiments[bi]
-            ex.sampler.reseed(_step_seed(cfg.seed, state.step, rank, bi))
-            events, _, labels = ex.sampler.sample(cfg.batch)
-            x = torch.from_numpy(ex.layout.to_grid(events)).to(device, non_blocking=True)
-            y = torch.from_numpy(labels).to(device, non_blocking=True).float()
+            seed = _step_seed(cfg.seed, state.step, rank, bi)
+            if torch_samplers is not None:
+                torch_samplers[bi].reseed(hash(tuple(seed)) & 0x7FFFFFFFFFFF)
+                x, _, y = torch_samplers[bi].sample(cfg.batch)
+            else:
+                ex.sampler.reseed(seed)
+                events, _, labels = ex.sampler.sample(cfg.batch)
+                x = torch.from_numpy(ex.layout.to_grid(events)).to(device, non_blocking=True)
+                y = torch.from_numpy(labels).to(device, non_blocking=True).float()
             torch.manual_seed(hash((cfg.seed, state.step, rank)) & 0x7FFFFFFF)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, state, _progress_fraction(cfg, state))

@@ -123,3 +123,8 @@ def test_ddp_two_gloo_processes_stay_in_sync(tmp_path):
         assert torch.equal(w0[k], w1[k]), k
     saved = json.loads((tmp_path / "run" / "state.json").read_text())["state"]
     assert saved["samples"] == 3 * 16 * 2
+
+
+def test_torch_sampler_training_path_runs_on_cpu(tmp_path):
+    state = train(_cfg(tmp_path, steps=3, sampler="torch"), log=lambda m: None)
+    assert state.step == 3 and (tmp_path / "last.safetensors").exists()
