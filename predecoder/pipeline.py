@@ -1,35 +1,64 @@
 """The pipeline decoder: pre-decoder corrections, residual syndrome, global matching.
 
 prediction = L * c  XOR  global_decoder(events XOR H * c),  c = (logits >= threshold) & valid.
+
+The network runs block-wise (:mod:`predecoder.blockwise`): the (T, H, W) volume is cut into
+blocks with the model's receptive radius as halo, all blocks of all shots go through batched
+forward passes and the interiors are stitched, which equals whole-volume inference. CPU and CUDA
+share one code path; on CUDA the block loop never waits for the host, and half precision
+(``precision="fp16"``/``"bf16"``) and ``torch.compile`` (CUDA graphs via ``mode=reduce-overhead``)
+are options.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import stim
 import torch
 
+from predecoder.blockwise import blockwise_forward, make_plan
+from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder, is_bit_packed
 from qec.layout import SpaceTimeLayout
 
 GLOBAL_DECODERS = ("pymatching", "pymatching-correlated")
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEFAULT_BLOCK_ROUNDS = 32
+DEFAULT_BLOCK_BATCH = 64
+# Shots per inference chunk are capped so that one chunk's grid holds at most this many sites.
+MAX_CHUNK_SITES = 1 << 22
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``torch.device`` for 'cpu', 'cuda', 'cuda:N'; ``ValueError`` for unknown or unavailable."""
+    """``torch.device`` for 'cpu', 'cuda', 'cuda:N' or 'auto'; ``ValueError`` for unknown or unavailable."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda requested but CUDA is not available")
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use cpu or cuda[:N]")
+        raise ValueError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     return dev
+
+
+def _check_block(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    value = int(value)
+    if value < 1:
+        raise ValueError(f"{what} must be >= 1, got {value}")
+    return value
 
 
 class PipelineDecoder:
@@ -37,12 +66,22 @@ class PipelineDecoder:
 
     Args:
         circuit: a rotated surface-code memory circuit (layout from its detector coordinates).
+            May be None when ``layout`` is given.
         dem: the circuit's detector error model (the global decoder's weights).
         model: a :class:`LoadedModel` or a path (None: the shipped default).
         global_decoder: ``"pymatching"`` or ``"pymatching-correlated"``.
         threshold: logit threshold (None: the model's stored threshold).
-        device: torch device for the network.
-        batch_size: shots per forward pass.
+        device: torch device for the network ('cpu', 'cuda', 'cuda:N', 'auto').
+        batch_size: shots per inference chunk (capped so a chunk's grid stays small).
+        block_rounds: block interior size in rounds (None: all rounds in one block).
+        block_space: block interior size in rows and columns (None: the whole patch).
+        block_batch: blocks (or whole volumes) per forward pass; bounds the network's memory.
+        precision: ``"fp32"`` (default), ``"fp16"`` (CUDA only) or ``"bf16"``.
+        compile: ``torch.compile`` the network (on CUDA with CUDA graphs); every forward pass
+            then has one shape (the last block batch is padded).
+        layout: use this layout instead of deriving one from ``circuit``.
+
+    Raises ``ValueError`` (a :class:`qec.layout.LayoutError` for circuits) naming the problem.
 
     Example:
         >>> from qec import MemoryExperiment
@@ -54,41 +93,161 @@ class PipelineDecoder:
 
     def __init__(
         self,
-        circuit: stim.Circuit,
+        circuit: stim.Circuit | None,
         dem: stim.DetectorErrorModel,
         model: LoadedModel | str | None = None,
         global_decoder: str = "pymatching",
         threshold: float | None = None,
         device: str | torch.device = "cpu",
         batch_size: int = 256,
+        block_rounds: int | None = DEFAULT_BLOCK_ROUNDS,
+        block_space: int | None = None,
+        block_batch: int = DEFAULT_BLOCK_BATCH,
+        precision: str = "fp32",
+        compile: bool = False,
+        layout: SpaceTimeLayout | None = None,
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if int(block_batch) < 1:
+            raise ValueError(f"block_batch must be >= 1, got {block_batch}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.device = resolve_device(device)
-        self.model = model if isinstance(model, LoadedModel) else load_model(model, device=self.device)
-        self.model.network.to(self.device).eval()
-        self.layout = SpaceTimeLayout.from_circuit(circuit)
-        self.basis = CorrectionBasis.from_layout(self.layout)
-        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
+        self.block = (_check_block(block_rounds, "block_rounds"), _check_block(block_space, "block_space"),
+                      _check_block(block_space, "block_space"))
+        self.block_batch = int(block_batch)
         self.batch_size = int(batch_size)
+        self.precision = precision
+        if layout is None:
+            if circuit is None:
+                raise ValueError("PipelineDecoder needs a circuit or a layout")
+            layout = SpaceTimeLayout.from_circuit(circuit)
+        self.layout = layout
+        if dem.num_detectors != layout.num_detectors:
+            raise ValueError(
+                f"the DEM has {dem.num_detectors} detectors but the circuit's layout has {layout.num_detectors}"
+            )
+        self.basis = CorrectionBasis.from_layout(layout)
+        self.num_detectors = layout.num_detectors
+
+        self.model = model if isinstance(model, LoadedModel) else load_model(model, device=self.device)
+        cfg = self.model.config
+        if cfg.in_channels != IN_CHANNELS or cfg.out_channels != OUT_CHANNELS:
+            raise ValueError(
+                f"the model has {cfg.in_channels} input / {cfg.out_channels} output channels; the layout needs "
+                f"{IN_CHANNELS} event channels in and {OUT_CHANNELS} correction channels out"
+            )
+        self.model.network.to(self.device).eval()
+        self.halo = cfg.halo
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        self._dtype = PRECISIONS[precision]
+        net = self.model.network
+        if self._dtype != torch.float32:
+            net = copy.deepcopy(net).to(self._dtype)
+        self._compiled = bool(compile)
+        if compile:
+            mode = "reduce-overhead" if self.device.type == "cuda" else None
+            net = torch.compile(net, mode=mode, dynamic=False)
+        self._net = net
+
         self.global_decoder = PyMatchingDecoder(dem, correlated=global_decoder.endswith("-correlated"))
-        self.num_detectors = circuit.num_detectors
+        self.global_decoder_name = global_decoder
+        T, H, W = layout.shape
+        self._flat_index = torch.as_tensor(layout.detector_flat_index, device=self.device)
+        self._masks = torch.as_tensor(layout.detector_mask(), dtype=self._dtype, device=self.device)
         self._valid = torch.as_tensor(self.basis.valid, device=self.device)
+        self._chunk = max(1, min(self.batch_size, MAX_CHUNK_SITES // (T * H * W)))
         self.metadata: dict[str, Any] = {"model": self.model.short_hash, "threshold": self.threshold}
+        if precision != "fp32":
+            self.metadata["precision"] = precision
+
+    # -----------------------------------------------------------------------------------------
+    # Stages (each is one vectorized step over the whole batch).
+
+    @property
+    def plan(self):
+        """The :class:`predecoder.blockwise.BlockPlan` used for this circuit's volume."""
+        return make_plan(self.layout.shape, self.halo, self.block)
+
+    def _events(self, dets: np.ndarray) -> tuple[np.ndarray, bool]:
+        dets = np.asarray(dets)
+        if dets.ndim != 2:
+            raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
+        packed = is_bit_packed(dets, self.num_detectors)
+        if packed:
+            return self.layout.unpack(dets), True
+        if dets.shape[1] != self.num_detectors:
+            raise ValueError(
+                f"expected {self.num_detectors} detectors (or {(self.num_detectors + 7) // 8} bit-packed bytes) "
+                f"per shot, got {dets.shape[1]}"
+            )
+        return dets.astype(bool, copy=False), False
+
+    def grid(self, events: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """bool (shots, num_detectors) -> network input (shots, 4, T, H, W) on the device."""
+        ev = torch.as_tensor(np.ascontiguousarray(events) if isinstance(events, np.ndarray) else events)
+        ev = ev.to(self.device, non_blocking=True)
+        T, H, W = self.layout.shape
+        x = torch.zeros((ev.shape[0], 2, T * H * W), dtype=self._dtype, device=self.device)
+        x.view(ev.shape[0], -1)[:, self._flat_index] = ev.to(self._dtype)
+        x = x.view(ev.shape[0], 2, T, H, W)
+        return torch.cat([x, self._masks.expand(ev.shape[0], -1, -1, -1, -1)], dim=1)
+
+    @torch.inference_mode()
+    def logits_from_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input (shots, 4, T, H, W) -> float32 logits, block-wise."""
+        return blockwise_forward(
+            self._net, x, self.halo, self.block, self.block_batch, out_channels=OUT_CHANNELS,
+            out_dtype=torch.float32, pad_last_batch=self._compiled,
+        )
 
     @torch.inference_mode()
     def logits(self, events: np.ndarray) -> torch.Tensor:
         """bool (shots, num_detectors) -> float32 logits (shots, 4, T, H, W) on the device."""
-        grid = torch.from_numpy(self.layout.to_grid(events)).to(self.device)
-        outs = [self.model.network(grid[i:i + self.batch_size]) for i in range(0, len(grid), self.batch_size)]
+        events, _ = self._events(events)
+        outs = [self.logits_from_grid(self.grid(events[i:i + self._chunk])) for i in range(0, len(events), self._chunk)]
         return torch.cat(outs) if outs else torch.empty((0, *self.basis.shape), device=self.device)
+
+    @torch.inference_mode()
+    def corrections_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """bool (shots, 4, T, H, W) on the device: logit >= threshold at valid basis elements."""
+        return (logits >= self.threshold) & self._valid
+
+    @torch.inference_mode()
+    def _corrections_chunk(self, events: np.ndarray) -> np.ndarray:
+        c = self.corrections_from_logits(self.logits_from_grid(self.grid(events)))
+        return c.cpu().numpy()  # the one host synchronization per chunk
 
     def corrections(self, events: np.ndarray) -> np.ndarray:
         """bool (shots, 4, T, H, W): the corrections the pre-decoder applies."""
-        c = (self.logits(events) >= self.threshold) & self._valid
-        return c.cpu().numpy()
+        events, _ = self._events(events)
+        if len(events) == 0:
+            return np.zeros((0, *self.basis.shape), dtype=bool)
+        return np.concatenate([self._corrections_chunk(events[i:i + self._chunk])
+                               for i in range(0, len(events), self._chunk)])
+
+    def decode_corrections(self, events: np.ndarray, corrections: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply given corrections and finish with the global decoder.
+
+        Args:
+            events: bool (shots, num_detectors).
+            corrections: bool (shots, 4, T, H, W) (or flat): basis elements applied.
+
+        Returns:
+            (prediction bool (shots, 1), residual events bool (shots, num_detectors)), where
+            prediction = L * c XOR global_decoder(events XOR H * c).
+        """
+        residual = self.basis.residual_syndrome(events, corrections)
+        flip = self.basis.observable_flip(corrections)
+        prediction = flip ^ self.global_decoder.decode_batch(residual)
+        return prediction, residual
+
+    # -----------------------------------------------------------------------------------------
 
     def decode_batch(self, dets: np.ndarray, return_residual: bool = False):
         """Detection events -> observable predictions.
@@ -101,28 +260,39 @@ class PipelineDecoder:
             bool (shots, 1) predictions (bit-packed uint8 (shots, 1) for bit-packed input), and
             the residual when asked.
         """
-        dets = np.asarray(dets)
-        packed = is_bit_packed(dets, self.num_detectors)
-        events = self.layout.unpack(dets) if packed else dets.astype(bool, copy=False)
-        if events.ndim != 2 or events.shape[1] != self.num_detectors:
-            raise ValueError(f"expected {self.num_detectors} detectors per shot, got shape {dets.shape}")
-        c = self.corrections(events)
-        residual = self.basis.residual_syndrome(events, c)
-        flip = self.basis.observable_flip(c)
-        prediction = flip ^ self.global_decoder.decode_batch(residual)
+        events, packed = self._events(dets)
+        preds, residuals = [], []
+        for i in range(0, len(events), self._chunk):
+            ev = events[i:i + self._chunk]
+            pred, res = self.decode_corrections(ev, self._corrections_chunk(ev))
+            preds.append(pred)
+            if return_residual:
+                residuals.append(res)
+        prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
         if packed:
             prediction = np.packbits(prediction, axis=1, bitorder="little")
-        return (prediction, residual) if return_residual else prediction
+        if not return_residual:
+            return prediction
+        residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)
+        return prediction, residual
+
+
+MAKE_DECODER_OPTIONS = (
+    "model", "threshold", "device", "batch_size", "block_rounds", "block_space", "block_batch", "precision", "compile",
+)
 
 
 def make_decoder(name: str, circuit: stim.Circuit, dem: stim.DetectorErrorModel, **options: Any) -> PipelineDecoder:
     """Factory for the ``qec`` decoder registry: ``predecoder`` and ``predecoder-correlated``.
 
-    Options: ``model`` (path), ``threshold``, ``device``, ``batch_size``.
+    Options: ``model`` (path or LoadedModel; None = the shipped default), ``threshold``,
+    ``device``, ``batch_size``, ``block_rounds``, ``block_space``, ``block_batch``,
+    ``precision``, ``compile``.
     """
-    allowed = {"model", "threshold", "device", "batch_size"}
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - set(MAKE_DECODER_OPTIONS))
     if unknown:
         raise ValueError(f"decoder {name!r} takes no option {', '.join(unknown)}")
+    if name not in ("predecoder", "predecoder-correlated"):
+        raise ValueError(f"make_decoder builds predecoder and predecoder-correlated, not {name!r}")
     global_decoder = "pymatching-correlated" if name.endswith("-correlated") else "pymatching"
     return PipelineDecoder(circuit, dem, global_decoder=global_decoder, **options)

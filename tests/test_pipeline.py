@@ -1,0 +1,140 @@
+"""The pipeline decoder: oracle corrections, residual algebra, registry, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+import stim
+import torch
+
+from experiments.cli import main
+from predecoder import PRESETS, ModelConfig, PreDecoderCNN, load_model, save_model
+from predecoder.model_file import LoadedModel
+from predecoder.pipeline import PipelineDecoder, make_decoder, resolve_device
+from qec import CorrectionBasis, LabeledSampler, LayoutError, MemoryExperiment, SpaceTimeLayout, get_decoder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(5)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 0.1})
+    return str(path)
+
+
+@pytest.mark.parametrize("d,rounds,basis,noise", [(3, 3, "x", "depolarizing"), (5, 5, "z", "depolarizing"),
+                                                  (5, 3, "x", "si1000"), (3, 6, "z", "stim")])
+@pytest.mark.parametrize("global_decoder", ["pymatching", "pymatching-correlated"])
+def test_oracle_corrections_leave_no_residual_and_no_error(model_path, d, rounds, basis, noise, global_decoder):
+    exp = MemoryExperiment(distance=d, rounds=rounds, p=0.01, basis=basis, noise=noise)
+    dec = PipelineDecoder(exp.circuit(), exp.dem(), model=model_path, global_decoder=global_decoder)
+    events, obs, labels = LabeledSampler(exp.dem(), dec.basis, seed=d * rounds).sample(300)
+    assert events.any()
+    prediction, residual = dec.decode_corrections(events, labels)
+    assert not residual.any()
+    np.testing.assert_array_equal(prediction, obs)
+
+
+def test_residual_and_flip_algebra(model_path):
+    exp = MemoryExperiment(distance=5, rounds=4, p=0.01)
+    circuit, dem = exp.circuit(), exp.dem()
+    dec = PipelineDecoder(circuit, dem, model=model_path, threshold=-0.05)
+    dets = circuit.compile_detector_sampler(seed=2).sample(40)
+    c = dec.corrections(dets)
+    assert c.any() and not (c & ~dec.basis.valid).any()
+    pred, residual = dec.decode_batch(dets, return_residual=True)
+    np.testing.assert_array_equal(residual, dets ^ dec.basis.syndrome(c))
+    matching = get_decoder("pymatching", circuit, dem)
+    np.testing.assert_array_equal(pred, dec.basis.observable_flip(c) ^ matching.decode_batch(residual))
+    # Bit-packed in, bit-packed out, same answers.
+    packed = np.packbits(dets, axis=1, bitorder="little")
+    out = dec.decode_batch(packed)
+    assert out.dtype == np.uint8 and out.shape == (40, 1)
+    np.testing.assert_array_equal(np.unpackbits(out, axis=1, count=1, bitorder="little").astype(bool), pred)
+    # Chunking over shots changes nothing.
+    small = PipelineDecoder(circuit, dem, model=model_path, threshold=-0.05, batch_size=7)
+    np.testing.assert_array_equal(small.decode_batch(dets), pred)
+    assert dec.decode_batch(dets[:0]).shape == (0, 1)
+
+
+def test_no_corrections_is_plain_matching(model_path):
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.02)
+    circuit, dem = exp.circuit(), exp.dem()
+    dets = circuit.compile_detector_sampler(seed=4).sample(200)
+    for name in ("pymatching", "pymatching-correlated"):
+        dec = PipelineDecoder(circuit, dem, model=model_path, threshold=math.inf, global_decoder=name)
+        pred, residual = dec.decode_batch(dets, return_residual=True)
+        np.testing.assert_array_equal(residual, dets)
+        np.testing.assert_array_equal(pred, get_decoder(name, circuit, dem).decode_batch(dets))
+
+
+def test_registry_and_metadata(model_path):
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
+    model = load_model(model_path)
+    dec = get_decoder("predecoder-correlated", exp.circuit(), exp.dem(), model=model_path, block_rounds=2)
+    assert dec.global_decoder.correlated and dec.threshold == pytest.approx(0.1)
+    assert dec.metadata == {"model": model.short_hash, "threshold": pytest.approx(0.1)}
+    with pytest.raises(ValueError, match="takes no option"):
+        make_decoder("predecoder", exp.circuit(), exp.dem(), model=model_path, colour="red")
+    bf16 = PipelineDecoder(exp.circuit(), exp.dem(), model=model, precision="bf16")
+    assert bf16.metadata["precision"] == "bf16"
+    dets = exp.circuit().compile_detector_sampler(seed=1).sample(8)
+    torch.testing.assert_close(bf16.logits(dets), PipelineDecoder(exp.circuit(), exp.dem(), model=model).logits(dets),
+                               atol=0.1, rtol=0.05)
+
+
+def test_qec_ler_with_model(model_path, capsys):
+    import json
+
+    args = ["ler", "-d", "3", "--p", "0.01", "--decoders", "pymatching", "predecoder", "--max-shots", "300",
+            "--seed", "1", "--json", "--model", model_path]
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    pre = [r for r in rows if r["decoder"] == "predecoder"][0]
+    assert pre["shots"] == 300 and load_model(model_path).short_hash in json.dumps(pre)
+
+
+def test_bad_input(model_path, tmp_path):
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
+    circuit, dem = exp.circuit(), exp.dem()
+    with pytest.raises(ValueError, match="unsupported device|unknown device"):
+        PipelineDecoder(circuit, dem, model=model_path, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+        with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+            PipelineDecoder(circuit, dem, model=model_path, precision="fp16")
+    with pytest.raises(ValueError, match="block_rounds must be >= 1"):
+        PipelineDecoder(circuit, dem, model=model_path, block_rounds=0)
+    odd = LoadedModel(PreDecoderCNN(ModelConfig((4,), (3, 3), in_channels=3)), {}, "0" * 64, "<memory>")
+    with pytest.raises(ValueError, match="3 input / 4 output channels"):
+        PipelineDecoder(circuit, dem, model=odd)
+    dec = PipelineDecoder(circuit, dem, model=model_path)
+    with pytest.raises(ValueError, match="expected 24 detectors"):
+        dec.decode_batch(np.zeros((2, 23), dtype=bool))
+    other = MemoryExperiment(distance=5, rounds=3, p=0.01)
+    with pytest.raises(ValueError, match="detectors"):
+        PipelineDecoder(circuit, other.dem(), model=model_path)
+    rep = stim.Circuit.generated("repetition_code:memory", distance=5, rounds=3, after_clifford_depolarization=0.01)
+    with pytest.raises(LayoutError):
+        PipelineDecoder(rep, rep.detector_error_model(decompose_errors=True), model=model_path)
+
+
+def test_default_model_if_shipped():
+    from predecoder import default_model_path
+    import os
+
+    if not os.path.exists(default_model_path()):
+        pytest.skip("no shipped default model yet")
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
+    dec = get_decoder("predecoder", exp.circuit(), exp.dem())
+    dets = exp.circuit().compile_detector_sampler(seed=1).sample(16)
+    assert dec.decode_batch(dets).shape == (16, 1)
