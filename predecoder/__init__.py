@@ -10,6 +10,17 @@ from predecoder.model_file import (
 )
 from predecoder.pipeline import PipelineDecoder, make_decoder, resolve_device
 
+
+def sinter_decoders(model=None, **options):
+    """Custom decoders for ``sinter collect --custom_decoders_module_function predecoder:sinter_decoders``.
+
+    See :func:`predecoder.sinter_decoder.sinter_decoders` (imported lazily: it imports sinter).
+    """
+    from predecoder.sinter_decoder import sinter_decoders as _sinter_decoders
+
+    return _sinter_decoders(model, **options)
+
+
 __all__ = [
     "PRESETS",
     "LoadedModel",
@@ -23,4 +34,5 @@ __all__ = [
     "resolve_device",
     "resolve_preset",
     "save_model",
+    "sinter_decoders",
 ]

@@ -1,0 +1,183 @@
+"""The pipeline decoder as a ``sinter.Decoder``.
+
+    sinter collect --circuits *.stim --decoders predecoder predecoder-correlated \\
+        --custom_decoders_module_function "predecoder:sinter_decoders" ...
+
+Sinter hands a decoder only the detector error model, not the circuit, so the layout is derived
+from the DEM's detector coordinates: they must be those of a rotated surface-code memory
+experiment laid out as Stim's generated ``surface_code:rotated_memory_x/z`` circuits (up to a
+translation and any detector order), which is what ``qec`` and Stim generate. The model and
+PyMatching are built inside ``compile_decoder_for_dem`` (neither pickles); the decoder object
+itself holds only the model's path and options.
+
+Sinter records a result under the decoder's *name* (its strong id is circuit, DEM, decoder name
+and the task's metadata), so the model's identity has to be in the name: besides
+``predecoder`` and ``predecoder-correlated``, :func:`sinter_decoders` offers
+``predecoder@<hash>`` and ``predecoder-correlated@<hash>`` (the first 12 hex digits of the model
+file's sha256). Use the pinned names whenever results of more than one model may meet in one
+CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the
+``QEC_PREDECODER_MODEL`` environment variable on the command line, the shipped default
+otherwise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+import sinter
+import stim
+
+from predecoder.model_file import ModelFileError, default_model_path
+from predecoder.pipeline import MAKE_DECODER_OPTIONS, PipelineDecoder
+from qec.layout import LayoutError, SpaceTimeLayout
+
+MODEL_ENV = "QEC_PREDECODER_MODEL"
+
+
+def layout_from_dem(dem: stim.DetectorErrorModel) -> SpaceTimeLayout:
+    """The space-time layout of a rotated surface-code memory DEM, from detector coordinates.
+
+    The detector coordinates (x, y, t) are matched, up to a translation in (x, y) and in any
+    order, against Stim's generated noiseless memory circuit of the implied distance, rounds and
+    basis; that circuit supplies qubit positions, stabilizer types and the observable.
+
+    Raises :class:`LayoutError` saying why when the DEM does not fit.
+    """
+    n = dem.num_detectors
+    if n == 0:
+        raise LayoutError("the DEM has no detectors")
+    if dem.num_observables != 1:
+        raise LayoutError(f"expected exactly 1 observable, the DEM has {dem.num_observables}")
+    coords = dem.get_detector_coordinates()
+    pts = np.zeros((n, 3), dtype=np.int64)
+    for k in range(n):
+        c = coords.get(k)
+        if c is None or len(c) < 3:
+            raise LayoutError(f"detector {k} has no (x, y, t) coordinates")
+        if any(abs(v - round(v)) > 1e-9 for v in c[:3]):
+            raise LayoutError(f"detector {k} has non-integer coordinates {tuple(c[:3])}")
+        pts[k] = [round(v) for v in c[:3]]
+    sites = {tuple(p) for p in pts[:, :2].tolist()}
+    distance = int(round((len(sites) + 1) ** 0.5))
+    if distance < 2 or distance * distance - 1 != len(sites):
+        raise LayoutError(
+            f"detectors sit at {len(sites)} distinct (x, y) sites; a distance-d rotated surface code has d*d - 1"
+        )
+    t0 = int(pts[:, 2].min())
+    rounds = int(pts[:, 2].max()) - t0
+    if rounds < 1:
+        raise LayoutError("detectors span a single time layer; need at least one round")
+    for basis in ("x", "z"):
+        gen = stim.Circuit.generated(f"surface_code:rotated_memory_{basis}", distance=distance, rounds=rounds)
+        if gen.num_detectors != n:
+            continue
+        gc = gen.get_detector_coordinates()
+        gpts = np.array([[round(v) for v in gc[k][:3]] for k in range(n)], dtype=np.int64)
+        shift = gpts.min(axis=0) - pts.min(axis=0)
+        moved = pts + shift
+        lookup = {tuple(p): k for k, p in enumerate(gpts.tolist())}
+        perm = [lookup.get(tuple(p)) for p in moved.tolist()]
+        if any(k is None for k in perm):
+            continue
+        perm = np.asarray(perm, dtype=np.int64)
+        if len(np.unique(perm)) != n:
+            continue
+        layout = SpaceTimeLayout.from_circuit(gen)
+        return dataclasses.replace(
+            layout,
+            detector_channel=layout.detector_channel[perm],
+            detector_t=layout.detector_t[perm],
+            detector_row=layout.detector_row[perm],
+            detector_col=layout.detector_col[perm],
+        )
+    raise LayoutError(
+        f"the DEM's detector coordinates do not match a rotated surface-code memory experiment "
+        f"(distance {distance}, {rounds} rounds, as laid out by Stim's generated circuits)"
+    )
+
+
+def model_identity(model: str | None) -> tuple[str, str]:
+    """(path, sha256) of a model file (None: the shipped default); ``ModelFileError`` if missing."""
+    path = default_model_path() if model is None else os.fspath(model)
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"model path {path} is a directory, not a file") from None
+    return path, digest
+
+
+class _CompiledPipeline(sinter.CompiledDecoder):
+    def __init__(self, decoder: PipelineDecoder):
+        self.decoder = decoder
+
+    def decode_shots_bit_packed(self, *, bit_packed_detection_event_data: np.ndarray) -> np.ndarray:
+        data = np.asarray(bit_packed_detection_event_data, dtype=np.uint8)
+        return self.decoder.decode_batch(data)
+
+
+class SinterPreDecoder(sinter.Decoder):
+    """sinter.Decoder running :class:`PipelineDecoder` (picklable: holds a path and options).
+
+    Args:
+        model: model file (None: the shipped default).
+        global_decoder: ``"pymatching"`` or ``"pymatching-correlated"``.
+        options: further :class:`PipelineDecoder` options (device, block_rounds, ...).
+    """
+
+    def __init__(self, model: str | None = None, global_decoder: str = "pymatching", **options: Any):
+        unknown = sorted(set(options) - (set(MAKE_DECODER_OPTIONS) - {"model"}))
+        if unknown:
+            raise ValueError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
+        self.model_path, self.sha256 = model_identity(model)
+        self.global_decoder = global_decoder
+        self.options = dict(options)
+
+    def compile_decoder_for_dem(self, *, dem: stim.DetectorErrorModel) -> sinter.CompiledDecoder:
+        from predecoder.model_file import load_model
+
+        loaded = load_model(self.model_path)
+        if loaded.sha256 != self.sha256:
+            raise ModelFileError(
+                f"model file {self.model_path} changed since the decoder was named "
+                f"({self.sha256[:12]} -> {loaded.short_hash})"
+            )
+        decoder = PipelineDecoder(
+            None, dem, model=loaded, global_decoder=self.global_decoder, layout=layout_from_dem(dem), **self.options
+        )
+        return _CompiledPipeline(decoder)
+
+    def __repr__(self) -> str:
+        return f"SinterPreDecoder(model={self.model_path!r} [{self.sha256[:12]}], {self.global_decoder})"
+
+
+def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinter.Decoder]:
+    """Custom decoders for sinter: ``predecoder``, ``predecoder-correlated`` and the same pinned
+    to the model's hash (``predecoder@<hash12>``, ``predecoder-correlated@<hash12>``).
+
+    Args:
+        model: model file; None: ``$QEC_PREDECODER_MODEL`` if set, else the shipped default.
+        options: :class:`PipelineDecoder` options (device, block_rounds, block_batch, ...).
+
+    Example:
+        >>> decoders = sinter_decoders()  # doctest: +SKIP
+        >>> sorted(decoders)  # doctest: +SKIP
+        ['predecoder', 'predecoder-correlated', 'predecoder-correlated@1a2b3c4d5e6f', 'predecoder@1a2b3c4d5e6f']
+    """
+    if model is None:
+        model = os.environ.get(MODEL_ENV) or None
+    plain = SinterPreDecoder(model, "pymatching", **options)
+    corr = SinterPreDecoder(model, "pymatching-correlated", **options)
+    tag = plain.sha256[:12]
+    return {
+        "predecoder": plain,
+        "predecoder-correlated": corr,
+        f"predecoder@{tag}": plain,
+        f"predecoder-correlated@{tag}": corr,
+    }

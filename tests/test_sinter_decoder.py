@@ -1,0 +1,98 @@
+"""The pipeline as a sinter.Decoder: layout from the DEM, round trip through sinter.collect."""
+
+import pickle
+
+import numpy as np
+import pytest
+import sinter
+import stim
+import torch
+
+from predecoder import PRESETS, PreDecoderCNN, load_model, save_model, sinter_decoders
+from predecoder.pipeline import PipelineDecoder
+from predecoder.sinter_decoder import SinterPreDecoder, layout_from_dem
+from qec import LayoutError, MemoryExperiment, SpaceTimeLayout
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(7)
+    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": -0.05})
+    return str(path)
+
+
+def _reverse_final_detectors(circuit: stim.Circuit) -> stim.Circuit:
+    """The same experiment with the last layer's DETECTOR lines in reverse order."""
+    lines = str(circuit).splitlines()
+    idx = [i for i, line in enumerate(lines) if line.startswith("DETECTOR")]
+    tail = [i for i in idx if i > max(j for j, line in enumerate(lines) if line.startswith(("M", "MX")))]
+    block = [lines[i] for i in tail]
+    for i, line in zip(tail, reversed(block)):
+        lines[i] = line
+    return stim.Circuit("\n".join(lines))
+
+
+@pytest.mark.parametrize("d,rounds,basis,noise", [(3, 3, "x", "depolarizing"), (5, 2, "z", "si1000")])
+def test_layout_from_dem_matches_circuit_layout(d, rounds, basis, noise):
+    circuit = MemoryExperiment(distance=d, rounds=rounds, p=0.01, basis=basis, noise=noise).circuit()
+    for c in (circuit, _reverse_final_detectors(circuit)):
+        ref = SpaceTimeLayout.from_circuit(c)
+        got = layout_from_dem(c.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
+        assert (got.distance, got.rounds, got.basis, got.shape) == (ref.distance, ref.rounds, ref.basis, ref.shape)
+        np.testing.assert_array_equal(got.detector_flat_index, ref.detector_flat_index)
+
+
+def test_layout_from_dem_rejects_other_codes():
+    rep = stim.Circuit.generated("repetition_code:memory", distance=5, rounds=3, after_clifford_depolarization=0.01)
+    with pytest.raises(LayoutError, match="coordinates"):
+        layout_from_dem(rep.detector_error_model())
+    col = stim.Circuit.generated("color_code:memory_xyz", distance=3, rounds=2, after_clifford_depolarization=0.01)
+    with pytest.raises(LayoutError):
+        layout_from_dem(col.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
+
+
+def test_compiled_decoder_equals_pipeline(model_path):
+    exp = MemoryExperiment(distance=3, rounds=4, p=0.01, basis="z")
+    circuit = _reverse_final_detectors(exp.circuit())
+    dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    decoders = sinter_decoders(model=model_path, block_rounds=2)
+    tag = load_model(model_path).short_hash
+    assert set(decoders) == {"predecoder", "predecoder-correlated", f"predecoder@{tag}", f"predecoder-correlated@{tag}"}
+    dec = pickle.loads(pickle.dumps(decoders["predecoder-correlated"]))  # workers get pickled decoders
+    compiled = dec.compile_decoder_for_dem(dem=dem)
+    dets = circuit.compile_detector_sampler(seed=3).sample(100, bit_packed=True)
+    ref = PipelineDecoder(circuit, dem, model=model_path, global_decoder="pymatching-correlated")
+    np.testing.assert_array_equal(compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets),
+                                  ref.decode_batch(dets))
+    with pytest.raises(ValueError, match="takes no option"):
+        SinterPreDecoder(model_path, colour="red")
+
+
+def test_sinter_collect_round_trip(tmp_path):
+    model_path = str(tmp_path / "quiet.safetensors")  # corrects nothing: the pipeline is PyMatching
+    save_model(model_path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 1e9})
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
+    circuit = exp.circuit()
+    tasks = [sinter.Task(circuit=circuit, json_metadata={"d": 3, "p": 0.01})]
+    decoders = sinter_decoders(model=model_path)
+    tag = load_model(model_path).short_hash
+    stats = sinter.collect(num_workers=1, tasks=tasks, decoders=["predecoder", f"predecoder@{tag}"],
+                           custom_decoders=decoders, max_shots=500, max_batch_size=250)
+    by_name = {s.decoder: s for s in stats}
+    assert set(by_name) == {"predecoder", f"predecoder@{tag}"}
+    assert all(s.shots == 500 for s in stats)
+    assert 0 < by_name["predecoder"].errors < 60  # PyMatching: about 3%
+    assert by_name["predecoder"].strong_id != by_name[f"predecoder@{tag}"].strong_id
+    # The CSV lines read back with sinter.
+    path = tmp_path / "s.csv"
+    path.write_text(sinter.CSV_HEADER + "\n" + "\n".join(s.to_csv_line() for s in stats) + "\n")
+    assert len(sinter.read_stats_from_csv_files(path)) == 2
