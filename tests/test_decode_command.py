@@ -1,0 +1,119 @@
+"""qec decode: Stim sample formats in and out, streamed in chunks, bad input as one line."""
+
+import numpy as np
+import pytest
+import stim
+import torch
+
+import experiments.decode_command as decode_command
+from experiments.cli import main
+from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
+from qec import MemoryExperiment, get_decoder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("decode")
+    exp = MemoryExperiment(distance=3, rounds=5, p=0.01, basis="z")
+    circuit = exp.circuit()
+    (root / "c.stim").write_text(str(circuit))
+    torch.manual_seed(3)
+    model = root / "m.safetensors"
+    save_model(model, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 0.05})
+    dets = circuit.compile_detector_sampler(seed=11).sample(777)
+    return root, circuit, dets, str(model)
+
+
+def _read_predictions(path, fmt):
+    return stim.read_shot_data_file(path=str(path), format=fmt, num_measurements=1)
+
+
+@pytest.mark.parametrize("fmt", ["b8", "01", "r8"])
+@pytest.mark.parametrize("out_fmt", ["b8", "01"])
+def test_round_trip_matches_decode_batch(setup, fmt, out_fmt, monkeypatch, capsys):
+    root, circuit, dets, model = setup
+    monkeypatch.setattr(decode_command, "R8_BLOCK_BYTES", 13)  # many partial r8 blocks
+    path = root / f"dets.{fmt}"
+    stim.write_shot_data_file(data=dets, path=str(path), format=fmt, num_detectors=circuit.num_detectors)
+    dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    for name, extra in (("pymatching", []), ("predecoder", ["--model", model, "--block-rounds", "2"])):
+        out = root / f"pred_{name}_{fmt}.{out_fmt}"
+        args = ["decode", "--circuit", str(root / "c.stim"), "--dets", str(path), "--dets-format", fmt,
+                "--out", str(out), "--out-format", out_fmt, "--decoder", name, "--chunk-shots", "100"] + extra
+        assert main(args) == 0
+        assert "decoded 777 shots" in capsys.readouterr().err
+        options = {"model": model} if name == "predecoder" else {}
+        expected = get_decoder(name, circuit, dem, **options).decode_batch(dets)
+        np.testing.assert_array_equal(_read_predictions(out, out_fmt), expected)
+
+
+def test_empty_file(setup, capsys):
+    root, circuit, dets, model = setup
+    (root / "empty.b8").write_bytes(b"")
+    out = root / "empty_pred.01"
+    assert main(["decode", "--circuit", str(root / "c.stim"), "--dets", str(root / "empty.b8"), "--out", str(out),
+                 "--out-format", "01", "--decoder", "pymatching", "--quiet"]) == 0
+    assert out.read_bytes() == b""
+
+
+def _fails(args, capsys, match):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1, err
+    return err
+
+
+def test_bad_input(setup, tmp_path, capsys):
+    root, circuit, dets, model = setup
+    c = str(root / "c.stim")
+    n = circuit.num_detectors
+    good = tmp_path / "d.b8"
+    stim.write_shot_data_file(data=dets[:10], path=str(good), format="b8", num_detectors=n)
+    base = ["decode", "--circuit", c, "--out", str(tmp_path / "p.b8"), "--quiet"]
+    # Sizes that do not fit the circuit.
+    bad = tmp_path / "bad.b8"
+    bad.write_bytes(good.read_bytes()[:-1])
+    _fails(base + ["--dets", str(bad), "--decoder", "pymatching"], capsys, "not a whole number")
+    # Padding bits past the last detector: a file written for more detectors.
+    import io
+
+    raw = np.zeros((3, 5), dtype=np.uint8)
+    raw[1, -1] = 0x80
+    with pytest.raises(decode_command.UsageError, match="padding bits"):
+        list(decode_command.read_b8(io.BytesIO(raw.tobytes()), 37, 2, raw.size, "x.b8"))
+    line = tmp_path / "bad.01"
+    line.write_text("0" * n + "\n" + "0" * (n - 1) + "\n")
+    _fails(base + ["--dets", str(line), "--dets-format", "01", "--decoder", "pymatching"], capsys, "line 2 has")
+    r8 = tmp_path / "bad.r8"
+    stim.write_shot_data_file(data=dets[:10], path=str(r8), format="r8", num_detectors=n)
+    r8.write_bytes(r8.read_bytes()[:-1])
+    _fails(base + ["--dets", str(r8), "--dets-format", "r8", "--decoder", "pymatching"], capsys, "r8")
+    assert not (tmp_path / "p.b8").exists()  # no half-written output
+    # A circuit the layout cannot map, a model that does not fit, an unknown device or format.
+    rep = tmp_path / "rep.stim"
+    rep_c = stim.Circuit.generated("repetition_code:memory", distance=3, rounds=2, after_clifford_depolarization=0.01)
+    rep.write_text(str(rep_c))
+    rep_d = tmp_path / "rep.b8"
+    stim.write_shot_data_file(data=np.zeros((2, rep_c.num_detectors), dtype=bool), path=str(rep_d), format="b8",
+                              num_detectors=rep_c.num_detectors)
+    _fails(["decode", "--circuit", str(rep), "--dets", str(rep_d), "--out", str(tmp_path / "p.b8"), "--model", model],
+           capsys, "not a rotated surface-code memory circuit")
+    odd = tmp_path / "odd.safetensors"
+    save_model(odd, PreDecoderCNN(ModelConfig((4,), (3, 3), in_channels=6)), {})
+    _fails(base + ["--dets", str(good), "--model", str(odd)], capsys, "input / 4 output channels")
+    _fails(base + ["--dets", str(good), "--model", model, "--device", "tpu"], capsys, "device")
+    _fails(base + ["--dets", str(good), "--dets-format", "ptb64"], capsys, "unknown --dets-format")
+    _fails(base + ["--dets", str(good), "--decoder", "pymatching", "--model", model], capsys, "only apply to the pre-decoder")
+    _fails(base + ["--dets", str(tmp_path / "missing.b8")], capsys, "does not exist")
+    junk = tmp_path / "junk.stim"
+    junk.write_text("NOT_A_GATE 0\n")
+    _fails(["decode", "--circuit", str(junk), "--dets", str(good), "--out", str(tmp_path / "p.b8")], capsys,
+           "cannot read circuit")
