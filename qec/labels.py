@@ -3,8 +3,9 @@
 Each graphlike component of a decomposed DEM error (one or two detectors plus an observable
 parity) becomes the shortest path between its detectors (or to the boundary) on the basis graph,
 a graph whose edges are basis elements and whose nodes carry a parity bit for the observable.
-A DEM error's label is the XOR of its components' labels; a sample's label is the XOR of the
-labels of the errors that fired. Equivalent errors get one label.
+The X-type and the Z-type part of a DEM error are each labeled by their total effect when it is
+graphlike (one or two detectors), else component by component. A sample's label is the XOR of the labels of the errors
+that fired. Errors with the same detectors and observable get one label.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def dem_error_labels(dem: stim.DetectorErrorModel, basis: CorrectionBasis) -> Er
             f"the DEM has {dem.num_detectors} detectors, the layout {basis.layout.num_detectors}"
         )
     graph, boundary = _basis_graph(basis)
+    channel = basis.layout.detector_channel
     cache: dict[tuple[int, int, int], tuple[int, ...]] = {}
 
     def component_label(dets: list[int], obs: int, term: str) -> tuple[int, ...]:
@@ -114,11 +116,28 @@ def dem_error_labels(dem: stim.DetectorErrorModel, basis: CorrectionBasis) -> Er
                     raise LabelError(f"DEM term `{inst}` uses observable {t.val}; only observable 0 is supported")
                 dets, o = components[-1]
                 components[-1] = (dets, o ^ 1)
-        label: set[int] = set()
         total_obs = 0
-        for dets, o in components:
-            label.symmetric_difference_update(component_label(dets, o, str(inst)))
+        for _, o in components:
             total_obs ^= o
+        label: set[int] = set()
+        # Stim sometimes splits an error whose X-type (or Z-type) part is graphlike as a whole,
+        # e.g. `D0 L0 ^ D12 L0`: label each type's total effect when it has at most two
+        # detectors, so every error with the same effect gets the same label.
+        groups: dict[int, list[tuple[list[int], int]]] = {}
+        for dets, o in components:
+            kinds = {int(channel[d]) for d in dets}
+            groups.setdefault(kinds.pop() if len(kinds) == 1 else -1, []).append((dets, o))
+        for kind, group in groups.items():
+            dets_total: set[int] = set()
+            obs_total = 0
+            for dets, o in group:
+                dets_total.symmetric_difference_update(dets)
+                obs_total ^= o
+            if kind >= 0 and len(dets_total) <= 2:
+                label.symmetric_difference_update(component_label(sorted(dets_total), obs_total, str(inst)))
+            else:
+                for dets, o in group:
+                    label.symmetric_difference_update(component_label(dets, o, str(inst)))
         indices.extend(sorted(label))
         indptr.append(len(indices))
         observables.append(bool(total_obs))

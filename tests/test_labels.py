@@ -86,3 +86,27 @@ def test_dem_of_another_circuit_is_rejected():
     cb = _basis(MemoryExperiment(3, 3, 0.006, "z"))
     with pytest.raises(LabelError, match="detectors"):
         dem_error_labels(MemoryExperiment(5, 3, 0.006, "z").dem(), cb)
+
+
+def test_errors_with_equal_effect_share_one_label():
+    exp = MemoryExperiment(5, 5, 0.006, "x")
+    cb = _basis(exp)
+    dem = exp.dem()
+    labels = dem_error_labels(dem, cb)
+    seen: dict = {}
+    errors = [inst for inst in dem.flattened() if inst.type == "error"]
+    split = 0
+    for k, inst in enumerate(errors):
+        dets, obs = set(), 0
+        for t in inst.targets_copy():
+            if t.is_relative_detector_id():
+                dets ^= {t.val}
+            elif t.is_logical_observable_id():
+                obs ^= 1
+        if len(dets) > 2:
+            continue
+        split += any(t.is_separator() for t in inst.targets_copy())
+        key = (tuple(sorted(dets)), obs)
+        label = tuple(labels.indices[labels.indptr[k]:labels.indptr[k + 1]])
+        assert seen.setdefault(key, label) == label, str(inst)
+    assert split > 0  # Stim does split some graphlike errors; they must not change the label
