@@ -161,6 +161,22 @@ class PipelineDecoder:
         self._flat_index = torch.as_tensor(layout.detector_flat_index, device=self.device)
         self._masks = torch.as_tensor(layout.detector_mask(), dtype=self._dtype, device=self.device)
         self._valid = torch.as_tensor(self.basis.valid, device=self.device)
+        self._valid_flat = self._valid.reshape(1, -1)
+        # H and L as gather tables: detector n is flipped by the elements _flips[n, :] (padded
+        # with the index of an always-off extra element); the observable by _obs_elements.
+        Hr = self.basis.H.tocsr()
+        counts = np.diff(Hr.indptr)
+        K = max(int(counts.max()), 1) if len(counts) else 1
+        # Padding points at an element that never exists (X-stabilizer misread in the last layer).
+        T, H, W = layout.shape
+        never = ((2 * T) + (T - 1)) * H * W
+        assert not self.basis.valid.ravel()[never]
+        flips = np.full((self.num_detectors, K), never, dtype=np.int64)
+        for k in range(K):
+            has = counts > k
+            flips[has, k] = Hr.indices[Hr.indptr[:-1][has] + k]
+        self._flips_flat = torch.as_tensor(flips.reshape(-1), device=self.device)
+        self._obs_elements = torch.as_tensor(np.flatnonzero(self.basis.L), device=self.device)
         self._chunk = max(1, min(self.batch_size, MAX_CHUNK_SITES // (T * H * W)))
         self.metadata: dict[str, Any] = {"model": self.model.short_hash, "threshold": self.threshold}
         if precision != "fp32":
@@ -231,8 +247,33 @@ class PipelineDecoder:
         return np.concatenate([self._corrections_chunk(events[i:i + self._chunk])
                                for i in range(0, len(events), self._chunk)])
 
+    @torch.inference_mode()
+    def apply_corrections(self, events: torch.Tensor, corrections: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """On the device: (residual = events XOR H * c, flip = L * c), bool (B, N) and (B, 1).
+
+        H and L are applied as gathers (each detector XORs its at most six flipping elements),
+        so no index list depends on the data and nothing waits for the host.
+        """
+        B = corrections.shape[0]
+        c = corrections.reshape(B, -1) & self._valid_flat  # elements that do not exist do nothing
+        hits = torch.index_select(c, 1, self._flips_flat).view(B, self.num_detectors, -1)
+        residual = (hits.sum(dim=2, dtype=torch.uint8) + events.to(torch.uint8)) & 1
+        flip = torch.index_select(c, 1, self._obs_elements).sum(dim=1, keepdim=True, dtype=torch.int32) & 1
+        return residual.to(torch.bool), flip.to(torch.bool)
+
+    @torch.inference_mode()
+    def _residual_chunk(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """events (host) -> (residual, flip) on the host: the whole pre-decoder side of a chunk."""
+        ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device, non_blocking=True)
+        c = self.corrections_from_logits(self.logits_from_grid(self.grid(ev)))
+        residual, flip = self.apply_corrections(ev, c)
+        return residual.cpu().numpy(), flip.cpu().numpy()
+
     def decode_corrections(self, events: np.ndarray, corrections: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply given corrections and finish with the global decoder.
+
+        The network path (:meth:`decode_batch`) and oracle corrections (e.g. a sampler's true
+        labels) go through the same :meth:`apply_corrections`.
 
         Args:
             events: bool (shots, num_detectors).
@@ -242,10 +283,15 @@ class PipelineDecoder:
             (prediction bool (shots, 1), residual events bool (shots, num_detectors)), where
             prediction = L * c XOR global_decoder(events XOR H * c).
         """
-        residual = self.basis.residual_syndrome(events, corrections)
-        flip = self.basis.observable_flip(corrections)
-        prediction = flip ^ self.global_decoder.decode_batch(residual)
-        return prediction, residual
+        events, _ = self._events(events)
+        corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
+        if corrections.shape[1] != self.basis.num_elements:
+            raise ValueError(f"corrections must have {self.basis.num_elements} elements per shot")
+        residual, flip = self.apply_corrections(
+            torch.as_tensor(events).to(self.device), torch.as_tensor(corrections).to(self.device)
+        )
+        residual, flip = residual.cpu().numpy(), flip.cpu().numpy()
+        return flip ^ self.global_decoder.decode_batch(residual), residual
 
     # -----------------------------------------------------------------------------------------
 
@@ -263,8 +309,8 @@ class PipelineDecoder:
         events, packed = self._events(dets)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
-            ev = events[i:i + self._chunk]
-            pred, res = self.decode_corrections(ev, self._corrections_chunk(ev))
+            res, flip = self._residual_chunk(events[i:i + self._chunk])
+            pred = flip ^ self.global_decoder.decode_batch(res)
             preds.append(pred)
             if return_residual:
                 residuals.append(res)

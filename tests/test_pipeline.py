@@ -138,3 +138,15 @@ def test_default_model_if_shipped():
     dec = get_decoder("predecoder", exp.circuit(), exp.dem())
     dets = exp.circuit().compile_detector_sampler(seed=1).sample(16)
     assert dec.decode_batch(dets).shape == (16, 1)
+
+
+def test_apply_corrections_equals_basis_algebra(model_path):
+    exp = MemoryExperiment(distance=5, rounds=3, p=0.01, basis="z")
+    dec = PipelineDecoder(exp.circuit(), exp.dem(), model=model_path)
+    rng = np.random.default_rng(0)
+    events = rng.random((20, dec.num_detectors)) < 0.1
+    c = rng.random((20, *dec.basis.shape)) < 0.05  # invalid elements included: they do nothing
+    pred, residual = dec.decode_corrections(events, c)
+    np.testing.assert_array_equal(residual, dec.basis.residual_syndrome(events, c))
+    flip = dec.basis.observable_flip(c)
+    np.testing.assert_array_equal(pred, flip ^ dec.global_decoder.decode_batch(residual))

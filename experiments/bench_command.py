@@ -1,0 +1,103 @@
+"""``qec bench``: per-round latency (batch 1) and throughput (large batch), stage by stage.
+
+    qec bench --distance 9 13 --p 0.003 0.006 --batch 1 256 [--device cuda] [--json]
+
+One set of sampled shots per point; warm-up, then medians over ``--repeats``; CUDA timings are
+synchronized. ``--json`` prints one document ``{"results": [...]}``, one row per (distance, p,
+batch), with keys device, device_name, distance, rounds, p, batch, predecoder_us_per_round,
+network_us_per_round, pymatching_us_per_round, pymatching_residual_us_per_round,
+end_to_end_us_per_round, overhead_fraction, residual_speedup, density_raw, density_residual, ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+
+import torch
+
+from experiments.cli import UsageError
+from qec.circuits import BASES
+from qec.noise import NOISE_MODELS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
+    parser.add_argument("--rounds", "-r", type=int, default=None, help="stabilizer rounds (default: the distance)")
+    parser.add_argument("--p", type=float, nargs="+", required=True, help="noise strengths")
+    parser.add_argument("--noise", default="depolarizing", help=f"noise model ({', '.join(NOISE_MODELS)})")
+    parser.add_argument("--basis", default="x", help=f"memory basis ({', '.join(BASES)})")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 256],
+                        help="shots per decode call: 1 = latency, large = throughput (default 1 256)")
+    parser.add_argument("--shots", type=int, default=None, help="shots per point (default: max(batch, 32))")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
+    parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats; medians are reported (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    parser.add_argument("--block-rounds", type=int, default=32, help="block size in rounds (default 32)")
+    parser.add_argument("--block-space", type=int, default=None, help="block size in rows/cols (default: whole)")
+    parser.add_argument("--block-batch", type=int, default=64, help="blocks per forward pass (default 64)")
+    parser.add_argument("--precision", default="fp32", help="fp32, fp16 (CUDA) or bf16")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on CUDA)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=1, help="sampling seed (default 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from predecoder.bench import run_bench
+
+    for d in args.distance:
+        if d < 3 or d % 2 == 0:
+            raise UsageError(f"distance must be odd and >= 3, got {d}")
+    if args.rounds is not None and args.rounds < 1:
+        raise UsageError(f"rounds must be >= 1, got {args.rounds}")
+    for p in args.p:
+        if not 0 <= p < 0.5:
+            raise UsageError(f"p must be in [0, 0.5), got {p}")
+    if args.noise not in NOISE_MODELS:
+        raise UsageError(f"unknown noise model {args.noise!r}; choose from {', '.join(NOISE_MODELS)}")
+    if args.basis not in BASES:
+        raise UsageError(f"unknown basis {args.basis!r}; choose from {', '.join(BASES)}")
+    if any(b < 1 for b in args.batch):
+        raise UsageError("--batch values must be >= 1")
+    if args.repeats < 1 or args.warmup < 0:
+        raise UsageError("--repeats must be >= 1 and --warmup >= 0")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    rows = []
+    for d, p, batch in itertools.product(args.distance, args.p, args.batch):
+        row = run_bench(
+            distance=d, p=p, rounds=args.rounds, noise=args.noise, basis=args.basis, batch=batch, shots=args.shots,
+            device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
+            block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
+            precision=args.precision, compile=args.compile, seed=args.seed,
+        )
+        rows.append(row)
+        if not args.json:
+            if len(rows) == 1:
+                print(f"device: {row['device']} ({row['device_name']}); model {row['model']} "
+                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}); us per round, medians of {args.repeats}")
+                print(header())
+            print(format_row(row), flush=True)
+    if args.json:
+        json.dump({"results": rows}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def header() -> str:
+    return (f"{'d':>3}{'r':>5}{'p':>7}{'batch':>6} {'predec':>9}{'network':>9}{'PM raw':>9}{'PM resid':>9}"
+            f"{'end2end':>9} {'overhead':>8} {'PM speedup':>10} {'density raw->resid':>20}")
+
+
+def format_row(r: dict) -> str:
+    sp = "-" if r["residual_speedup"] is None else f"{r['residual_speedup']:.2f}x"
+    return (f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g}{r['batch']:>6} {r['predecoder_us_per_round']:>9.2f}"
+            f"{r['network_us_per_round']:>9.2f}{r['pymatching_us_per_round']:>9.2f}"
+            f"{r['pymatching_residual_us_per_round']:>9.2f}{r['end_to_end_us_per_round']:>9.2f} "
+            f"{100 * r['overhead_fraction']:>7.1f}% {sp:>10} {r['density_raw']:>9.4f} -> {r['density_residual']:.4f}")

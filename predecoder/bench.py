@@ -1,0 +1,187 @@
+"""Latency and throughput of the pipeline, stage by stage, on one set of sampled shots.
+
+Every figure is microseconds per round: (median over repeats of the time to decode all shots)
+/ (shots * rounds). Each stage runs ``warmup`` times before the timed repeats. On CUDA the clock
+is read only after ``torch.cuda.synchronize``, so asynchronous kernels are counted.
+
+Stages (all on the same shots, in batches of ``batch``):
+
+- ``predecoder``: events -> residual events and observable flip on the host (grid, block
+  windows, network, stitching, threshold, H and L, copy back): everything before matching.
+- ``network``: the forward passes alone, on prepared inputs (windows gathered beforehand).
+- ``pymatching``: the global decoder on the raw events.
+- ``pymatching_residual``: the global decoder on the residual events after pre-decoding.
+- ``end_to_end``: :meth:`PipelineDecoder.decode_batch`, all of it.
+
+``overhead_fraction`` = 1 - (network + pymatching_residual) / end_to_end: the share of layout,
+windows and stitching, residual and packing. ``residual_speedup`` = pymatching /
+pymatching_residual.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from predecoder.blockwise import gather_windows, make_plan
+from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder, resolve_device
+from qec.circuits import MemoryExperiment
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device (GPU model, or CPU model and core count)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def _timer(device: torch.device) -> Callable[[], float]:
+    if device.type == "cuda":
+        def now() -> float:
+            torch.cuda.synchronize(device)
+            return time.perf_counter()
+        return now
+    return time.perf_counter
+
+
+def time_stage(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    now = _timer(device)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = now()
+        fn()
+        times.append(now() - t0)
+    return statistics.median(times)
+
+
+def run_bench(
+    distance: int,
+    p: float,
+    rounds: int | None = None,
+    noise: str = "depolarizing",
+    basis: str = "x",
+    batch: int = 1,
+    shots: int | None = None,
+    device: str = "cpu",
+    model: str | None = None,
+    repeats: int = 5,
+    warmup: int = 1,
+    block_rounds: int | None = DEFAULT_BLOCK_ROUNDS,
+    block_space: int | None = None,
+    block_batch: int = DEFAULT_BLOCK_BATCH,
+    precision: str = "fp32",
+    compile: bool = False,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc)."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if repeats < 1 or warmup < 0:
+        raise ValueError("repeats must be >= 1 and warmup >= 0")
+    dev = resolve_device(device)
+    rounds = distance if rounds is None else rounds
+    exp = MemoryExperiment(distance=distance, rounds=rounds, p=p, basis=basis, noise=noise)
+    circuit, dem = exp.circuit(), exp.dem()
+    dec = PipelineDecoder(
+        circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,
+        block_space=block_space, block_batch=block_batch, precision=precision, compile=compile,
+    )
+    if shots is None:
+        shots = batch if batch >= 32 else 32
+    shots = max(shots, batch)
+    events, obs = circuit.compile_detector_sampler(seed=seed).sample(shots, separate_observables=True)
+    chunks = [slice(i, min(i + batch, shots)) for i in range(0, shots, batch)]
+    prediction, residual = dec.decode_batch(events, return_residual=True)
+    raw_prediction = dec.global_decoder.decode_batch(events)
+
+    # Prepared network inputs: the forward passes exactly as the block loop makes them.
+    plan = make_plan(dec.layout.shape, dec.halo, dec.block)
+    prepared = []
+    for s in chunks:
+        x = dec.grid(events[s])
+        if plan.is_whole_volume:
+            prepared += [x[i:i + dec.block_batch] for i in range(0, len(x), dec.block_batch)]
+        else:
+            total = len(x) * plan.blocks_per_shot
+            for lo in range(0, total, dec.block_batch):
+                flat = torch.arange(lo, min(lo + dec.block_batch, total), device=dev)
+                prepared.append(gather_windows(x, plan, flat // plan.blocks_per_shot, flat % plan.blocks_per_shot))
+
+    @torch.inference_mode()
+    def network():
+        for w in prepared:
+            dec._net(w)
+
+    def predecoder():
+        for s in chunks:
+            dec._residual_chunk(events[s])
+
+    def pymatching_raw():
+        for s in chunks:
+            dec.global_decoder.decode_batch(events[s])
+
+    def pymatching_residual():
+        for s in chunks:
+            dec.global_decoder.decode_batch(residual[s])
+
+    def end_to_end():
+        for s in chunks:
+            dec.decode_batch(events[s])
+
+    per_round = 1e6 / (shots * rounds)
+    t = {name: time_stage(fn, dev, repeats, warmup) * per_round for name, fn in (
+        ("network", network), ("predecoder", predecoder), ("pymatching", pymatching_raw),
+        ("pymatching_residual", pymatching_residual), ("end_to_end", end_to_end),
+    )}
+    overhead = max(0.0, 1.0 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"])
+    return {
+        "device": str(dev),
+        "device_name": device_name(dev),
+        "distance": distance,
+        "rounds": rounds,
+        "p": p,
+        "noise": noise,
+        "basis": basis,
+        "batch": batch,
+        "shots": shots,
+        "repeats": repeats,
+        "model": dec.model.short_hash,
+        "model_sha256": dec.model.sha256,
+        "receptive_field": dec.model.config.receptive_field,
+        "threshold": dec.threshold,
+        "block": [plan.interior[0], plan.interior[1], plan.interior[2]],
+        "blocks_per_shot": plan.blocks_per_shot,
+        "block_batch": dec.block_batch,
+        "precision": precision,
+        "compile": bool(compile),
+        "torch_threads": torch.get_num_threads(),
+        "predecoder_us_per_round": t["predecoder"],
+        "network_us_per_round": t["network"],
+        "pymatching_us_per_round": t["pymatching"],
+        "pymatching_residual_us_per_round": t["pymatching_residual"],
+        "end_to_end_us_per_round": t["end_to_end"],
+        "overhead_fraction": overhead,
+        "residual_speedup": t["pymatching"] / t["pymatching_residual"] if t["pymatching_residual"] > 0 else None,
+        "density_raw": float(np.mean(events)),
+        "density_residual": float(np.mean(residual)),
+        "ler_pymatching": float(np.mean(np.any(raw_prediction != obs, axis=1))),
+        "ler_pipeline": float(np.mean(np.any(prediction != obs, axis=1))),
+    }

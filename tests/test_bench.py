@@ -1,0 +1,55 @@
+"""qec bench: stage timings and densities on a small model (fast)."""
+
+import json
+
+import pytest
+import torch
+
+from experiments.cli import main
+from predecoder import PRESETS, PreDecoderCNN, save_model
+from predecoder.bench import run_bench
+
+KEYS = ("device", "distance", "rounds", "p", "batch", "predecoder_us_per_round", "pymatching_us_per_round",
+        "pymatching_residual_us_per_round", "end_to_end_us_per_round", "density_raw", "density_residual")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(2)
+    path = tmp_path_factory.mktemp("bench") / "tiny.safetensors"
+    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 0.0})
+    return str(path)
+
+
+def test_run_bench_row(model_path):
+    row = run_bench(distance=3, p=0.01, rounds=5, batch=4, shots=8, model=model_path, repeats=2, block_rounds=2)
+    for k in KEYS:
+        assert k in row
+    assert row["device"] == "cpu" and row["rounds"] == 5 and row["batch"] == 4 and row["blocks_per_shot"] == 3
+    for k in ("predecoder", "network", "pymatching", "pymatching_residual", "end_to_end"):
+        assert row[f"{k}_us_per_round"] > 0
+    assert 0 <= row["overhead_fraction"] < 1 and 0 < row["density_raw"] < 0.5
+    assert 0 <= row["density_residual"] <= 1
+
+
+def test_bench_command_json(model_path, capsys):
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "1", "8", "--shots", "8", "--repeats", "1",
+                 "--model", model_path, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [r["batch"] for r in rows] == [1, 8]
+    assert all(all(k in r for k in KEYS) for r in rows)
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "2", "--shots", "4", "--repeats", "1",
+                 "--model", model_path]) == 0
+    assert "end2end" in capsys.readouterr().out
+    assert main(["bench", "-d", "4", "--p", "0.005"]) == 2
+    assert "odd" in capsys.readouterr().err
+    assert main(["bench", "-d", "3", "--p", "0.005", "--device", "npu", "--model", model_path]) == 2
+    assert "device" in capsys.readouterr().err
