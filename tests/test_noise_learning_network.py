@@ -51,3 +51,18 @@ def test_output_is_bounded_and_training_runs(tmp_path):
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         net.load_model(tmp_path / "nothing")
+
+
+def test_cli_network_method_uses_the_shipped_model(capsys):
+    import json
+
+    from experiments.cli import main
+
+    if not net.DEFAULT_MODEL.with_suffix(".safetensors").exists():
+        pytest.skip("no trained model shipped")
+    rc = main(["learn-noise", "--distance", "5", "--p", "0.006", "--train-shots", "3000",
+               "--test-shots", "2000", "--method", "network", "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["method"] == "network"
+    # Uniform noise of the training family: the learned matching graph is close to the true one.
+    assert abs(r["edge_stats"]["rel_error_mean"]) < 0.25
