@@ -49,9 +49,11 @@ def _xor(sets: Iterable[Iterable[int]]) -> tuple[int, ...]:
 class DemStructure:
     """The error terms of a (flattened, decomposed) DEM, in the DEM's own order.
 
-    ``template`` is the flattened DEM; :meth:`with_probabilities` returns it with each error's
-    probability replaced, so an estimated DEM has exactly the ordering, detector coordinates and
-    decomposition conventions of the DEM it was built from (``MemoryExperiment.dem()``).
+    ``template`` is the DEM itself (flattened only if it has ``repeat`` blocks, whose errors
+    could not take different probabilities per iteration); :meth:`with_probabilities` returns it
+    with each error's probability replaced, so an estimated DEM has exactly the instructions,
+    ordering, ``shift_detectors``, detector coordinates and decomposition of the DEM it was built
+    from (``MemoryExperiment.dem()``): only the probabilities differ.
 
     Example:
         >>> from qec import MemoryExperiment
@@ -84,7 +86,8 @@ class DemStructure:
                 elif t.is_logical_observable_id():
                     obs.append(t.val)
             terms.append(Term(tuple(comps), _xor(c[0] for c in comps), _xor(c[1] for c in comps)))
-        return DemStructure(flat.num_detectors, flat.num_observables, terms, flat)
+        has_repeat = any(inst.type == "repeat" for inst in dem)
+        return DemStructure(flat.num_detectors, flat.num_observables, terms, flat if has_repeat else dem.copy())
 
     def edges(self) -> list[tuple[int, ...]]:
         """The matching graph's edges: every distinct detector set of a graphlike component
@@ -120,8 +123,9 @@ class DemStructure:
                 k += 1
             else:
                 out.append(inst)
+        shift = sum(inst.targets_copy()[0] for inst in self.template if inst.type == "shift_detectors")
         for p, dets, obs in extra:
-            targets = [stim.target_relative_detector_id(d) for d in dets]
+            targets = [stim.target_relative_detector_id(d - shift) for d in dets]
             targets += [stim.target_logical_observable_id(o) for o in obs]
             out.append("error", float(np.clip(p, 0.0, 0.5)), targets)
         return out

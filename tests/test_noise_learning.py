@@ -89,9 +89,14 @@ def test_dem_output_keeps_structure_and_round_trips(tmp_path):
         learned = CorrelationEstimator(structure, method=method).fit(dets).dem()
         assert learned.num_detectors == dem.num_detectors
         assert learned.num_observables == dem.num_observables
-        a = [i for i in dem.flattened() if i.type == "error"]
-        b = [i for i in learned if i.type == "error"]
-        assert [i.targets_copy() for i in a] == [i.targets_copy() for i in b[: len(a)]]
+        # Same instructions in the same order (shift_detectors included); only probabilities differ.
+        assert len(learned) == len(dem)
+        for x, y in zip(dem, learned):
+            assert x.type == y.type
+            if x.type == "error":
+                assert x.targets_copy() == y.targets_copy()
+            else:
+                assert x == y
         assert learned.get_detector_coordinates() == dem.get_detector_coordinates()
         path = tmp_path / f"{method}.dem"
         learned.to_file(path)
@@ -239,3 +244,20 @@ def test_cli_usage_errors(argv, capsys):
     rc, _, err = _cli(argv, capsys)
     assert rc == 2
     assert err.startswith("qec learn-noise: error:") and err.count("\n") == 1
+
+
+def test_repeat_blocks_are_flattened():
+    dem = stim.DetectorErrorModel("""
+        error(0.05) D0
+        repeat 3 {
+            error(0.02) D0 D1
+            error(0.03) D1
+            shift_detectors 1
+        }
+    """)
+    structure = DemStructure.from_dem(dem)
+    assert structure.num_detectors == 4 and len(structure.terms) == 7
+    dets = dem.compile_sampler(seed=0).sample(100_000)[0]
+    learned = CorrelationEstimator(structure).fit(dets).dem()
+    assert not any(i.type == "repeat" for i in learned)
+    np.testing.assert_allclose(structure.probabilities_of(learned), structure.probabilities_of(dem), atol=0.006)
