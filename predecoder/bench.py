@@ -1,7 +1,8 @@
 """Latency and throughput of the pipeline, stage by stage, on one set of sampled shots.
 
 Every figure is microseconds per round: (median over repeats of the time to decode all shots)
-/ (shots * rounds). Each stage runs ``warmup`` times before the timed repeats. On CUDA the clock
+/ (shots * rounds). Each stage runs ``warmup`` times before the timed repeats, and the stages
+take turns within each repeat (a slow spell on a shared machine hits all stages alike). On CUDA the clock
 is read only after ``torch.cuda.synchronize``, so asynchronous kernels are counted.
 
 Stages (all on the same shots, in batches of ``batch``):
@@ -70,6 +71,24 @@ def time_stage(fn: Callable[[], Any], device: torch.device, repeats: int, warmup
         fn()
         times.append(now() - t0)
     return statistics.median(times)
+
+
+def time_stages(
+    stages: dict[str, Callable[[], Any]], device: torch.device, repeats: int, warmup: int
+) -> dict[str, float]:
+    """Median seconds of each stage; the stages take turns within every repeat, so a slow
+    spell of a shared machine hits all of them alike instead of one."""
+    now = _timer(device)
+    for _ in range(warmup):
+        for fn in stages.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in stages}
+    for _ in range(repeats):
+        for name, fn in stages.items():
+            t0 = now()
+            fn()
+            times[name].append(now() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def run_bench(
@@ -147,10 +166,9 @@ def run_bench(
             dec.decode_batch(events[s])
 
     per_round = 1e6 / (shots * rounds)
-    t = {name: time_stage(fn, dev, repeats, warmup) * per_round for name, fn in (
-        ("network", network), ("predecoder", predecoder), ("pymatching", pymatching_raw),
-        ("pymatching_residual", pymatching_residual), ("end_to_end", end_to_end),
-    )}
+    stages = {"network": network, "predecoder": predecoder, "pymatching": pymatching_raw,
+              "pymatching_residual": pymatching_residual, "end_to_end": end_to_end}
+    t = {name: sec * per_round for name, sec in time_stages(stages, dev, repeats, warmup).items()}
     overhead = max(0.0, 1.0 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"])
     return {
         "device": str(dev),

@@ -253,6 +253,9 @@ def _chunked(
 ) -> torch.Tensor:
     """Whole-volume inference, ``batch`` shots per forward pass."""
     B = x.shape[0]
+    if 0 < B <= batch and not pad_last_batch:
+        y = forward(x)
+        return y if out_dtype is None or y.dtype == out_dtype else y.to(out_dtype)
     out = None
     for lo in range(0, B, batch):
         hi = min(lo + batch, B)

@@ -162,6 +162,10 @@ class PipelineDecoder:
         self._masks = torch.as_tensor(layout.detector_mask(), dtype=self._dtype, device=self.device)
         self._valid = torch.as_tensor(self.basis.valid, device=self.device)
         self._valid_flat = self._valid.reshape(1, -1)
+        # One comparison gives thresholded, masked corrections: +inf where no element exists.
+        self._thresholds = torch.where(
+            self._valid, torch.tensor(self.threshold, dtype=torch.float32), torch.tensor(float("inf"))
+        ).to(self.device)
         # H and L as gather tables: detector n is flipped by the elements _flips[n, :] (padded
         # with the index of an always-off extra element); the observable by _obs_elements.
         Hr = self.basis.H.tocsr()
@@ -210,7 +214,7 @@ class PipelineDecoder:
         ev = ev.to(self.device, non_blocking=True)
         T, H, W = self.layout.shape
         x = torch.zeros((ev.shape[0], 2, T * H * W), dtype=self._dtype, device=self.device)
-        x.view(ev.shape[0], -1)[:, self._flat_index] = ev.to(self._dtype)
+        x.view(ev.shape[0], -1).index_copy_(1, self._flat_index, ev.to(self._dtype))
         x = x.view(ev.shape[0], 2, T, H, W)
         return torch.cat([x, self._masks.expand(ev.shape[0], -1, -1, -1, -1)], dim=1)
 
@@ -232,7 +236,7 @@ class PipelineDecoder:
     @torch.inference_mode()
     def corrections_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
         """bool (shots, 4, T, H, W) on the device: logit >= threshold at valid basis elements."""
-        return (logits >= self.threshold) & self._valid
+        return logits >= self._thresholds
 
     @torch.inference_mode()
     def _corrections_chunk(self, events: np.ndarray) -> np.ndarray:
@@ -252,14 +256,16 @@ class PipelineDecoder:
         """On the device: (residual = events XOR H * c, flip = L * c), bool (B, N) and (B, 1).
 
         H and L are applied as gathers (each detector XORs its at most six flipping elements),
-        so no index list depends on the data and nothing waits for the host.
+        so no index list depends on the data and nothing waits for the host. ``corrections``
+        must be off where no basis element exists (as :meth:`corrections_from_logits` makes them).
         """
         B = corrections.shape[0]
-        c = corrections.reshape(B, -1) & self._valid_flat  # elements that do not exist do nothing
+        # uint8 views of bool tensors; uint8 sums wrap modulo 256, which keeps the parity.
+        c = corrections.reshape(B, -1).to(torch.bool).view(torch.uint8)
         hits = torch.index_select(c, 1, self._flips_flat).view(B, self.num_detectors, -1)
-        residual = (hits.sum(dim=2, dtype=torch.uint8) + events.to(torch.uint8)) & 1
-        flip = torch.index_select(c, 1, self._obs_elements).sum(dim=1, keepdim=True, dtype=torch.int32) & 1
-        return residual.to(torch.bool), flip.to(torch.bool)
+        residual = (hits.sum(dim=2, dtype=torch.uint8) + events.to(torch.bool).view(torch.uint8)) & 1
+        flip = torch.index_select(c, 1, self._obs_elements).sum(dim=1, keepdim=True, dtype=torch.uint8) & 1
+        return residual.view(torch.bool), flip.view(torch.bool)
 
     @torch.inference_mode()
     def _residual_chunk(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -287,9 +293,8 @@ class PipelineDecoder:
         corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
         if corrections.shape[1] != self.basis.num_elements:
             raise ValueError(f"corrections must have {self.basis.num_elements} elements per shot")
-        residual, flip = self.apply_corrections(
-            torch.as_tensor(events).to(self.device), torch.as_tensor(corrections).to(self.device)
-        )
+        c = torch.as_tensor(corrections).to(self.device) & self._valid_flat  # non-elements do nothing
+        residual, flip = self.apply_corrections(torch.as_tensor(events).to(self.device), c)
         residual, flip = residual.cpu().numpy(), flip.cpu().numpy()
         return flip ^ self.global_decoder.decode_batch(residual), residual
 
