@@ -50,8 +50,8 @@ def _sample(exp: MemoryExperiment, train: int, test: int, seed: int):
 def uniform(args) -> None:
     print("| d | p | decoder | true DEM | pairwise (learned) | z vs true | hyperedge (learned) | z vs true |")
     print("|---|---|---|---|---|---|---|---|")
-    for d in (5, 7):
-        for p in (0.003, 0.006):
+    for d in args.distances:
+        for p in args.ps:
             exp = MemoryExperiment(d, d, p)
             structure = DemStructure.from_dem(exp.dem())
             test = args.test_shots if p == 0.003 else args.test_shots // 2
@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--train-shots", type=int, default=100_000)
     parser.add_argument("--test-shots", type=int, default=1_000_000)
     parser.add_argument("--shots", type=int, default=1_000_000, help="timing: shots to estimate from")
+    parser.add_argument("--distances", type=int, nargs="+", default=[5, 7], help="uniform: distances")
+    parser.add_argument("--ps", type=float, nargs="+", default=[0.003, 0.006], help="uniform: noise strengths")
     parser.add_argument("--jsonl", type=pathlib.Path, help="append one JSON line per table row here")
     args = parser.parse_args()
     global RESULTS
