@@ -169,20 +169,22 @@ def _progress_fraction(cfg: TrainConfig, state: TrainState) -> float:
 def validate(
     network: torch.nn.Module,
     experiments: list[_Experiment],
-    val_data: list[tuple[np.ndarray, np.ndarray]],
+    val_data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     device: torch.device,
     thresholds=VALIDATION_THRESHOLDS,
     batch: int = 512,
 ) -> dict[str, Any]:
-    """Pipeline LER per threshold vs plain PyMatching on fixed shots (summed over bases)."""
+    """Pipeline LER per threshold vs plain PyMatching on fixed shots (summed over bases), and the
+    per-voxel BCE, precision and recall (threshold 0) against the shots' labels."""
     network.eval()
     errors = {t: 0 for t in thresholds}
     plain = 0
     shots = 0
     events_before = 0
     events_after = {t: 0 for t in thresholds}
+    bce_sum, voxels, tp, fp, fn = 0.0, 0, 0, 0, 0
     with torch.inference_mode():
-        for ex, (events, obs) in zip(experiments, val_data):
+        for ex, (events, obs, labels) in zip(experiments, val_data):
             plain += int(np.any(ex.matching.decode_batch(events) != obs, axis=1).sum())
             shots += len(events)
             events_before += int(events.sum())
@@ -191,6 +193,15 @@ def validate(
                 x = torch.from_numpy(ex.layout.to_grid(events[i:i + batch])).to(device)
                 logits.append(network(x).float().cpu())
             logits_all = torch.cat(logits)
+            y = torch.from_numpy(labels).float()
+            bce = torch.nn.functional.binary_cross_entropy_with_logits(logits_all, y, reduction="none")
+            bce_sum += float((bce * ex.valid).sum())
+            voxels += int(ex.valid.sum()) * len(events)
+            c0 = (logits_all >= 0) & ex.valid
+            yb = y.bool()
+            tp += int((c0 & yb).sum())
+            fp += int((c0 & ~yb).sum())
+            fn += int((~c0 & yb).sum())
             for t in thresholds:
                 c = ((logits_all >= t) & ex.valid).numpy()
                 residual = ex.basis.residual_syndrome(events, c)
@@ -207,6 +218,9 @@ def validate(
         "best_threshold": best_t,
         "predecoder_ler": errors[best_t] / max(1, shots),
         "residual_density_ratio": events_after[best_t] / max(1, events_before),
+        "bce": bce_sum / max(1, voxels),
+        "precision": tp / max(1, tp + fp),
+        "recall": tp / max(1, tp + fn),
     }
 
 
@@ -272,8 +286,7 @@ def train(
     if rank == 0 and cfg.val_shots > 0:
         for i, ex in enumerate(experiments):
             ex.sampler.reseed([cfg.seed, 10**9, i])
-            ev, ob, _ = ex.sampler.sample(cfg.val_shots // 2)
-            val_data.append((ev, ob))
+            val_data.append(ex.sampler.sample(cfg.val_shots // 2))
     valid = [ex.valid.to(device) for ex in experiments]
     use_torch_sampler = cfg.sampler == "torch" or (cfg.sampler == "auto" and device.type == "cuda")
     torch_samplers = None
@@ -360,7 +373,8 @@ def train(
                     log(
                         f"validation step {state.step}: pre-decoder LER {v['predecoder_ler']:.5f} "
                         f"(threshold {v['best_threshold']}) vs PyMatching {v['pymatching_ler']:.5f}, "
-                        f"residual density x{v['residual_density_ratio']:.3f}"
+                        f"residual density x{v['residual_density_ratio']:.3f}, BCE {v['bce']:.5f}, "
+                        f"precision {v['precision']:.3f} recall {v['recall']:.3f} at threshold 0"
                     )
                     _append_jsonl(out / "validation.jsonl", v)
                     if state.best_ler is None or v["predecoder_ler"] <= state.best_ler:
