@@ -36,7 +36,8 @@ def test_run_bench_row(model_path):
     assert row["device"] == "cpu" and row["rounds"] == 5 and row["batch"] == 4 and row["blocks_per_shot"] == 3
     for k in ("predecoder", "network", "pymatching", "pymatching_residual", "end_to_end"):
         assert row[f"{k}_us_per_round"] > 0
-    assert 0 <= row["overhead_fraction"] < 1 and 0 < row["density_raw"] < 0.5
+    assert 0 < row["overhead_us_per_round"] < row["end_to_end_us_per_round"]
+    assert 0 < row["overhead_fraction"] < 1 and 0 < row["density_raw"] < 0.5
     assert 0 <= row["density_residual"] <= 1
 
 
