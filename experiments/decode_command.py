@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-batch", type=int, default=None, help="blocks per forward pass (default 64)")
     parser.add_argument("--device", default="cpu", help="torch device for the network: cpu, cuda[:N], auto (default cpu)")
     parser.add_argument("--precision", default="fp32", help="network precision: fp32, fp16 (CUDA), bf16 (default fp32)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--chunk-shots", type=int, default=4096, help="shots decoded per chunk (default 4096)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary on stderr")
 
@@ -211,6 +212,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown --out-format {args.out_format!r}; choose from {', '.join(OUT_FORMATS)}")
     if args.chunk_shots < 1:
         raise UsageError(f"--chunk-shots must be >= 1, got {args.chunk_shots}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     if os.path.isdir(args.dets):
         raise UsageError(f"--dets {args.dets} is a directory")
     if not os.path.exists(args.dets):

@@ -44,7 +44,7 @@ def test_round_trip_matches_decode_batch(setup, fmt, out_fmt, monkeypatch, capsy
     path = root / f"dets.{fmt}"
     stim.write_shot_data_file(data=dets, path=str(path), format=fmt, num_detectors=circuit.num_detectors)
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
-    for name, extra in (("pymatching", []), ("predecoder", ["--model", model, "--block-rounds", "2"])):
+    for name, extra in (("pymatching", []), ("predecoder", ["--model", model, "--block-rounds", "2", "--threads", "1"])):
         out = root / f"pred_{name}_{fmt}.{out_fmt}"
         args = ["decode", "--circuit", str(root / "c.stim"), "--dets", str(path), "--dets-format", fmt,
                 "--out", str(out), "--out-format", out_fmt, "--decoder", name, "--chunk-shots", "100"] + extra
