@@ -15,9 +15,10 @@ and the task's metadata), so the model's identity has to be in the name: besides
 ``predecoder`` and ``predecoder-correlated``, :func:`sinter_decoders` offers
 ``predecoder@<hash>`` and ``predecoder-correlated@<hash>`` (the first 12 hex digits of the model
 file's sha256). Use the pinned names whenever results of more than one model may meet in one
-CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the
-``QEC_PREDECODER_MODEL`` environment variable on the command line, the shipped default
-otherwise).
+CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the shipped
+default when called without one, as ``sinter collect`` does). For another model on the command
+line, point ``--custom_decoders_module_function`` at a two-line function of your own that calls
+``sinter_decoders(model="m.safetensors")``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from predecoder.model_file import ModelFileError, default_model_path
 from predecoder.pipeline import MAKE_DECODER_OPTIONS, PipelineDecoder
 from qec.layout import LayoutError, SpaceTimeLayout
 
-MODEL_ENV = "QEC_PREDECODER_MODEL"
 
 
 def layout_from_dem(dem: stim.DetectorErrorModel) -> SpaceTimeLayout:
@@ -162,7 +162,7 @@ def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinte
     to the model's hash (``predecoder@<hash12>``, ``predecoder-correlated@<hash12>``).
 
     Args:
-        model: model file; None: ``$QEC_PREDECODER_MODEL`` if set, else the shipped default.
+        model: model file; None: the shipped default.
         options: :class:`PipelineDecoder` options (device, block_rounds, block_batch, ...).
 
     Example:
@@ -170,8 +170,6 @@ def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinte
         >>> sorted(decoders)  # doctest: +SKIP
         ['predecoder', 'predecoder-correlated', 'predecoder-correlated@1a2b3c4d5e6f', 'predecoder@1a2b3c4d5e6f']
     """
-    if model is None:
-        model = os.environ.get(MODEL_ENV) or None
     plain = SinterPreDecoder(model, "pymatching", **options)
     corr = SinterPreDecoder(model, "pymatching-correlated", **options)
     tag = plain.sha256[:12]
