@@ -15,7 +15,6 @@ import shlex
 import sys
 import time
 
-import numpy as np
 import torch
 
 from qec import MemoryExperiment

@@ -18,7 +18,6 @@ import json
 import sys
 import time
 
-import numpy as np
 
 from experiments.cli import UsageError
 

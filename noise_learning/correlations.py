@@ -26,7 +26,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import stim

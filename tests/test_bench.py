@@ -3,30 +3,17 @@
 import json
 
 import pytest
-import torch
 
 from experiments.cli import main
-from predecoder import PRESETS, PreDecoderCNN, save_model
 from predecoder.bench import run_bench
 
 KEYS = ("device", "distance", "rounds", "p", "batch", "predecoder_us_per_round", "pymatching_us_per_round",
         "pymatching_residual_us_per_round", "end_to_end_us_per_round", "density_raw", "density_residual")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(2)
-    path = tmp_path_factory.mktemp("bench") / "tiny.safetensors"
-    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 0.0})
-    return str(path)
+def model_path(make_model_file):
+    return make_model_file(2, {"threshold": 0.0})
 
 
 def test_run_bench_row(model_path):

@@ -11,15 +11,6 @@ from predecoder.pipeline import PipelineDecoder
 from qec import MemoryExperiment
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's cores are shared: one torch thread keeps small convolutions fast."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _net(widths=(8, 8), kernels=(3, 3, 3), seed=0):
     torch.manual_seed(seed)
     net = PreDecoderCNN(ModelConfig(widths, kernels)).eval()

@@ -11,14 +11,6 @@ from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
 from qec import MemoryExperiment, get_decoder
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("decode")

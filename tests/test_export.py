@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from experiments.cli import main
-from predecoder import PRESETS, ModelConfig, PreDecoderCNN, load_model, save_model
+from predecoder import ModelConfig, PreDecoderCNN, load_model, save_model
 from predecoder.blockwise import blockwise_forward
 
 onnx = pytest.importorskip("onnx")

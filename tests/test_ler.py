@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import sinter
-import stim
 
 from qec import DECODERS, MemoryExperiment, get_decoder
 from qec.decoders import DecoderSpec, is_bit_packed

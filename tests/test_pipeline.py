@@ -8,26 +8,15 @@ import stim
 import torch
 
 from experiments.cli import main
-from predecoder import PRESETS, ModelConfig, PreDecoderCNN, load_model, save_model
+from predecoder import ModelConfig, PreDecoderCNN, load_model
 from predecoder.model_file import LoadedModel
 from predecoder.pipeline import PipelineDecoder, make_decoder, resolve_device
-from qec import CorrectionBasis, LabeledSampler, LayoutError, MemoryExperiment, SpaceTimeLayout, get_decoder
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from qec import LabeledSampler, LayoutError, MemoryExperiment, get_decoder
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(5)
-    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
-    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 0.1})
-    return str(path)
+def model_path(make_model_file):
+    return make_model_file(5, {"threshold": 0.1})
 
 
 @pytest.mark.parametrize("d,rounds,basis,noise", [(3, 3, "x", "depolarizing"), (5, 5, "z", "depolarizing"),

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import sinter
 import stim
-import torch
 
 from predecoder import PRESETS, PreDecoderCNN, load_model, save_model, sinter_decoders
 from predecoder.pipeline import PipelineDecoder
@@ -14,20 +13,9 @@ from predecoder.sinter_decoder import SinterPreDecoder, layout_from_dem
 from qec import LayoutError, MemoryExperiment, SpaceTimeLayout
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    torch.manual_seed(7)
-    path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
-    save_model(path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": -0.05})
-    return str(path)
+def model_path(make_model_file):
+    return make_model_file(7, {"threshold": -0.05})
 
 
 def _reverse_final_detectors(circuit: stim.Circuit) -> stim.Circuit:
