@@ -256,9 +256,9 @@ def train(
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write_test"
         try:
+            out.mkdir(parents=True, exist_ok=True)
             probe.write_text("")
             probe.unlink()
         except OSError as e:
