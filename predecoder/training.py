@@ -347,14 +347,14 @@ def train(
             state.step += 1
             state.samples += cfg.batch * world
             state.seconds = time.perf_counter() - t_start
-            loss_acc += float(loss.detach())
+            loss_acc = loss_acc + loss.detach()  # stays on the device: no host sync per step
             loss_n += 1
             if bar is not None:
                 bar.update(cfg.batch * world)
             if rank == 0 and state.step % cfg.log_every == 0:
                 now = time.perf_counter()
                 rate = (state.samples - samples_at_log) / max(1e-9, now - last_log)
-                msg = f"step {state.step} samples {state.samples} loss {loss_acc / loss_n:.5f} {rate:.0f} samples/s"
+                msg = f"step {state.step} samples {state.samples} loss {float(loss_acc) / loss_n:.5f} {rate:.0f} samples/s"
                 if state.last_validation:
                     v = state.last_validation
                     msg += f" | val LER {v['predecoder_ler']:.4f} vs pymatching {v['pymatching_ler']:.4f} (t={v['best_threshold']})"
