@@ -280,6 +280,18 @@ def _qubits(circuit: stim.Circuit) -> list[int]:
     return sorted(circuit.get_final_qubit_coordinates().keys())
 
 
+def _map_instructions(circuit: stim.Circuit, emit) -> stim.Circuit:
+    """Rebuild ``circuit`` (REPEAT blocks kept, recursively), passing every other instruction
+    to ``emit(instruction, out_circuit)``."""
+    out = stim.Circuit()
+    for inst in circuit:
+        if isinstance(inst, stim.CircuitRepeatBlock):
+            out.append(stim.CircuitRepeatBlock(inst.repeat_count, _map_instructions(inst.body_copy(), emit)))
+        else:
+            emit(inst, out)
+    return out
+
+
 def fold_hadamards(circuit: stim.Circuit) -> stim.Circuit:
     """Rewrite X-type ancillas of a Stim memory circuit to reset and measure in the X basis.
 
@@ -292,32 +304,25 @@ def fold_hadamards(circuit: stim.Circuit) -> stim.Circuit:
         if inst.name == "H":
             h_qubits.update(t.value for t in inst.targets_copy())
 
-    def rewrite(c: stim.Circuit) -> stim.Circuit:
-        out = stim.Circuit()
-        for inst in c:
-            if isinstance(inst, stim.CircuitRepeatBlock):
-                out.append(stim.CircuitRepeatBlock(inst.repeat_count, rewrite(inst.body_copy())))
-                continue
-            if inst.name == "H":
-                continue
-            if inst.name in ("R", "MR", "M"):
-                targets = [t.value for t in inst.targets_copy()]
-                args = inst.gate_args_copy()
-                # Preserve measurement-record order: emit maximal runs of the same basis.
-                runs: list[tuple[str, list[int]]] = []
-                for q in targets:
-                    name = inst.name + "X" if q in h_qubits else inst.name
-                    if runs and runs[-1][0] == name:
-                        runs[-1][1].append(q)
-                    else:
-                        runs.append((name, [q]))
-                for name, qs in runs:
-                    out.append(name, qs, args)
-                continue
+    def emit(inst: stim.CircuitInstruction, out: stim.Circuit) -> None:
+        if inst.name == "H":
+            return
+        if inst.name not in ("R", "MR", "M"):
             out.append(inst)
-        return out
+            return
+        args = inst.gate_args_copy()
+        # Preserve measurement-record order: emit maximal runs of the same basis.
+        runs: list[tuple[str, list[int]]] = []
+        for q in (t.value for t in inst.targets_copy()):
+            name = inst.name + "X" if q in h_qubits else inst.name
+            if runs and runs[-1][0] == name:
+                runs[-1][1].append(q)
+            else:
+                runs.append((name, [q]))
+        for name, qs in runs:
+            out.append(name, qs, args)
 
-    return rewrite(circuit)
+    return _map_instructions(circuit, emit)
 
 
 def insert_circuit_noise(circuit: stim.Circuit, noise: CircuitNoise) -> stim.Circuit:
@@ -369,33 +374,27 @@ def scale_qubit_noise(circuit: stim.Circuit, factors: Mapping[int, float]) -> st
             )
         return new
 
-    def rewrite(c: stim.Circuit) -> stim.Circuit:
-        out = stim.Circuit()
-        for inst in c:
-            if isinstance(inst, stim.CircuitRepeatBlock):
-                out.append(stim.CircuitRepeatBlock(inst.repeat_count, rewrite(inst.body_copy())))
-                continue
-            name = inst.name
-            args = inst.gate_args_copy()
-            noisy = name in _NOISE_CHANNELS or (name in _NOISY_MEASUREMENTS and args and args[0] > 0)
-            if not noisy:
-                out.append(inst)
-                continue
-            targets = inst.targets_copy()
-            arity = 2 if name in _TWO_QUBIT else 1
-            groups = [targets[i:i + arity] for i in range(0, len(targets), arity)]
-            runs: list[tuple[float, list]] = []
-            for g in groups:
-                f = max(factors.get(t.value, 1.0) for t in g)
-                if runs and runs[-1][0] == f:
-                    runs[-1][1].extend(g)
-                else:
-                    runs.append((f, list(g)))
-            for f, ts in runs:
-                out.append(name, ts, args if f == 1.0 else scaled_args(name, args, f))
-        return out
+    def emit(inst: stim.CircuitInstruction, out: stim.Circuit) -> None:
+        name = inst.name
+        args = inst.gate_args_copy()
+        noisy = name in _NOISE_CHANNELS or (name in _NOISY_MEASUREMENTS and args and args[0] > 0)
+        if not noisy:
+            out.append(inst)
+            return
+        targets = inst.targets_copy()
+        arity = 2 if name in _TWO_QUBIT else 1
+        groups = [targets[i:i + arity] for i in range(0, len(targets), arity)]
+        runs: list[tuple[float, list]] = []
+        for g in groups:
+            f = max(factors.get(t.value, 1.0) for t in g)
+            if runs and runs[-1][0] == f:
+                runs[-1][1].extend(g)
+            else:
+                runs.append((f, list(g)))
+        for f, ts in runs:
+            out.append(name, ts, args if f == 1.0 else scaled_args(name, args, f))
 
-    return rewrite(circuit)
+    return _map_instructions(circuit, emit)
 
 
 def qubit_factors_from_coords(
