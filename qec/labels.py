@@ -51,10 +51,9 @@ def _basis_graph(basis: CorrectionBasis) -> tuple[nx.Graph, int]:
     """Graph on (detector or boundary, parity) nodes; edge attribute 'element'."""
     boundary = basis.layout.num_detectors
     graph = nx.Graph()
-    Hc = basis.H.tocsc()
     valid = np.flatnonzero(basis.valid.ravel())
     for e in valid.tolist():
-        dets = Hc.indices[Hc.indptr[e]:Hc.indptr[e + 1]].tolist()
+        dets = basis.element_detectors(e).tolist()
         o = int(basis.L[e])
         if len(dets) == 0:
             if o:
