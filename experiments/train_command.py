@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="labeled sampling: numpy on CPU, on-device torch (auto: torch on CUDA)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--init", default=None, metavar="MODEL",
+                        help="start from this model file's weights (same preset; new optimizer and schedule)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
         device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
         threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
+        init=args.init,
     )
     try:
         state = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))

@@ -27,7 +27,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save_file as st_save_file
 
 from predecoder.model import ModelConfig, PreDecoderCNN, resolve_preset
-from predecoder.model_file import load_model, save_model
+from predecoder.model_file import ModelFileError, load_model, save_model
 from predecoder.optim import Lion
 from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
@@ -74,6 +74,7 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     sampler: str = "auto"
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -110,6 +111,7 @@ class TrainState:
     best_ler: float | None = None
     best_threshold: float = 0.0
     last_validation: dict[str, Any] | None = None
+    init: dict[str, Any] | None = None  # the warm-start model (path, sha256, samples_seen)
 
 
 class _Experiment:
@@ -268,6 +270,9 @@ def train(
     torch.manual_seed(cfg.seed)
     network = PreDecoderCNN(model_config).to(device)
     state = TrainState()
+    if cfg.init is not None and not resume:
+        state.init = _warm_start(cfg, network, device)
+        log(f"initialized from {cfg.init} ({state.init['samples_seen']} samples seen there)")
     opt = _make_optimizer(cfg, network)
     if resume:
         state = _load_checkpoint(out, cfg, network, opt, device)
@@ -411,7 +416,9 @@ def _metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) ->
         "noise": cfg.noise,
         "p": cfg.p,
         "dem": cfg.dem_path,
-        "samples_seen": state.samples,
+        "samples_seen": state.samples + (state.init or {}).get("samples_seen", 0),
+        "samples_this_run": state.samples,
+        "init": state.init,
         "steps": state.step,
         "train_seconds": round(state.seconds, 1),
         "threshold": float(state.best_threshold),
@@ -423,6 +430,20 @@ def _metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) ->
         },
         "train_config": dataclasses.asdict(cfg),
     }
+
+
+def _warm_start(cfg: TrainConfig, network: PreDecoderCNN, device: torch.device) -> dict[str, Any]:
+    """Copy the weights of the model file ``cfg.init`` into ``network`` (a fresh optimizer and
+    schedule follow). The file's model config must equal the preset's."""
+    try:
+        loaded = load_model(cfg.init, device=device)
+    except ModelFileError as e:
+        raise ValueError(f"--init: {e}") from None
+    if loaded.config != network.config:
+        raise ValueError(f"--init: {cfg.init} is not a {cfg.preset!r} model (its config: {loaded.config})")
+    network.load_state_dict(loaded.network.state_dict())
+    network.train()
+    return {"path": cfg.init, "sha256": loaded.sha256, "samples_seen": int(loaded.metadata.get("samples_seen") or 0)}
 
 
 def _make_optimizer(cfg: TrainConfig, network: torch.nn.Module) -> torch.optim.Optimizer:
@@ -479,5 +500,5 @@ def _load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> Train
     s = saved["state"]
     return TrainState(
         step=s["step"], samples=s["samples"], seconds=s["seconds"], best_ler=s["best_ler"],
-        best_threshold=s["best_threshold"], last_validation=s["last_validation"],
+        best_threshold=s["best_threshold"], last_validation=s["last_validation"], init=s.get("init"),
     )

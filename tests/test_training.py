@@ -46,6 +46,29 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, optimizer):
         assert torch.equal(wa[k], wb[k]), k
 
 
+def test_init_warm_starts_from_a_model_file(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    train(_cfg(a, steps=4, lr=3e-3), log=lambda m: None)
+    train(_cfg(b, steps=4, init=str(a / "last.safetensors")), log=lambda m: None, stop_at_step=0)
+    wa, wb = _weights(a / "last.safetensors"), _weights(b / "last.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    train(_cfg(b, steps=4, init=str(a / "last.safetensors")), resume=True, log=lambda m: None)
+    meta = load_model(b / "last.safetensors").metadata
+    assert meta["samples_this_run"] == 4 * 32
+    assert meta["samples_seen"] == 8 * 32  # the warm start's samples count
+    assert meta["init"]["samples_seen"] == 4 * 32 and len(meta["init"]["sha256"]) == 64
+
+
+def test_init_rejects_another_preset_and_bad_files(tmp_path):
+    train(_cfg(tmp_path / "a", steps=1), log=lambda m: None)
+    with pytest.raises(ValueError, match="--init: .* is not a 'small' model"):
+        train(_cfg(tmp_path / "b", preset="small", init=str(tmp_path / "a" / "last.safetensors")), log=lambda m: None)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="--init"):
+        train(_cfg(tmp_path / "c", init=str(junk)), log=lambda m: None)
+
+
 def test_validation_keeps_best_checkpoint_with_threshold(tmp_path):
     state = train(_cfg(tmp_path, steps=4, val_shots=400, val_every=2), log=lambda m: None)
     assert state.last_validation["shots"] == 400
