@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--model", default=None, help="pre-decoder model file, for decoders that take one")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
     parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
                         default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
 
@@ -69,7 +71,7 @@ def build_tasks(args: argparse.Namespace) -> list[LerTask]:
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
-    options = (("model", args.model),) if args.model is not None else ()
+    options = tuple((k, v) for k, v in (("model", args.model), ("threshold", args.threshold)) if v is not None)
     tasks = []
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
         for r in args.rounds or [d]:

@@ -66,6 +66,14 @@ def test_ler_table_and_resume(tmp_path, capsys):
     assert a["errors"] - b["errors"] == a["only_fails"][b["decoder"]] - b["only_fails"][a["decoder"]]
 
 
+def test_ler_threshold_is_recorded_and_a_high_one_leaves_plain_pymatching(capsys, make_model_file):
+    model = make_model_file(0, {"threshold": 0.0})
+    argv = BASE + ["--decoders", "predecoder", "pymatching", "--model", str(model), "--threshold", "1000"]
+    pre, plain = run_json(capsys, argv)["results"]
+    assert pre["metadata"]["threshold"] == 1000.0 and "threshold" not in plain.get("metadata", {})
+    assert pre["errors"] == plain["errors"] and pre["only_fails"] == {"pymatching": 0}
+
+
 def test_scale_qubit(capsys):
     doc = run_json(capsys, BASE + ["--scale-qubit", "2", "2", "3.0", "--scale-qubit", "1", "1", "2"])
     assert doc["results"][0]["scale_qubits"] == [[2.0, 2.0, 3.0], [1.0, 1.0, 2.0]]
