@@ -432,17 +432,23 @@ def _metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) ->
     }
 
 
-def _warm_start(cfg: TrainConfig, network: PreDecoderCNN, device: torch.device) -> dict[str, Any]:
-    """Copy the weights of the model file ``cfg.init`` into ``network`` (a fresh optimizer and
-    schedule follow). The file's model config must equal the preset's."""
+def _load_weights(path: str | Path, network: PreDecoderCNN, device: torch.device, what: str):
+    """Copy a model file's weights into ``network`` (train mode); its config must equal the
+    network's. Errors are ``ValueError`` prefixed with ``what`` (the flag that named the file)."""
     try:
-        loaded = load_model(cfg.init, device=device)
+        loaded = load_model(path, device=device)
     except ModelFileError as e:
-        raise ValueError(f"--init: {e}") from None
+        raise ValueError(f"{what}: {e}") from None
     if loaded.config != network.config:
-        raise ValueError(f"--init: {cfg.init} is not a {cfg.preset!r} model (its config: {loaded.config})")
+        raise ValueError(f"{what}: {path} does not fit the preset's model config (its config: {loaded.config})")
     network.load_state_dict(loaded.network.state_dict())
     network.train()
+    return loaded
+
+
+def _warm_start(cfg: TrainConfig, network: PreDecoderCNN, device: torch.device) -> dict[str, Any]:
+    """Start from the weights of the model file ``cfg.init`` (a fresh optimizer and schedule follow)."""
+    loaded = _load_weights(cfg.init, network, device, "--init")
     return {"path": cfg.init, "sha256": loaded.sha256, "samples_seen": int(loaded.metadata.get("samples_seen") or 0)}
 
 
@@ -491,11 +497,7 @@ def _load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> Train
     for key in ("distance", "rounds", "noise", "preset", "p", "dem_path", "seed", "batch"):
         if saved_cfg.get(key) != getattr(cfg, key):
             raise ValueError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")
-    loaded = load_model(out / "last.safetensors", device=device)
-    if loaded.config != network.config:
-        raise ValueError("--resume: the checkpoint's model config differs from the preset")
-    network.load_state_dict(loaded.network.state_dict())
-    network.train()
+    _load_weights(out / "last.safetensors", network, device, "--resume")
     _load_optimizer(out / "optimizer.safetensors", opt, device)
     s = saved["state"]
     return TrainState(

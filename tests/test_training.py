@@ -61,7 +61,7 @@ def test_init_warm_starts_from_a_model_file(tmp_path):
 
 def test_init_rejects_another_preset_and_bad_files(tmp_path):
     train(_cfg(tmp_path / "a", steps=1), log=lambda m: None)
-    with pytest.raises(ValueError, match="--init: .* is not a 'small' model"):
+    with pytest.raises(ValueError, match="--init: .* does not fit the preset"):
         train(_cfg(tmp_path / "b", preset="small", init=str(tmp_path / "a" / "last.safetensors")), log=lambda m: None)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a model")
