@@ -53,6 +53,7 @@ def sweep(model_path: str, data, thresholds=THRESHOLDS, chunk: int = 8192) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distance", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=None, help="noisy rounds (Stim's convention; default d)")
     parser.add_argument("--p", type=float, default=0.006)
     parser.add_argument("--noise", default="depolarizing")
     parser.add_argument("--shots", type=int, default=100_000, help="shots per basis")
@@ -65,7 +66,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = []
     for basis in ("x", "z"):
-        exp = MemoryExperiment(args.distance, args.distance, args.p, basis, args.noise)
+        exp = MemoryExperiment(args.distance, args.rounds or args.distance, args.p, basis, args.noise)
         circuit = exp.circuit()
         events, obs = circuit.compile_detector_sampler(seed=args.seed).sample(args.shots, separate_observables=True)
         data.append((circuit, exp.dem(), events, obs))
@@ -80,7 +81,7 @@ def main() -> None:
                 print(f"  threshold {t}: {r['errors'][t]} errors ({r['ratio'][t]:.3f}x), "
                       f"density x{r['density_ratio'][t]:.3f}")
     if args.json:
-        print(json.dumps({"distance": args.distance, "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
+        print(json.dumps({"distance": args.distance, "rounds": args.rounds or args.distance, "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
                           "seed": args.seed, "models": rows}, indent=1))
 
 

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             if len(rows) == 1:
                 print(f"device: {row['device']} ({row['device_name']}); model {row['model']} "
-                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}); us per round, medians of {args.repeats}")
+                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}, trained on {row['model_noise']}); "
+                      f"us per round, medians of {args.repeats}")
                 print(header())
             print(format_row(row), flush=True)
     if args.json:

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("experiments.decode_command", "decode a file of detection events"),
     "bench": ("experiments.bench_command", "per-round latency and throughput benchmark"),
     "export": ("experiments.export_command", "export a pre-decoder to ONNX"),
+    "models": ("experiments.models_command", "show a model file's preset, size and training record"),
     "learn-noise": ("experiments.learn_noise_command", "estimate a DEM from detection events"),
 }
 

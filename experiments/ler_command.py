@@ -21,8 +21,9 @@ from qec.noise import NOISE_MODELS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
-    parser.add_argument("--rounds", "-r", type=int, nargs="+", default=None,
-                        help="stabilizer rounds (default: the distance)")
+    parser.add_argument("--rounds", "-r", type=rounds_spec, nargs="+", default=None,
+                        help="noisy stabilizer rounds, Stim's convention: a number, or relative to the "
+                             "distance as d, d-1, d+2 (default: d; the paper's n_rounds = d is d-1 here)")
     parser.add_argument("--p", type=float, nargs="+", required=True, help="noise strengths in [0, 0.5)")
     parser.add_argument("--basis", nargs="+", default=["x"], help=f"memory bases ({', '.join(BASES)}; default x)")
     parser.add_argument("--noise", nargs="+", default=["depolarizing"],
@@ -44,6 +45,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
 
 
+def rounds_spec(text: str) -> tuple[str, int]:
+    """``"7"`` -> ("abs", 7); ``"d"``, ``"d-1"``, ``"d+2"`` -> ("rel", offset)."""
+    t = text.strip().replace(" ", "")
+    try:
+        if t == "d":
+            return ("rel", 0)
+        if t.startswith("d") and t[1:2] in "+-" and len(t) > 2:
+            return ("rel", int(t[1:]))
+        return ("abs", int(t))
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"invalid rounds {text!r}: give a number or d, d-1, d+2, ...")
+
+
+def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
+    kind, value = spec
+    return distance + value if kind == "rel" else value
+
+
 def build_tasks(args: argparse.Namespace) -> list[LerTask]:
     """The sweep's tasks; ``UsageError``/``ValueError`` on bad input."""
     for name in args.decoders:
@@ -58,9 +78,10 @@ def build_tasks(args: argparse.Namespace) -> list[LerTask]:
     for d in args.distance:
         if d < 3 or d % 2 == 0:
             raise UsageError(f"distance must be odd and >= 3, got {d}")
-    for r in args.rounds or ():
-        if r < 1:
-            raise UsageError(f"rounds must be >= 1, got {r}")
+    for spec in args.rounds or ():
+        for d in args.distance:
+            if resolve_rounds(spec, d) < 1:
+                raise UsageError(f"rounds must be >= 1, got {resolve_rounds(spec, d)} at d={d}")
     for p in args.p:
         if not 0 <= p < 0.5:
             raise UsageError(f"p must be in [0, 0.5), got {p}")
@@ -74,7 +95,7 @@ def build_tasks(args: argparse.Namespace) -> list[LerTask]:
     options = tuple((k, v) for k, v in (("model", args.model), ("threshold", args.threshold)) if v is not None)
     tasks = []
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
-        for r in args.rounds or [d]:
+        for r in [resolve_rounds(spec, d) for spec in args.rounds or [("rel", 0)]]:
             exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
             tasks.append(LerTask(exp, tuple(args.decoders), options))
     return tasks
@@ -87,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
+    report_model(args.model, args.decoders, {t.experiment.noise for t in tasks})
     max_shots = args.max_shots
     if max_shots is None and args.max_errors is None:
         max_shots = 100_000
@@ -100,6 +122,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(results)
     return 0
+
+
+def report_model(model: str | None, decoders, noises) -> None:
+    """One stderr line naming the pre-decoder model and its training noise, and one note per
+    noise model of the sweep that the model learned in another version."""
+    if not any(name.startswith("predecoder") for name in decoders):
+        return
+    from predecoder import load_model
+
+    loaded = load_model(model)
+    print(f"pre-decoder model {loaded.short_hash}: trained on {loaded.describe_training_noise()}", file=sys.stderr)
+    for noise in sorted(noises):
+        note = loaded.noise_mismatch(noise)
+        if note:
+            print(note, file=sys.stderr)
 
 
 def print_table(results: list[LerResult], file=None) -> None:

@@ -1,23 +1,37 @@
 """``qec plot``: LER against p (log-log) from a sinter CSV written by ``qec ler``.
 
-One line per (decoder, distance, noise, basis, and rounds where they differ from d), error bars from
-``sinter.fit_binomial`` at 95% confidence.
+One line per decoder and metadata other than p (distance, rounds, noise model and its version,
+basis, scaled qubits, pre-decoder model and threshold, ...), so that rows that differ in anything
+but p never share a line; error bars from ``sinter.fit_binomial`` at 95% confidence.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections import defaultdict
 
 from experiments.cli import UsageError
 from qec.ler import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round, read_csv_stats
+from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="inputs", nargs="+", required=True, help="sinter CSV file(s)")
     parser.add_argument("--out", required=True, help="image file to write (png, pdf, svg)")
     parser.add_argument("--per-round", action="store_true", help="plot the LER per round instead of per shot")
+
+
+def series_label(decoder: str, m: dict) -> str:
+    """``"pymatching d=5 r=4 depolarizing v2 x"`` plus whatever else tells the series apart."""
+    noise = m.get("noise", "?")
+    if noise in NOISE_VERSIONS:
+        noise = f"{noise} v{m.get('noise_version', UNRECORDED_NOISE_VERSION)}"
+    label = f"{decoder} d={m['d']}" + (f" r={m['r']}" if m["r"] != m["d"] else "") + f" {noise} {m.get('b', '?')}"
+    known = {"d", "r", "p", "b", "noise", "noise_version"}
+    extra = [f"{k}={m[k]}" for k in sorted(m) if k not in known]
+    return " ".join([label, *extra])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         m = s.json_metadata if isinstance(s.json_metadata, dict) else {}
         if not all(k in m for k in ("d", "p", "r")):
             raise UsageError(f"row for {s.decoder} lacks the d, r, p metadata that qec ler writes")
-        groups[(s.decoder, m["d"], m.get("noise", "?"), m.get("b", "?"), m["r"])].append(s)
+        rest = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in m.items() if k != "p"))
+        groups[(s.decoder, rest)].append(s)
 
     import matplotlib
 
@@ -44,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    for (decoder, d, noise, basis, r), rows in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+    for (decoder, rest), rows in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        m = rows[0].json_metadata
+        r = m["r"]
         pts = []
         for s in sorted(rows, key=lambda s: s.json_metadata["p"]):
             if s.shots == 0:
@@ -62,8 +79,7 @@ def run(args: argparse.Namespace) -> int:
         ys = [f.best for _, f in pts]
         lo = [max(0.0, f.best - f.low) for _, f in pts]
         hi = [max(0.0, f.high - f.best) for _, f in pts]
-        label = f"{decoder} d={d} {noise} {basis}" + (f" r={r}" if r != d else "")
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=label)
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=series_label(decoder, m))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("physical error rate p")

@@ -216,6 +216,8 @@ def run_bench(
         "repeats": repeats,
         "model": dec.model.short_hash,
         "model_sha256": dec.model.sha256,
+        "model_noise": dec.model.describe_training_noise(),
+        "noise_version": exp.noise_version,
         "receptive_field": dec.model.config.receptive_field,
         "threshold": dec.threshold,
         "block": [plan.interior[0], plan.interior[1], plan.interior[2]],

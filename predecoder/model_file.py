@@ -21,6 +21,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
+from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
 
 METADATA_KEY = "qec_predecoder"
 FORMAT_VERSION = 1
@@ -58,6 +59,64 @@ class LoadedModel:
     @property
     def short_hash(self) -> str:
         return self.sha256[:12]
+
+    @property
+    def training_noise(self) -> tuple[str, int] | None:
+        """(noise model, noise version) the model was trained on; None when the file does not say
+        (a model written before noise versions were recorded counts as version 1)."""
+        noise = self.metadata.get("noise")
+        if noise is None:
+            return None
+        return noise, noise_version(noise, self.metadata.get("noise_version", UNRECORDED_NOISE_VERSION))
+
+    def describe_training_noise(self) -> str:
+        """One line: ``"depolarizing v2, d=5, p=0.006"`` (``"unknown"`` when not recorded)."""
+        tn = self.training_noise
+        if tn is None:
+            return "unknown"
+        parts = [noise_label(*tn)]
+        if self.metadata.get("dem"):
+            parts.append(f"DEM {self.metadata['dem']}")
+        for key, name in (("distance", "d"), ("p", "p")):
+            if self.metadata.get(key) is not None:
+                parts.append(f"{name}={self.metadata[key]}")
+        return ", ".join(parts)
+
+    def summary(self) -> dict[str, Any]:
+        """What a user asks of a model file: identity, size, training record, validation.
+
+        Keys: path, sha256, preset, parameters, receptive_field, threshold, training_noise,
+        noise, noise_version, distance, rounds, p, samples_seen, validation (a dict or None).
+        """
+        m = self.metadata
+        tn = self.training_noise
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "preset": m.get("preset"),
+            "parameters": self.network.num_parameters(),
+            "receptive_field": self.config.receptive_field,
+            "threshold": self.threshold,
+            "training_noise": self.describe_training_noise(),
+            "noise": None if tn is None else tn[0],
+            "noise_version": None if tn is None else tn[1],
+            "distance": m.get("distance"),
+            "rounds": m.get("rounds"),
+            "p": m.get("p"),
+            "samples_seen": m.get("samples_seen"),
+            "validation": m.get("validation"),
+        }
+
+    def noise_mismatch(self, noise: str) -> str | None:
+        """One line when the model was trained on another version of ``noise`` than the current
+        one (e.g. the superseded depolarizing v1), else None."""
+        tn = self.training_noise
+        if tn is None or tn[0] != noise or tn[1] == noise_version(noise):
+            return None
+        return (
+            f"note: model {self.short_hash} was trained on {noise_label(*tn)} noise; this experiment uses "
+            f"{noise_label(noise, noise_version(noise))}"
+        )
 
 
 def project_version() -> str:
@@ -117,6 +176,11 @@ def _read_header_metadata(data: bytes, name: str) -> dict[str, Any]:
         raise ModelFileError(f"{name}: pre-decoder metadata is not valid JSON") from None
     if not isinstance(out, dict) or "config" not in out:
         raise ModelFileError(f"{name}: pre-decoder metadata has no model config")
+    if out.get("noise") is not None:
+        try:
+            noise_version(out["noise"], out.get("noise_version", UNRECORDED_NOISE_VERSION))
+        except ValueError as e:
+            raise ModelFileError(f"{name}: training noise: {e}") from None
     return out
 
 

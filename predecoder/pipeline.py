@@ -183,6 +183,9 @@ class PipelineDecoder:
         self._obs_elements = torch.as_tensor(np.flatnonzero(self.basis.L), device=self.device)
         self._chunk = max(1, min(self.batch_size, MAX_CHUNK_SITES // (T * H * W)))
         self.metadata: dict[str, Any] = {"model": self.model.short_hash, "threshold": self.threshold}
+        if self.model.training_noise is not None:
+            # Shown in results: which noise (and version) the model learned.
+            self.metadata["model_noise"] = "{} v{}".format(*self.model.training_noise)
         if precision != "fp32":
             self.metadata["precision"] = precision
 

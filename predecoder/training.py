@@ -33,6 +33,7 @@ from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder
 from qec.layout import SpaceTimeLayout
+from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
 from qec.sampling import LabeledSampler
 
 OPTIMIZERS = ("adamw", "lion")
@@ -272,7 +273,8 @@ def train(
     state = TrainState()
     if cfg.init is not None and not resume:
         state.init = _warm_start(cfg, network, device)
-        log(f"initialized from {cfg.init} ({state.init['samples_seen']} samples seen there)")
+        log(f"initialized from {cfg.init} ({state.init['samples_seen']} samples seen there, "
+            f"trained on {state.init['noise']})")
     opt = _make_optimizer(cfg, network)
     if resume:
         state = _load_checkpoint(out, cfg, network, opt, device)
@@ -314,7 +316,8 @@ def train(
         save_model(out / "last.safetensors", network, meta)
         _save_optimizer(out / "optimizer.safetensors", opt)
         (out / "state.json").write_text(
-            json.dumps({"config": dataclasses.asdict(cfg), "state": dataclasses.asdict(state)}, indent=2)
+            json.dumps({"config": dataclasses.asdict(cfg), "noise_version": noise_version(cfg.noise),
+                        "state": dataclasses.asdict(state)}, indent=2)
         )
 
     t_start = time.perf_counter() - state.seconds
@@ -414,6 +417,7 @@ def _metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) ->
         "distance": cfg.distance,
         "rounds": cfg.effective_rounds,
         "noise": cfg.noise,
+        "noise_version": noise_version(cfg.noise),
         "p": cfg.p,
         "dem": cfg.dem_path,
         "samples_seen": state.samples + (state.init or {}).get("samples_seen", 0),
@@ -449,7 +453,8 @@ def _load_weights(path: str | Path, network: PreDecoderCNN, device: torch.device
 def _warm_start(cfg: TrainConfig, network: PreDecoderCNN, device: torch.device) -> dict[str, Any]:
     """Start from the weights of the model file ``cfg.init`` (a fresh optimizer and schedule follow)."""
     loaded = _load_weights(cfg.init, network, device, "--init")
-    return {"path": cfg.init, "sha256": loaded.sha256, "samples_seen": int(loaded.metadata.get("samples_seen") or 0)}
+    return {"path": cfg.init, "sha256": loaded.sha256, "samples_seen": int(loaded.metadata.get("samples_seen") or 0),
+            "noise": loaded.describe_training_noise()}
 
 
 def _make_optimizer(cfg: TrainConfig, network: torch.nn.Module) -> torch.optim.Optimizer:
@@ -494,6 +499,12 @@ def _load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> Train
         raise ValueError(f"--resume: no checkpoint in {out}")
     saved = json.loads(state_path.read_text())
     saved_cfg = saved["config"]
+    saved_version = saved.get("noise_version", UNRECORDED_NOISE_VERSION)
+    if saved_cfg.get("noise") == cfg.noise and saved_version != noise_version(cfg.noise):
+        raise ValueError(
+            f"--resume: the run in {out} trained on {noise_label(cfg.noise, saved_version)} noise; this qec's "
+            f"{cfg.noise} is v{noise_version(cfg.noise)} (start a new run with --init {out}/last.safetensors)"
+        )
     for key in ("distance", "rounds", "noise", "preset", "p", "dem_path", "seed", "batch"):
         if saved_cfg.get(key) != getattr(cfg, key):
             raise ValueError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")

@@ -14,6 +14,7 @@ from qec.noise import (
     fold_hadamards,
     insert_circuit_noise,
     insert_si1000_noise,
+    noise_version,
     qubit_factors_from_coords,
     scale_qubit_noise,
 )
@@ -70,6 +71,11 @@ class MemoryExperiment:
             if len(s) != 3:
                 raise ValueError(f"scale_qubits entries are (x, y, factor), got {s}")
 
+    @property
+    def noise_version(self) -> int:
+        """The version of the noise model's definition (:data:`qec.noise.NOISE_VERSIONS`)."""
+        return noise_version(self.noise)
+
     def circuit(self) -> stim.Circuit:
         """The noisy Stim circuit (cached per experiment)."""
         return _circuit(self).copy()
@@ -88,6 +94,7 @@ class MemoryExperiment:
         """Metadata for sinter tasks and CSV rows."""
         out: dict[str, Any] = {
             "d": self.distance, "r": self.rounds, "p": self.p, "b": self.basis, "noise": self.noise,
+            "noise_version": self.noise_version,
         }
         if self.scale_qubits:
             out["scale"] = [list(s) for s in self.scale_qubits]

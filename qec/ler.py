@@ -44,6 +44,7 @@ import stim
 
 from qec.circuits import MemoryExperiment
 from qec.decoders import decoder_spec, get_decoder
+from qec.noise import NOISE_VERSIONS, noise_version
 
 # fit_binomial's likelihood-ratio interval at 95% confidence: exp(chi2_1(0.95) / 2).
 CONFIDENCE_95_LIKELIHOOD_FACTOR = math.exp(3.841458820694124 / 2)
@@ -128,6 +129,7 @@ class LerResult:
             "p": e.p,
             "basis": e.basis,
             "noise": e.noise,
+            "noise_version": e.noise_version,
             "shots": self.shots,
             "errors": self.errors,
             "ler": _num(f.best),
@@ -197,6 +199,13 @@ def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
     except Exception as e:  # sinter raises assorted errors on bad rows
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"malformed CSV {path}: {msg}") from None
+    for s in stats:
+        meta = s.json_metadata
+        if isinstance(meta, dict) and meta.get("noise") in NOISE_VERSIONS and "noise_version" in meta:
+            try:
+                noise_version(meta["noise"], meta["noise_version"])
+            except ValueError as e:
+                raise ValueError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
     return {s.strong_id: s for s in stats}
 
 

@@ -57,11 +57,14 @@ def test_bit_packed_and_bool_give_same_counts():
 
 
 def test_hyperedge_method_recovers_identifiable_weights():
-    """Terms with the same detector set are indistinguishable; their summed weight is not."""
+    """Terms with the same detector set are indistinguishable; their summed weight is not.
+
+    1e6 shots: at 3e5 the 37 four-detector terms' summed weight scatters by about 5% between
+    seeds (noise version 2); at 1e6 every order stays within 2% for seeds 5 and 6."""
     exp = MemoryExperiment(3, 3, 0.006)
     dem = exp.dem()
     structure = DemStructure.from_dem(dem)
-    dets = exp.circuit().compile_detector_sampler(seed=5).sample(300_000)
+    dets = exp.circuit().compile_detector_sampler(seed=5).sample(1_000_000)
     tp = structure.probabilities_of(dem)
     truth: dict = {}
     for t, term in enumerate(structure.terms):
