@@ -1,16 +1,19 @@
 """Train the learned noise estimator and compare it with the correlation estimator.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_network.py train
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_network.py compare
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_network.py train --out runs/noise_net_d5
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_network.py compare [--model runs/noise_net_d5]
 
-``train`` writes noise_learning/models/noise_net_d5.{safetensors,json} (one thread). ``compare``
-estimates from the same 10^5 training shots with the network and with the correlation estimator,
+``train`` writes OUT.safetensors and OUT.json (one thread); it never writes the shipped model
+(copy a result over ``noise_learning/models/noise_net_d5.*`` by hand to ship it). ``compare``
+(the shipped model unless ``--model``) estimates from the same 10^5 training shots with the
+network and with the correlation estimator,
 then decodes the same test shots with PyMatching for each DEM (95% intervals, paired z-scores).
 """
 
 from __future__ import annotations
 
 import argparse
+import pathlib
 import shlex
 import sys
 import time
@@ -33,14 +36,14 @@ def do_train(args) -> None:
     model, meta = train(distance=5, n_bags=args.bags, shots=args.shots, epochs=args.epochs,
                         widths=tuple(args.widths), seed=args.seed)
     meta["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    save_model(model, meta, DEFAULT_MODEL)
-    print(f"saved {DEFAULT_MODEL}.safetensors ({meta['parameters']} parameters, "
+    save_model(model, meta, args.out)
+    print(f"saved {args.out}.safetensors ({meta['parameters']} parameters, "
           f"{meta['train_seconds']} s training, {meta['data_seconds']} s data)")
 
 
 def compare(args) -> None:
     torch.set_num_threads(1)
-    model, meta = load_model(DEFAULT_MODEL)
+    model, meta = load_model(args.model)
     hot = ((3.0, 3.0, 5.0), (5.0, 7.0, 5.0), (7.0, 5.0, 5.0))
     cases = [(5, 0.003, ()), (5, 0.006, ()), (7, 0.003, ()), (7, 0.006, ()), (5, 0.003, hot)]
     print("| d | p | hot spots | p from network | true DEM | network | correlations (pairwise) | z network vs true | "
@@ -78,7 +81,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-shots", type=int, default=100_000)
     parser.add_argument("--test-shots", type=int, default=200_000)
+    parser.add_argument("--out", default=None, help="train: write OUT.safetensors and OUT.json (required)")
+    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="compare: the model (default: the shipped one)")
     args = parser.parse_args()
+    if args.what == "train":
+        if args.out is None:
+            parser.error("train needs --out (the shipped model is never overwritten)")
+        if pathlib.Path(args.out).resolve().with_suffix("") == pathlib.Path(DEFAULT_MODEL).resolve().with_suffix(""):
+            parser.error(f"--out {args.out} is the shipped model; write elsewhere and copy it by hand")
     do_train(args) if args.what == "train" else compare(args)
 
 

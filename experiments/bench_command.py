@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 
 import torch
@@ -42,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block-batch", type=int, default=64, help="blocks per forward pass (default 64)")
     parser.add_argument("--precision", default="fp32", help="fp32, fp16 (CUDA) or bf16")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network (CUDA graphs on CUDA)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: on a busy two-core machine two threads ran the "
+                             "network 9x slower; raise it on an idle many-core machine)")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -62,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown noise model {args.noise!r}; choose from {', '.join(NOISE_MODELS)}")
     if args.basis not in BASES:
         raise UsageError(f"unknown basis {args.basis!r}; choose from {', '.join(BASES)}")
+    if args.shots is not None and args.shots < 1:
+        raise UsageError(f"--shots must be >= 1, got {args.shots}")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     if any(b < 1 for b in args.batch):
         raise UsageError("--batch values must be >= 1")
     if args.repeats < 1 or args.warmup < 0:
         raise UsageError("--repeats must be >= 1 and --warmup >= 0")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     rows = []
     for d, p, batch in itertools.product(args.distance, args.p, args.batch):
         row = run_bench(

@@ -58,8 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
+    except (UsageError, ValueError) as e:
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # unreadable, unwritable, disk full: one line, the file named
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"qec {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"qec {args.command}: interrupted", file=sys.stderr)

@@ -20,6 +20,7 @@ import time
 
 
 from experiments.cli import UsageError
+from qec.output_files import write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--rounds", type=int, help="rounds (default: distance)")
     s.add_argument("--p", type=float, help="noise strength")
     s.add_argument("--noise", default="depolarizing", help="depolarizing | si1000 | stim")
-    s.add_argument("--basis", default="z", choices=("x", "z"))
+    s.add_argument("--basis", default="x", choices=("x", "z"), help="memory basis (default x, as qec ler)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--scale-qubit", nargs=3, type=float, action="append", metavar=("X", "Y", "F"),
                    default=[], help="multiply the noise on the qubit at (X, Y) by F (repeatable)")
@@ -93,7 +94,7 @@ def _run_files(args) -> int:
         dets, bit_packed=True
     )
     dem = model.dem()
-    dem.to_file(args.out)
+    write_bytes(args.out, str(dem).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,
         "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3), "out": args.out,
@@ -144,7 +145,7 @@ def _run_simulated(args) -> int:
         method = model.method
     est_seconds = time.perf_counter() - t0
     if args.out:
-        learned.to_file(args.out)
+        write_bytes(args.out, str(learned).encode() + b"\n", what="--out")
     dems = {"true": true_dem, "learned": learned, "nominal": nominal.dem(), "uniform": uniform_dem(true_dem)}
     out: dict = {
         "d": args.distance, "rounds": rounds, "p": args.p, "noise": args.noise, "basis": args.basis,
@@ -153,7 +154,16 @@ def _run_simulated(args) -> int:
         "clamped": clamped,
     }
     for prefix, correlated in (("", False), ("corr_", True)) if args.correlated else (("", False),):
-        res = paired_ler(dets, obs, dems, correlated=correlated)
+        try:
+            res = paired_ler(dets, obs, dems, correlated=correlated)
+        except ValueError as e:
+            if "perfect matching" not in str(e):
+                raise
+            zeroed = sum(clamped.values()) if clamped else 0
+            raise UsageError(
+                f"the DEM learned from {args.train_shots} shots cannot decode the test shots ({zeroed} mechanisms "
+                f"estimated at zero leave syndromes unmatchable); give more --train-shots (10^4 or more)"
+            ) from None
         for name, r in res.items():
             out[f"{prefix}ler_{name}"] = r.ler
             out[f"{prefix}ler_{name}_low"] = r.low

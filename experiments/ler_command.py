@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import sys
 
 from experiments.cli import UsageError
@@ -91,6 +92,8 @@ def build_tasks(args: argparse.Namespace) -> list[LerTask]:
         raise UsageError(f"--max-errors must be >= 1, got {args.max_errors}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
     options = tuple((k, v) for k, v in (("model", args.model), ("threshold", args.threshold)) if v is not None)
     tasks = []
@@ -140,20 +143,43 @@ def report_model(model: str | None, decoders, noises) -> None:
 
 
 def print_table(results: list[LerResult], file=None) -> None:
+    """The results, one row per (point, decoder), then per point which decoder made the fewest
+    errors and by how much, and what the columns mean."""
     file = file or sys.stdout
-    head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<13}{'shots':>10}{'errors':>8}" \
+    head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
            f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
     print(head, file=file)
+    points: dict[str, list[dict]] = {}
     for r in results:
         j = r.to_json()
 
         def g(x):
             return "nan" if x is None else f"{x:.3e}"
 
+        noise = f"{j['noise']} v{j['noise_version']}"
         interval = f"{g(j['ler'])} [{g(j['ler_low'])}, {g(j['ler_high'])}]"
         only = ", ".join(f"{k}:{v}" for k, v in j["only_fails"].items())
         print(
-            f"{j['decoder']:<24}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {j['noise']:<13}"
+            f"{j['decoder']:<24}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {noise:<16}"
             f"{j['shots']:>10}{j['errors']:>8}  {interval:<32}{g(j['ler_per_round']):>11}  {only}",
             file=file,
         )
+        key = f"d={j['distance']} r={j['rounds']} p={j['p']:g} {j['basis']} {noise}" + (
+            f" scale={j['scale_qubits']}" if "scale_qubits" in j else "")
+        points.setdefault(key, []).append(j)
+    compared = {k: rows for k, rows in points.items() if len(rows) > 1 and all(r["shots"] for r in rows)}
+    if not compared:
+        return
+    print("", file=file)
+    for key, rows in compared.items():
+        best = min(rows, key=lambda r: r["errors"] / r["shots"])
+        others = []
+        for r in rows:
+            if r is best:
+                continue
+            ratio = (r["errors"] / r["shots"]) / max(best["errors"] / best["shots"], 1e-300)
+            others.append(f"{ratio:.3f}x fewer than {r['decoder']} (only-fails {best['only_fails'].get(r['decoder'], 0)}"
+                          f" vs {r['only_fails'].get(best['decoder'], 0)})")
+        print(f"{key}: {best['decoder']} made the fewest errors: {'; '.join(others)}", file=file)
+    print("only-fails D:n = shots on which this decoder failed and decoder D, decoding the same shot, did not.",
+          file=file)

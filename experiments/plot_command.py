@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import defaultdict
 
 from experiments.cli import UsageError
@@ -28,10 +29,35 @@ def series_label(decoder: str, m: dict) -> str:
     noise = m.get("noise", "?")
     if noise in NOISE_VERSIONS:
         noise = f"{noise} v{m.get('noise_version', UNRECORDED_NOISE_VERSION)}"
-    label = f"{decoder} d={m['d']}" + (f" r={m['r']}" if m["r"] != m["d"] else "") + f" {noise} {m.get('b', '?')}"
+    label = decoder
+    if "d" in m:
+        label += f" d={m['d']}"
+    if "r" in m and m.get("r") != m.get("d"):
+        label += f" r={m['r']}"
+    if "noise" in m:
+        label += f" {noise}"
+    if "b" in m:
+        label += f" {m['b']}"
     known = {"d", "r", "p", "b", "noise", "noise_version"}
     extra = [f"{k}={m[k]}" for k in sorted(m) if k not in known]
     return " ".join([label, *extra])
+
+
+def group_series(stats, per_round: bool = False) -> tuple[dict[tuple, list], int]:
+    """(series -> rows, rows skipped for lacking p): one series per decoder and metadata other
+    than p, so rows that differ in anything but p never share a line."""
+    groups: dict[tuple, list] = defaultdict(list)
+    skipped = 0
+    for s in stats:
+        m = s.json_metadata if isinstance(s.json_metadata, dict) else {}
+        if not isinstance(m.get("p"), (int, float)):
+            skipped += 1
+            continue
+        if per_round and not isinstance(m.get("r"), int):
+            raise UsageError(f"--per-round needs the rounds 'r' in every row's metadata; a {s.decoder} row has none")
+        rest = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in m.items() if k != "p"))
+        groups[(s.decoder, rest)].append(s)
+    return groups, skipped
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,23 +71,29 @@ def run(args: argparse.Namespace) -> int:
         stats.extend(file_stats.values())
     if not stats:
         raise UsageError("the input holds no statistics")
-    groups: dict[tuple, list] = defaultdict(list)
-    for s in stats:
-        m = s.json_metadata if isinstance(s.json_metadata, dict) else {}
-        if not all(k in m for k in ("d", "p", "r")):
-            raise UsageError(f"row for {s.decoder} lacks the d, r, p metadata that qec ler writes")
-        rest = tuple(sorted((k, json.dumps(v, sort_keys=True)) for k, v in m.items() if k != "p"))
-        groups[(s.decoder, rest)].append(s)
+    groups, skipped = group_series(stats, per_round=args.per_round)
+    if not groups:
+        raise UsageError(
+            "no row has the noise strength 'p' in its json_metadata (qec ler writes it; for sinter collect "
+            "use --metadata_func auto with circuit files named like d=5,r=4,p=0.006.stim)"
+        )
+    if skipped:
+        print(f"qec plot: skipped {skipped} row(s) without 'p' in their metadata", file=sys.stderr)
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for (decoder, rest), rows in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    n = len(groups)
+    # Distinct colours (tab20) and markers, so that 16+ series stay apart; the legend sits beside
+    # the axes, never over the data.
+    colors = plt.get_cmap("tab20" if n > 10 else "tab10").colors
+    markers = "osD^v<>phX*"
+    fig, ax = plt.subplots(figsize=(7 + 3.5 * (1 + n // 24), 5))
+    for k, ((decoder, rest), rows) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
         m = rows[0].json_metadata
-        r = m["r"]
+        r = m.get("r")
         pts = []
         for s in sorted(rows, key=lambda s: s.json_metadata["p"]):
             if s.shots == 0:
@@ -79,14 +111,16 @@ def run(args: argparse.Namespace) -> int:
         ys = [f.best for _, f in pts]
         lo = [max(0.0, f.best - f.low) for _, f in pts]
         hi = [max(0.0, f.high - f.best) for _, f in pts]
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=series_label(decoder, m))
+        ax.errorbar(xs, ys, yerr=[lo, hi], marker=markers[k % len(markers)], color=colors[k % len(colors)],
+                    capsize=3, label=series_label(decoder, m))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("physical error rate p")
     ax.set_ylabel("logical error rate per round" if args.per_round else "logical error rate per shot")
     ax.grid(True, which="both", alpha=0.3)
     if ax.lines:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  ncol=1 + n // 24)
     fig.tight_layout()
     try:
         fig.savefig(args.out)

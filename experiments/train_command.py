@@ -34,11 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="labeled sampling: numpy on CPU, on-device torch (auto: torch on CUDA)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run --out holds (its files are deleted)")
     parser.add_argument("--init", default=None, metavar="MODEL",
                         help="start from this model file's weights (same preset; new optimizer and schedule)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out, --overwrite replaces it: give one")
     import torch.distributed as dist
 
     distributed = "WORLD_SIZE" in __import__("os").environ and int(__import__("os").environ["WORLD_SIZE"]) > 1
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
     )
     try:
-        state = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+        state = train(cfg, resume=args.resume, overwrite=args.overwrite,
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
     finally:
         if distributed:
             dist.destroy_process_group()

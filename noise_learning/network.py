@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from qec import CircuitNoise, MemoryExperiment
+from qec.output_files import write_bytes
 
 __all__ = ["NoiseNet", "RoundPairLayout", "learn_dem_with_network", "load_model", "save_model", "train"]
 
@@ -199,13 +200,16 @@ def _validate(model: NoiseNet, xv: torch.Tensor, yv: torch.Tensor) -> dict:
     }
 
 
-def save_model(model: NoiseNet, meta: dict, path: pathlib.Path = DEFAULT_MODEL) -> None:
-    from safetensors.torch import save_file
+def save_model(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
+    """Write ``path``.safetensors and ``path``.json (atomically; no default: the shipped model
+    is never an implicit output)."""
+    from safetensors.torch import save
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path.with_suffix(".safetensors")))
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    write_bytes(path.with_suffix(".safetensors"), save(tensors), what="noise network")
+    write_bytes(path.with_suffix(".json"), (json.dumps(meta, indent=1) + "\n").encode(), what="noise network metadata")
 
 
 def load_model(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:

@@ -21,6 +21,7 @@ import torch
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CORRECTION_CHANNELS
 from qec.layout import EVENT_CHANNELS
+from qec.output_files import write_bytes
 
 EXPORT_FORMATS = ("onnx",)
 DEFAULT_OPSET = 17
@@ -81,10 +82,7 @@ def export_onnx(model: LoadedModel | str | None, path: str | os.PathLike, opset:
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     path = os.fspath(path)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_bytes(path, data, inputs=(model.path,), what="--out")
     return {
         "path": path, "format": "onnx", "opset": int(opset), "sha256": model.sha256, "threshold": model.threshold,
         "receptive_field": model.config.receptive_field, "parameters": model.network.num_parameters(),

@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from safetensors.torch import save as st_save
 
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
 from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
+from qec.output_files import write_bytes
 
 METADATA_KEY = "qec_predecoder"
 FORMAT_VERSION = 1
@@ -141,19 +141,11 @@ def model_bytes(network: PreDecoderCNN, metadata: dict[str, Any]) -> bytes:
 
 
 def save_model(path: str | os.PathLike, network: PreDecoderCNN, metadata: dict[str, Any]) -> str:
-    """Write atomically (temp file + rename) and return the file's sha256."""
+    """Write atomically (:func:`qec.output_files.write_bytes`) and return the file's sha256."""
     data = model_bytes(network, metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes(path, data, what="model file")
     return hashlib.sha256(data).hexdigest()
 
 
@@ -225,8 +217,9 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
     """Load a model file (the shipped default when ``path`` is None).
 
     Example:
-        >>> m = load_model()  # doctest: +SKIP
-        >>> m.config.receptive_field, m.threshold  # doctest: +SKIP
+        >>> m = load_model()
+        >>> m.config.receptive_field
+        9
     """
     path = default_model_path() if path is None else os.fspath(path)
     try:

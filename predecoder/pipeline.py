@@ -13,6 +13,7 @@ are options.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
@@ -86,8 +87,8 @@ class PipelineDecoder:
     Example:
         >>> from qec import MemoryExperiment
         >>> exp = MemoryExperiment(distance=3, rounds=3, p=0.003)
-        >>> dec = PipelineDecoder(exp.circuit(), exp.dem())  # doctest: +SKIP
-        >>> dec.decode_batch(np.zeros((2, 24), dtype=bool)).shape  # doctest: +SKIP
+        >>> dec = PipelineDecoder(exp.circuit(), exp.dem())
+        >>> dec.decode_batch(np.zeros((2, 24), dtype=bool)).shape
         (2, 1)
     """
 
@@ -145,6 +146,8 @@ class PipelineDecoder:
         self.model.network.to(self.device).eval()
         self.halo = cfg.halo
         self.threshold = self.model.threshold if threshold is None else float(threshold)
+        if math.isnan(self.threshold):  # +inf is allowed: no corrections at all
+            raise ValueError(f"threshold must be a number, got {self.threshold}")
         self._dtype = PRECISIONS[precision]
         net = self.model.network
         if self._dtype != torch.float32:

@@ -166,9 +166,9 @@ def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinte
         options: :class:`PipelineDecoder` options (device, block_rounds, block_batch, ...).
 
     Example:
-        >>> decoders = sinter_decoders()  # doctest: +SKIP
-        >>> sorted(decoders)  # doctest: +SKIP
-        ['predecoder', 'predecoder-correlated', 'predecoder-correlated@1a2b3c4d5e6f', 'predecoder@1a2b3c4d5e6f']
+        >>> decoders = sinter_decoders()
+        >>> sorted(name.split("@")[0] for name in decoders)
+        ['predecoder', 'predecoder', 'predecoder-correlated', 'predecoder-correlated']
     """
     plain = SinterPreDecoder(model, "pymatching", **options)
     corr = SinterPreDecoder(model, "pymatching-correlated", **options)

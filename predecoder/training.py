@@ -24,7 +24,7 @@ import stim
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file as st_load_file
-from safetensors.torch import save_file as st_save_file
+from safetensors.torch import save as st_save
 
 from predecoder.model import ModelConfig, PreDecoderCNN, resolve_preset
 from predecoder.model_file import ModelFileError, load_model, save_model
@@ -34,11 +34,14 @@ from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder
 from qec.layout import SpaceTimeLayout
 from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
+from qec.output_files import write_bytes
 from qec.sampling import LabeledSampler
 
 OPTIMIZERS = ("adamw", "lion")
 SAMPLERS = ("auto", "numpy", "torch")
 VALIDATION_THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
+# The files a run directory holds.
+RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
         if self.pos_weight <= 0:
             raise ValueError("pos_weight must be > 0")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
         MemoryExperiment(self.distance, self.effective_rounds, self.p, "x", self.noise)  # validates
 
     @property
@@ -143,8 +148,13 @@ def _read_dem(path: str) -> stim.DetectorErrorModel:
         return stim.DetectorErrorModel.from_file(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"DEM file {path} does not exist") from None
-    except ValueError as e:
-        raise ValueError(f"{path} is not a valid detector error model: {str(e).splitlines()[0]}") from None
+    except IsADirectoryError:
+        raise ValueError(f"--dem {path} is a directory") from None
+    except PermissionError:
+        raise
+    except Exception as e:  # Stim raises ValueError or IndexError; undecodable bytes raise UnicodeDecodeError
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"--dem {path} is not a Stim detector error model: {first}") from None
 
 
 def _step_seed(seed: int, step: int, rank: int, basis_index: int) -> list[int]:
@@ -240,15 +250,19 @@ def train(
     progress: bool = False,
     stop_at_step: int | None = None,
     on_finish: Callable[[torch.nn.Module], None] | None = None,
+    overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
     ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises.
+    A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
+    ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
     schedule; ``on_finish`` receives the trained network.
 
     Example:
-        >>> cfg = TrainConfig(distance=3, p=0.01, out="/tmp/run", steps=10, val_shots=0)  # doctest: +SKIP
-        >>> train(cfg).step  # doctest: +SKIP
+        >>> import tempfile
+        >>> cfg = TrainConfig(distance=3, p=0.01, out=tempfile.mkdtemp(), preset="tiny", steps=10, val_shots=0)
+        >>> train(cfg, log=lambda line: None).step
         10
     """
     rank, world, distributed = _dist_info()
@@ -266,6 +280,12 @@ def train(
             probe.unlink()
         except OSError as e:
             raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if rank == 0 and existing and not resume and not overwrite:
+        raise ValueError(
+            f"{out} already holds a training run ({', '.join(existing)}): continue it with --resume "
+            f"or replace it with --overwrite"
+        )
 
     model_config: ModelConfig = resolve_preset(cfg.preset)
     torch.manual_seed(cfg.seed)
@@ -275,10 +295,17 @@ def train(
         state.init = _warm_start(cfg, network, device)
         log(f"initialized from {cfg.init} ({state.init['samples_seen']} samples seen there, "
             f"trained on {state.init['noise']})")
+    if rank == 0 and overwrite and not resume:
+        for name in existing:  # after the warm start: --init may name a file of this run
+            (out / name).unlink()
     opt = _make_optimizer(cfg, network)
     if resume:
         state = _load_checkpoint(out, cfg, network, opt, device)
         log(f"resumed at step {state.step} ({state.samples} samples)")
+        if _progress_fraction(cfg, state) >= 1.0:
+            log(f"nothing to train: the run in {out} already reached its budget; raise --steps, --samples "
+                f"or --minutes to continue it")
+            return state
     model = network
     if distributed:
         model = torch.nn.parallel.DistributedDataParallel(
@@ -315,10 +342,9 @@ def train(
         meta = _metadata(cfg, state, model_config)
         save_model(out / "last.safetensors", network, meta)
         _save_optimizer(out / "optimizer.safetensors", opt)
-        (out / "state.json").write_text(
-            json.dumps({"config": dataclasses.asdict(cfg), "noise_version": noise_version(cfg.noise),
-                        "state": dataclasses.asdict(state)}, indent=2)
-        )
+        write_bytes(out / "state.json", json.dumps(
+            {"config": dataclasses.asdict(cfg), "noise_version": noise_version(cfg.noise),
+             "state": dataclasses.asdict(state)}, indent=2).encode(), what="training state")
 
     t_start = time.perf_counter() - state.seconds
     last_log = time.perf_counter()
@@ -473,32 +499,40 @@ def _save_optimizer(path: Path, opt: torch.optim.Optimizer) -> None:
                 tensors[f"{pid}.{k}"] = v.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{k}"] = v
-    tmp = path.with_suffix(".tmp")
-    st_save_file(tensors, str(tmp), metadata={"scalars": json.dumps(scalars)})
-    os.replace(tmp, path)
+    write_bytes(path, st_save(tensors, metadata={"scalars": json.dumps(scalars)}), what="optimizer state")
 
 
 def _load_optimizer(path: Path, opt: torch.optim.Optimizer, device: torch.device) -> None:
     from safetensors import safe_open
 
-    tensors = st_load_file(str(path), device=str(device))
-    with safe_open(str(path), framework="pt") as f:
-        scalars = json.loads((f.metadata() or {}).get("scalars", "{}"))
-    sd = opt.state_dict()
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in list(tensors.items()) + list(scalars.items()):
-        pid, _, name = key.partition(".")
-        state.setdefault(int(pid), {})[name] = v
-    sd["state"] = state
-    opt.load_state_dict(sd)
+    try:
+        tensors = st_load_file(str(path), device=str(device))
+        with safe_open(str(path), framework="pt") as f:
+            scalars = json.loads((f.metadata() or {}).get("scalars", "{}"))
+        sd = opt.state_dict()
+        state: dict[int, dict[str, Any]] = {}
+        for key, v in list(tensors.items()) + list(scalars.items()):
+            pid, _, name = key.partition(".")
+            state.setdefault(int(pid), {})[name] = v
+        sd["state"] = state
+        opt.load_state_dict(sd)
+    except FileNotFoundError:
+        raise ValueError(f"--resume: {path} is missing") from None
+    except Exception as e:  # safetensors, JSON and torch raise assorted errors on a bad file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"--resume: {path} is not a usable optimizer state ({first})") from None
 
 
 def _load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainState:
     state_path = out / "state.json"
     if not state_path.exists():
         raise ValueError(f"--resume: no checkpoint in {out}")
-    saved = json.loads(state_path.read_text())
-    saved_cfg = saved["config"]
+    try:
+        saved = json.loads(state_path.read_text())
+        saved_cfg = saved["config"]
+        saved["state"]["step"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"--resume: {state_path} is not a training state ({type(e).__name__}: {e})") from None
     saved_version = saved.get("noise_version", UNRECORDED_NOISE_VERSION)
     if saved_cfg.get("noise") == cfg.noise and saved_version != noise_version(cfg.noise):
         raise ValueError(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import multiprocessing
@@ -41,6 +42,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import sinter
 import stim
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
+    fcntl = None
 
 from qec.circuits import MemoryExperiment
 from qec.decoders import decoder_spec, get_decoder
@@ -197,8 +203,7 @@ def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
     except UnicodeDecodeError:
         raise ValueError(f"malformed CSV {path}: not a text file") from None
     except Exception as e:  # sinter raises assorted errors on bad rows
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"malformed CSV {path}: {msg}") from None
+        raise ValueError(_malformed_csv_message(path, e)) from None
     for s in stats:
         meta = s.json_metadata
         if isinstance(meta, dict) and meta.get("noise") in NOISE_VERSIONS and "noise_version" in meta:
@@ -207,6 +212,24 @@ def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
             except ValueError as e:
                 raise ValueError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
     return {s.strong_id: s for s in stats}
+
+
+def _malformed_csv_message(path: str, error: Exception) -> str:
+    """One line naming the file's first unreadable line (sinter's own message counts lines of a
+    row's JSON, not of the file), with how to repair it."""
+    msg = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    with open(path, encoding="utf-8") as f:
+        header, *rows = f.read().splitlines()
+    for number, row in enumerate(rows, start=2):
+        if not row.strip():
+            continue
+        try:
+            sinter.read_stats_from_csv_files(io.StringIO(header + "\n" + row + "\n"))
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return (f"malformed CSV {path}: line {number} is not a sinter row ({first}); if a run was cut off "
+                    f"while writing it, delete that line and re-run to resume")
+    return f"malformed CSV {path}: {msg}"
 
 
 def check_writable(path: str | os.PathLike) -> None:
@@ -221,26 +244,52 @@ def check_writable(path: str | os.PathLike) -> None:
         raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
 
 
+class CsvLockedError(ValueError):
+    """Another process is collecting into the same CSV."""
+
+
 class _CsvSink:
+    """Appends rows to a sinter CSV while holding an exclusive lock on it (``flock``), so two
+    collections into one file never both count the shots it held."""
+
     def __init__(self, path: str | None):
         self.f = None
+        self.path = path
         if path is None:
             return
         check_writable(path)
         self.f = open(path, "a", encoding="utf-8")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self.f.close()
+                self.f = None
+                raise CsvLockedError(
+                    f"{path} is being written by another collection (it holds the file's lock); "
+                    f"wait for it to finish or give another --out"
+                ) from None
         if self.f.tell() == 0:
-            print(sinter.CSV_HEADER, file=self.f, flush=True)
+            self._print(sinter.CSV_HEADER)
+
+    def _print(self, text: str) -> None:
+        try:
+            print(text, file=self.f, flush=True)
+        except OSError as e:
+            raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:
-        if self.f is None:
+        lines = [row.to_csv_line() for row in rows]
+        if self.f is None or not lines:
             return
-        for row in rows:
-            print(row.to_csv_line(), file=self.f)
-        self.f.flush()
+        self._print("\n".join(lines))
 
     def close(self) -> None:
         if self.f is not None:
-            self.f.close()
+            try:
+                self.f.close()  # releases the lock
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,8 +334,24 @@ _WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, dict]]]] = []
 _WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
 
 
-def _worker_init(tasks) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this worker when its parent dies (even by SIGKILL); elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - no libc
+            return
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_init(tasks, parent_pid: int) -> None:
     global _WORKER_TASKS
+    _die_with_parent(parent_pid)
     _WORKER_TASKS = tasks
     _WORKER_CACHE.clear()
 
@@ -436,14 +501,22 @@ def collect_ler(
         raise ValueError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    existing = {}
-    if out is not None:
-        existing = read_csv_stats(out)
-        check_writable(out)
-    base_seed = secrets.randbits(63) if seed is None else int(seed)
-    points = [_Point(i, t, existing, base_seed) for i, t in enumerate(tasks)]
-    sink = _CsvSink(None if out is None else os.fspath(out))
+    if max_shots is None:
+        for t in tasks:
+            if not any(i.type == "error" and i.args_copy()[0] > 0 for i in t.experiment.dem().flattened()):
+                raise ValueError(
+                    f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
+                    f"max_errors is never reached: give max_shots"
+                )
+    sink = _CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
+    try:
+        existing = {} if out is None else read_csv_stats(out)
+        base_seed = secrets.randbits(63) if seed is None else int(seed)
+        points = [_Point(i, t, existing, base_seed) for i, t in enumerate(tasks)]
+    except BaseException:
+        sink.close()
+        raise
     if progress and max_shots is not None:
         try:
             from tqdm import tqdm
@@ -483,7 +556,7 @@ def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None
     ]
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(specs,)
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(specs, os.getpid())
     ) as pool:
         pending: dict[concurrent.futures.Future, tuple[_Point, tuple[str, ...]]] = {}
         try:

@@ -5,7 +5,7 @@ import pytest
 import stim
 import torch
 
-import experiments.decode_command as decode_command
+import qec.shot_files as shot_files
 from experiments.cli import main
 from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
 from qec import MemoryExperiment, get_decoder
@@ -32,7 +32,7 @@ def _read_predictions(path, fmt):
 @pytest.mark.parametrize("out_fmt", ["b8", "01"])
 def test_round_trip_matches_decode_batch(setup, fmt, out_fmt, monkeypatch, capsys):
     root, circuit, dets, model = setup
-    monkeypatch.setattr(decode_command, "R8_BLOCK_BYTES", 13)  # many partial r8 blocks
+    monkeypatch.setattr(shot_files, "R8_BLOCK_BYTES", 13)  # many partial r8 blocks
     path = root / f"dets.{fmt}"
     stim.write_shot_data_file(data=dets, path=str(path), format=fmt, num_detectors=circuit.num_detectors)
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
@@ -79,8 +79,8 @@ def test_bad_input(setup, tmp_path, capsys):
 
     raw = np.zeros((3, 5), dtype=np.uint8)
     raw[1, -1] = 0x80
-    with pytest.raises(decode_command.UsageError, match="padding bits"):
-        list(decode_command.read_b8(io.BytesIO(raw.tobytes()), 37, 2, raw.size, "x.b8"))
+    with pytest.raises(shot_files.ShotFileError, match="padding bits"):
+        list(shot_files.read_shots(io.BytesIO(raw.tobytes()), "b8", 37, 2, raw.size, "x.b8"))
     line = tmp_path / "bad.01"
     line.write_text("0" * n + "\n" + "0" * (n - 1) + "\n")
     _fails(base + ["--dets", str(line), "--dets-format", "01", "--decoder", "pymatching"], capsys, "line 2 has")

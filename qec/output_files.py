@@ -1,0 +1,151 @@
+"""Writing output files without ever destroying an input or leaving half a file behind.
+
+:func:`atomic_output` is the one way this project writes a result file (predictions, models,
+optimizer state, DEMs, exports):
+
+- an output that is one of the run's inputs (the same path, a hard link to it, or a symlink
+  pointing at it) is refused with one line, before anything is written;
+- a symlink given as the output is written *through* (its target is replaced, the link stays);
+- a regular file is written to a temporary file in the same directory and renamed over the
+  target at the end, so a failed or interrupted run leaves the old file (or none) in place;
+- a FIFO, a character device (``/dev/stdout``, ``/dev/null``) or anything else that is not a
+  regular file is opened and written directly: it is never replaced by a regular file;
+- every failure (unwritable directory, disk full) is :class:`OutputFileError`, one line naming
+  the file the user gave, never the temporary file.
+
+Example:
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_output(os.path.join(d, "out.txt")) as f:
+    ...     _ = f.write(b"hello")
+    >>> open(os.path.join(d, "out.txt"), "rb").read()
+    b'hello'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from typing import BinaryIO, Iterator, Sequence
+
+
+class OutputFileError(ValueError):
+    """An output that cannot be written, or that would replace an input."""
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> str:
+    """The real path to write for ``path`` (symlinks followed); raises :class:`OutputFileError`
+    when it is one of ``inputs`` (same file, hard link or symlink), a directory, or its directory
+    does not exist."""
+    path = os.fspath(path)
+    real = os.path.realpath(path)
+    for inp in inputs:
+        inp = os.fspath(inp)
+        if os.path.realpath(inp) == real or _same_file(inp, path):
+            raise OutputFileError(f"{what} {path} is the input {inp}: refusing to overwrite an input")
+    if os.path.isdir(real):
+        raise OutputFileError(f"{what} {path} is a directory")
+    parent = os.path.dirname(real) or "."
+    if not os.path.isdir(parent):
+        raise OutputFileError(f"{what} {path}: directory {parent} does not exist")
+    return real
+
+
+def _describe(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+class _Writer:
+    """A binary file whose write errors (disk full, ...) name the user's output."""
+
+    def __init__(self, f: BinaryIO, shown: str, what: str):
+        self._f, self._shown, self._what = f, shown, what
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            raise OutputFileError(f"cannot write {self._what} {self._shown}: {_describe(e)}") from None
+
+    def finish(self, sync: bool) -> None:
+        try:
+            self._f.flush()
+            if sync:
+                os.fsync(self._f.fileno())
+        except OSError as e:
+            raise OutputFileError(f"cannot write {self._what} {self._shown}: {_describe(e)}") from None
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), what: str = "output"
+) -> Iterator[BinaryIO]:
+    """Open ``path`` for binary writing, safely (see the module docstring).
+
+    Args:
+        path: the output the user named.
+        inputs: files this run reads; ``path`` may be none of them.
+        what: how the error messages name the output (e.g. ``"--out"``).
+
+    Yields a binary file object; the file appears at ``path`` only when the block ends without an
+    exception (for regular files).
+    """
+    shown = os.fspath(path)
+    real = check_output_path(path, inputs, what)
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        # FIFO, device, socket: write into it, never replace it.
+        try:
+            f = open(real, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
+        except OSError as e:
+            raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+        with f:
+            w = _Writer(f, shown, what)
+            yield w
+            w.finish(sync=False)
+        return
+    parent = os.path.dirname(real) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(real) + ".", suffix=".tmp")
+    except OSError as e:
+        raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            w = _Writer(f, shown, what)
+            yield w
+            w.finish(sync=True)
+        umask = os.umask(0)
+        os.umask(umask)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else 0o666 & ~umask)
+        try:
+            os.replace(tmp, real)
+        except OSError as e:
+            raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> None:
+    """Write ``data`` to ``path`` with :func:`atomic_output`."""
+    with atomic_output(path, inputs, what) as f:
+        f.write(data)

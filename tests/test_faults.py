@@ -1,0 +1,310 @@
+"""Never lose a user's data: each fault a new user hit, as a case.
+
+Outputs never replace inputs, runs are never silently reused, shipped files are never default
+outputs, one writer per CSV, no orphaned workers, and every mistake or I/O failure is one line
+with exit status 2.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sinter
+import stim
+
+from experiments.cli import main
+from experiments.plot_command import group_series
+from qec import LerTask, MemoryExperiment, collect_ler
+from qec.ler import CsvLockedError
+from qec.output_files import OutputFileError, atomic_output
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def one_line_error(capsys, argv, match):
+    """``qec argv`` exits 2 with exactly one stderr line containing ``match``."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and match in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults")
+    circuit = MemoryExperiment(3, 3, 0.01, "x").circuit()
+    (root / "c.stim").write_text(str(circuit))
+    dets = circuit.compile_detector_sampler(seed=1).sample(300)
+    stim.write_shot_data_file(data=dets, path=str(root / "dets.b8"), format="b8", num_detectors=circuit.num_detectors)
+    return root
+
+
+def _decode(root, out, *extra):
+    return ["decode", "--circuit", str(root / "c.stim"), "--dets", str(root / "dets.b8"), "--out", str(out),
+            "--decoder", "pymatching", "--quiet", *extra]
+
+
+# 1. qec decode can destroy its own input.
+
+
+def test_decode_refuses_to_write_over_its_input(events, tmp_path, capsys):
+    before = (events / "dets.b8").read_bytes()
+    one_line_error(capsys, _decode(events, events / "dets.b8"), "refusing to overwrite an input")
+    link = tmp_path / "hard.b8"
+    os.link(events / "dets.b8", link)
+    one_line_error(capsys, _decode(events, link), "refusing to overwrite an input")
+    sym = tmp_path / "sym.b8"
+    sym.symlink_to(events / "dets.b8")
+    one_line_error(capsys, _decode(events, sym), "refusing to overwrite an input")
+    one_line_error(capsys, _decode(events, events / "c.stim"), "refusing to overwrite an input")
+    assert (events / "dets.b8").read_bytes() == before
+
+
+def test_decode_writes_through_a_symlink_and_into_a_fifo(events, tmp_path, capsys):
+    target = tmp_path / "real.01"
+    target.write_text("old\n")
+    sym = tmp_path / "link.01"
+    sym.symlink_to(target)
+    assert main(_decode(events, sym, "--out-format", "01")) == 0
+    assert sym.is_symlink() and len(target.read_text().splitlines()) == 300
+
+    fifo = tmp_path / "pipe.01"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    assert main(_decode(events, fifo, "--out-format", "01")) == 0
+    reader.join(timeout=30)
+    assert fifo.exists() and not fifo.is_file()  # still the FIFO, not replaced by a file
+    assert got and got[0] == target.read_bytes()
+    capsys.readouterr()
+
+
+def test_io_failures_name_the_users_file(events, capsys):
+    err = one_line_error(capsys, _decode(events, "/dev/full"), "cannot write --out /dev/full: No space left")
+    err = one_line_error(capsys, _decode(events, "/proc/qec_faults.b8"), "cannot write --out /proc/qec_faults.b8")
+    assert ".tmp" not in err
+    with pytest.raises(OutputFileError, match="is a directory"):
+        with atomic_output(events):
+            pass
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    out = tmp_path / "keep.bin"
+    out.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_output(out) as f:
+            f.write(b"half")
+            raise RuntimeError("interrupted")
+    assert out.read_bytes() == b"old" and os.listdir(tmp_path) == ["keep.bin"]
+
+
+def test_short_dets_file_is_one_line(events, tmp_path, capsys):
+    short = tmp_path / "short.b8"
+    short.write_bytes((events / "dets.b8").read_bytes()[:-1])
+    argv = _decode(events, tmp_path / "p.b8")
+    argv[argv.index("--dets") + 1] = str(short)
+    argv.remove("--quiet")
+    one_line_error(capsys, argv, "not a whole number")
+
+
+# 2. qec train silently overwrites an existing run.
+
+
+def test_train_never_reuses_a_run_silently(tmp_path, capsys):
+    argv = ["train", "--distance", "3", "--p", "0.01", "--preset", "tiny", "--steps", "2", "--batch", "8",
+            "--val-shots", "20", "--val-every", "1", "--threads", "1", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    rows = (tmp_path / "validation.jsonl").read_text().splitlines()
+    one_line_error(capsys, argv, "already holds a training run")
+    assert (tmp_path / "validation.jsonl").read_text().splitlines() == rows
+    assert main(argv + ["--overwrite"]) == 0
+    assert len((tmp_path / "validation.jsonl").read_text().splitlines()) == len(rows)  # not mixed
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    assert "nothing to train" in capsys.readouterr().err
+    one_line_error(capsys, argv + ["--resume", "--overwrite"], "give one")
+
+
+def test_train_bad_files_are_one_line(tmp_path, capsys):
+    text = tmp_path / "text.stim"
+    text.write_text(str(MemoryExperiment(3, 3, 0.01).circuit()))
+    junk = tmp_path / "junk.dem"
+    junk.write_bytes(b"\x80\x04\x95pickle\x00")
+    base = ["train", "--distance", "3", "--p", "0.01", "--preset", "tiny", "--steps", "2", "--batch", "8",
+            "--val-shots", "0", "--threads", "1"]
+    for bad in (text, junk):
+        one_line_error(capsys, base + ["--dem", str(bad), "--out", str(tmp_path / "r0")],
+                       "is not a Stim detector error model")
+    run = tmp_path / "r1"
+    assert main(base + ["--out", str(run)]) == 0
+    capsys.readouterr()
+    (run / "optimizer.safetensors").write_bytes(b"")
+    one_line_error(capsys, base + ["--steps", "4", "--out", str(run), "--resume"], "not a usable optimizer state")
+    one_line_error(capsys, base + ["--threads", "0", "--out", str(tmp_path / "r2")], "threads must be >= 1")
+
+
+# 3. A documented benchmark overwrites a shipped model.
+
+
+def test_noise_network_benchmark_never_writes_the_shipped_model():
+    shipped = ROOT / "noise_learning" / "models" / "noise_net_d5.safetensors"
+    before = shipped.read_bytes()
+    script = ROOT / "benchmarks" / "noise_learning_network.py"
+    for extra in ([], ["--out", str(shipped.with_suffix(""))]):
+        r = subprocess.run([sys.executable, str(script), "train", "--bags", "16", "--shots", "8", "--epochs", "1",
+                            *extra], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and ("needs --out" in r.stderr or "is the shipped model" in r.stderr), r.stderr
+    assert shipped.read_bytes() == before
+
+
+# 4. Two qec ler processes on one CSV double-count.
+
+
+def test_one_writer_per_csv(tmp_path, capsys):
+    out = tmp_path / "cs.csv"
+    task = LerTask(MemoryExperiment(3, 3, 0.01, "x"))
+    collect_ler([task], max_shots=500, seed=5, out=out)
+    with open(out, "a") as holder:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # another collection is running
+        with pytest.raises(CsvLockedError, match="being written by another collection"):
+            collect_ler([task], max_shots=1000, seed=5, out=out)
+        one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--max-shots", "1000", "--seed", "5", "--out",
+                                str(out)], "being written by another collection")
+    assert [s.shots for s in sinter.read_stats_from_csv_files(str(out))] == [500]
+    collect_ler([task], max_shots=1000, seed=5, out=out)  # the lock is free again
+    assert [s.shots for s in sinter.read_stats_from_csv_files(str(out))] == [1000]
+
+
+# 5. Orphans.
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_workers_die_with_their_parent(tmp_path):
+    code = ("from qec import LerTask, MemoryExperiment, collect_ler\n"
+            "collect_ler([LerTask(MemoryExperiment(9, 9, 0.006, 'x'))], max_shots=10**9, seed=1, workers=2)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=str(tmp_path))
+    try:
+        deadline = time.time() + 60
+        workers: list[int] = []
+        while time.time() < deadline and len(workers) < 2:
+            time.sleep(0.5)
+            workers = [c for c in _children(parent.pid)
+                       if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) >= 2, "workers did not start"
+        time.sleep(2)  # past their initializer
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+# 6. Tracebacks where one line is promised.
+
+
+def test_csv_cut_mid_row_names_the_line_and_the_repair(tmp_path, capsys):
+    out = tmp_path / "cut.csv"
+    collect_ler([LerTask(MemoryExperiment(3, 3, 0.01, "x"), ("pymatching", "pymatching-correlated"))],
+                max_shots=300, seed=1, out=out)
+    text = out.read_text()
+    out.write_text(text[: len(text) - 40])  # the last row cut mid-way, as a kill -9 could
+    line = len(text[: len(text) - 40].splitlines())
+    err = one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--max-shots", "600", "--out", str(out)],
+                         f"line {line} is not a sinter row")
+    assert "delete that line" in err
+
+
+def test_disk_full_and_learn_noise_with_too_few_shots_are_one_line(capsys):
+    one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--max-shots", "100", "--out", "/dev/full"],
+                   "No space left on device")
+    one_line_error(capsys, ["learn-noise", "--distance", "3", "--p", "0.003", "--train-shots", "10",
+                            "--test-shots", "200"], "give more --train-shots")
+
+
+# 7. Silent nonsense.
+
+
+def test_nonsense_numbers_are_rejected(events, tmp_path, capsys):
+    one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--decoders", "predecoder", "--threshold", "nan",
+                            "--max-shots", "10"], "--threshold must be a finite number")
+    one_line_error(capsys, ["ler", "-d", "3", "--p", "0", "--max-errors", "10"], "give max_shots")
+    one_line_error(capsys, ["bench", "-d", "3", "--p", "0.01", "--shots", "-3"], "--shots must be >= 1")
+    one_line_error(capsys, ["bench", "-d", "3", "--p", "0.01", "--threshold", "inf"], "finite")
+    argv = ["decode", "--circuit", str(events / "c.stim"), "--dets", str(events / "dets.b8"), "--out",
+            str(tmp_path / "p.b8"), "--quiet", "--threshold", "nan"]
+    one_line_error(capsys, argv, "threshold must be a finite number")
+
+
+# 8. qec plot merges what differs, and refuses sinter's own CSVs.
+
+
+def test_plot_keeps_apart_what_differs(tmp_path, capsys):
+    def row(decoder, **meta):
+        return sinter.TaskStats(strong_id=str(sorted(meta.items())) + decoder, decoder=decoder,
+                                json_metadata=meta, shots=100, errors=3)
+
+    base = dict(d=5, r=5, b="x", noise="depolarizing", noise_version=2)
+    stats = [row("pymatching", p=p, **base) for p in (0.003, 0.006)]
+    stats += [row("pymatching", p=p, scale=[[5, 5, 3]], **base) for p in (0.003, 0.006)]
+    stats += [row("predecoder", p=0.006, model="ab", threshold=t, **base) for t in (1.0, 2.0)]
+    groups, skipped = group_series(stats)
+    assert skipped == 0 and sorted(len(v) for v in groups.values()) == [1, 1, 2, 2]
+
+    # A CSV as `sinter collect --metadata_func auto` writes it: p and d, no r or noise.
+    csv = tmp_path / "sinter.csv"
+    lines = [sinter.CSV_HEADER] + [row("pymatching", d=3, p=p).to_csv_line() for p in (0.004, 0.008)]
+    csv.write_text("\n".join(lines) + "\n")
+    assert main(["plot", "--in", str(csv), "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    nop = tmp_path / "nop.csv"
+    nop.write_text("\n".join([sinter.CSV_HEADER, row("pymatching").to_csv_line()]) + "\n")
+    one_line_error(capsys, ["plot", "--in", str(nop), "--out", str(tmp_path / "n.png")], "--metadata_func auto")
+
+
+# 9. Defaults that disagreed.
+
+
+def test_learn_noise_defaults_to_the_x_basis_like_ler():
+    from experiments.cli import build_parser
+
+    args = build_parser().parse_args(["learn-noise", "--distance", "3", "--p", "0.003"])
+    assert args.basis == "x"
+    assert build_parser().parse_args(["bench", "-d", "3", "--p", "0.01"]).threads == 1
