@@ -7,8 +7,9 @@ Run one part at a time, on one core, niced:
 
 Each part prints a markdown table (and appends JSON lines to ``--jsonl PATH`` when given).
 All DEMs of one row are decoded on the same test shots (paired); intervals are 95% (sinter
-fit_binomial); z is the paired (McNemar) z-score of learned vs the reference (negative = learned
-better).
+fit_binomial, via qec.statistics.fit_ler); z is the paired (McNemar) z-score of learned vs the
+reference (negative = learned better). The hot-spot part is noise_learning.comparison's
+compare_learned_dem, the experiment behind ``qec learn-noise --distance ...``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import time
 import numpy as np
 
 from qec import MemoryExperiment
+from noise_learning.comparison import compare_learned_dem
 from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler, uniform_dem
+from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler
 from noise_learning.structure import DemStructure, graph_edge_probabilities
 
 RESULTS: pathlib.Path | None = None
@@ -84,22 +86,23 @@ def hotspot(args) -> None:
         p = 0.003
         exp = MemoryExperiment(d, d, p, scale_qubits=HOT[d])
         nominal = MemoryExperiment(d, d, p)
-        structure = DemStructure.from_dem(nominal.dem())
-        tr, dets, obs = _sample(exp, args.train_shots, args.test_shots, seed=7000 + d)
+        seed = 7000 + d
         for corr in (False, True):
-            method = "hyperedge" if corr else "pairwise"
-            learned = CorrelationEstimator(structure, method).fit(tr, bit_packed=True).dem()
-            dems = {"true": exp.dem(), "learned": learned, "nominal": nominal.dem(), "uniform": uniform_dem(exp.dem())}
-            res = paired_ler(dets, obs, dems, correlated=corr)
-            z = paired_difference(res["learned"], res["nominal"])["z"]
-            name = ("correlated" if corr else "plain") + f" ({method})"
+            # The same training and test shots (same seeds) for both rows; each row decodes once.
+            c = compare_learned_dem(exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots,
+                                    seed=seed, test_seed=seed + 1, order=4 if corr else 2,
+                                    correlated=corr, plain=not corr)
+            decoding = "correlated" if corr else "plain"
+            res = c.decoded[decoding]
+            z = c.paired[decoding]["learned_vs_nominal"]["z"]
+            name = decoding + f" ({c.method})"
             hot = " ".join(f"({x:g},{y:g})" for x, y, _ in HOT[d])
             print(f"| {d} | {p} | {hot} | {name} | {_fmt(res['true'])} | {_fmt(res['learned'])} | "
                   f"{_fmt(res['nominal'])} | {_fmt(res['uniform'])} | {z:+.1f} |", flush=True)
             _save({"part": "hotspot", "d": d, "p": p, "decoder": name, "train": args.train_shots,
                    "test": args.test_shots, **{f"ler_{k}": v.ler for k, v in res.items()},
                    **{f"errors_{k}": v.errors for k, v in res.items()}, "z_vs_nominal": z,
-                   "edge_stats": edge_error_stats(learned, exp.dem())})
+                   "edge_stats": c.edge_stats})
 
 
 def efficiency(args) -> None:

@@ -23,7 +23,7 @@ import torch
 from qec import MemoryExperiment
 from noise_learning.correlations import CorrelationEstimator
 from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler
-from noise_learning.network import DEFAULT_MODEL, load_model, predict_noise, save_model, train
+from noise_learning.network import DEFAULT_MODEL, load_noise_net, predict_noise, save_noise_net, train_noise_net
 from noise_learning.structure import DemStructure
 
 
@@ -33,17 +33,17 @@ def _fmt(r) -> str:
 
 def do_train(args) -> None:
     torch.set_num_threads(1)
-    model, meta = train(distance=5, n_bags=args.bags, shots=args.shots, epochs=args.epochs,
-                        widths=tuple(args.widths), seed=args.seed)
+    model, meta = train_noise_net(distance=5, n_bags=args.bags, shots=args.shots, epochs=args.epochs,
+                                  widths=tuple(args.widths), seed=args.seed)
     meta["command"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    save_model(model, meta, args.out)
+    save_noise_net(model, meta, args.out)
     print(f"saved {args.out}.safetensors ({meta['parameters']} parameters, "
           f"{meta['train_seconds']} s training, {meta['data_seconds']} s data)")
 
 
 def compare(args) -> None:
     torch.set_num_threads(1)
-    model, meta = load_model(args.model)
+    model, meta = load_noise_net(args.model)
     hot = ((3.0, 3.0, 5.0), (5.0, 7.0, 5.0), (7.0, 5.0, 5.0))
     cases = [(5, 0.003, ()), (5, 0.006, ()), (7, 0.003, ()), (7, 0.006, ()), (5, 0.003, hot)]
     print("| d | p | hot spots | p from network | true DEM | network | correlations (pairwise) | z network vs true | "

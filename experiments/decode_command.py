@@ -85,10 +85,11 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
                       ("block_space", "--block-space"), ("block_batch", "--block-batch")):
         if given[flag] is not None:
             options[key] = given[flag]
-    options["device"] = args.device
-    options["precision"] = args.precision
+    from predecoder import ler_decoders
+
+    factory = ler_decoders(device=args.device, precision=args.precision, **options)[args.decoder]
     try:
-        return get_decoder(args.decoder, circuit, dem, **options)
+        return factory(circuit, dem)
     except LayoutError as e:
         raise UsageError(f"{args.circuit} is not a rotated surface-code memory circuit the pre-decoder can map: {e}") from None
 

@@ -8,7 +8,8 @@ Two modes:
 - Simulated: ``--distance D --p P --train-shots N --test-shots M`` samples N training shots from
   the (possibly hot-spotted) circuit, learns a DEM from their detection events, then decodes M
   fresh shots with PyMatching using the true DEM, the learned DEM, the nominal DEM (same noise
-  model without the per-qubit scaling) and uniform weights, all on the same shots.
+  model without the per-qubit scaling) and uniform weights, all on the same shots: the library
+  function :func:`noise_learning.comparison.compare_learned_dem`; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-
 
 from experiments.cli import UsageError
 from qec.output_files import write_bytes
@@ -50,16 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _estimator_method(args, file_mode: bool = False) -> str:
-    # Measured (docs/noise_learning.md): with plain matching the 3-/4-point correction neither
-    # helps nor hurts, so plain runs use the simpler pairwise estimate; correlated matching needs
-    # the hyperedges, and a DEM written to a file (for correlated decoding or for training data)
-    # should carry them too.
-    default = 4 if (file_mode or getattr(args, "correlated", False)) else 2
-    order = args.order if args.order is not None else default
-    return "pairwise" if order == 2 else "hyperedge"
-
-
 def run(args: argparse.Namespace) -> int:
     if args.circuit or args.dets:
         return _run_files(args)
@@ -71,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_files(args) -> int:
     import stim
 
-    from noise_learning.correlations import CorrelationEstimator
+    from noise_learning.correlations import estimate_dem
     from noise_learning.structure import structure_from_circuit
 
     if not (args.circuit and args.dets and args.out):
@@ -90,11 +80,12 @@ def _run_files(args) -> int:
         raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
     if dets.shape[0] == 0:
         raise UsageError(f"{args.dets} holds no shots")
-    model = CorrelationEstimator(structure, method=_estimator_method(args, file_mode=True)).fit(
-        dets, bit_packed=True
-    )
-    dem = model.dem()
-    write_bytes(args.out, str(dem).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
+    # A DEM written to a file (for correlated decoding or for training data) carries the
+    # hyperedges by default.
+    order = 4 if args.order is None else args.order
+    method = "pairwise" if order == 2 else "hyperedge"
+    model = estimate_dem(dets, structure, method=method, bit_packed=True)
+    write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,
         "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3), "out": args.out,
@@ -110,9 +101,7 @@ def _run_files(args) -> int:
 def _run_simulated(args) -> int:
     from qec import MemoryExperiment
 
-    from noise_learning.correlations import CorrelationEstimator
-    from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler, uniform_dem
-    from noise_learning.structure import DemStructure
+    from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
 
     if args.train_shots < 1 or args.test_shots < 1:
         raise UsageError("--train-shots and --test-shots must be positive")
@@ -120,63 +109,35 @@ def _run_simulated(args) -> int:
     exp = MemoryExperiment(args.distance, rounds, args.p, args.basis, args.noise,
                            scale_qubits=tuple(tuple(s) for s in args.scale_qubit))
     nominal = MemoryExperiment(args.distance, rounds, args.p, args.basis, args.noise)
-    circuit = exp.circuit()
-    true_dem = exp.dem()
-    # Structure only: the nominal model's DEM, probabilities discarded.
-    structure = DemStructure.from_dem(nominal.dem())
-    train = circuit.compile_detector_sampler(seed=args.seed).sample(args.train_shots, bit_packed=True)
-    dets, obs = circuit.compile_detector_sampler(seed=args.seed + 1_000_003).sample(
-        args.test_shots, separate_observables=True, bit_packed=False
-    )
-    t0 = time.perf_counter()
-    if args.method == "network":
-        try:
-            from noise_learning.network import learn_dem_with_network
-        except ModuleNotFoundError as e:
-            raise UsageError(f"--method network is unavailable ({e})") from e
-
-        learned = learn_dem_with_network(exp, train, bit_packed=True)
-        clamped = {}
-        method = "network"
-    else:
-        model = CorrelationEstimator(structure, method=_estimator_method(args)).fit(train, bit_packed=True)
-        learned = model.dem()
-        clamped = model.clamped
-        method = model.method
-    est_seconds = time.perf_counter() - t0
+    try:
+        result = compare_learned_dem(
+            exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots, seed=args.seed,
+            method=args.method, order=args.order, correlated=args.correlated,
+        )
+    except ModuleNotFoundError as e:
+        if args.method != "network":
+            raise
+        raise UsageError(f"--method network is unavailable ({e})") from e
+    except LearnedDemUndecodable as e:
+        if args.out:
+            write_bytes(args.out, str(e.learned).encode() + b"\n", what="--out")
+        raise UsageError(
+            f"the DEM learned from {e.train_shots} shots cannot decode the test shots ({e.zeroed} mechanisms "
+            f"estimated at zero leave syndromes unmatchable); give more --train-shots (10^4 or more)"
+        ) from None
     if args.out:
-        write_bytes(args.out, str(learned).encode() + b"\n", what="--out")
-    dems = {"true": true_dem, "learned": learned, "nominal": nominal.dem(), "uniform": uniform_dem(true_dem)}
+        write_bytes(args.out, str(result.learned).encode() + b"\n", what="--out")
     out: dict = {
         "d": args.distance, "rounds": rounds, "p": args.p, "noise": args.noise, "basis": args.basis,
         "seed": args.seed, "scale": [list(s) for s in args.scale_qubit], "train_shots": args.train_shots,
-        "test_shots": args.test_shots, "method": method, "estimate_seconds": round(est_seconds, 3),
-        "clamped": clamped,
+        "test_shots": args.test_shots, **result.summary(),
     }
-    for prefix, correlated in (("", False), ("corr_", True)) if args.correlated else (("", False),):
-        try:
-            res = paired_ler(dets, obs, dems, correlated=correlated)
-        except ValueError as e:
-            if "perfect matching" not in str(e):
-                raise
-            zeroed = sum(clamped.values()) if clamped else 0
-            raise UsageError(
-                f"the DEM learned from {args.train_shots} shots cannot decode the test shots ({zeroed} mechanisms "
-                f"estimated at zero leave syndromes unmatchable); give more --train-shots (10^4 or more)"
-            ) from None
-        for name, r in res.items():
-            out[f"{prefix}ler_{name}"] = r.ler
-            out[f"{prefix}ler_{name}_low"] = r.low
-            out[f"{prefix}ler_{name}_high"] = r.high
-        out[f"{prefix}paired_learned_vs_true"] = paired_difference(res["learned"], res["true"])
-        out[f"{prefix}paired_learned_vs_nominal"] = paired_difference(res["learned"], res["nominal"])
-    out["edge_stats"] = edge_error_stats(learned, true_dem)
     if args.json:
         print(json.dumps(out))
         return 0
     print(f"d={args.distance} rounds={rounds} p={args.p} {args.noise} basis={args.basis} "
-          f"train={args.train_shots} test={args.test_shots} method={method} "
-          f"(estimated in {est_seconds:.2f} s, clamped {clamped})")
+          f"train={args.train_shots} test={args.test_shots} method={result.method} "
+          f"(estimated in {result.estimate_seconds:.2f} s, clamped {result.clamped})")
     for prefix, label in (("", "plain"), ("corr_", "correlated")):
         if f"{prefix}ler_true" not in out:
             continue

@@ -15,8 +15,10 @@ import sys
 
 from experiments.cli import UsageError
 from qec.circuits import BASES, MemoryExperiment
-from qec.decoders import DECODERS
-from qec.ler import LerResult, LerTask, check_writable, collect_ler, read_csv_stats
+from qec.decoders import DECODERS, load_custom_decoders
+from qec.ler import collect_ler
+from qec.ler_result import LerResult, LerTask
+from qec.stats_csv import check_writable, read_csv_stats
 from qec.noise import NOISE_MODELS
 
 
@@ -30,7 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", nargs="+", default=["depolarizing"],
                         help=f"noise models ({', '.join(NOISE_MODELS)}; default depolarizing)")
     parser.add_argument("--decoders", nargs="+", default=["pymatching"],
-                        help=f"decoders compared on the same shots ({', '.join(DECODERS)})")
+                        help=f"decoders compared on the same shots ({', '.join([*DECODERS, *PREDECODERS])}, or "
+                             f"names from --custom-decoders)")
+    parser.add_argument("--custom-decoders", nargs="+", default=[], metavar="MODULE:FUNCTION",
+                        help="more decoders: FUNCTION() returns {name: sinter.Decoder or factory(circuit, dem)}, "
+                             "as sinter's --custom_decoders_module_function (e.g. "
+                             "tesseract_decoder:make_tesseract_sinter_decoders_dict, "
+                             "experiments.extra_decoders:beliefmatching)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="shots per point and decoder, CSV rows included (default 100000 "
                              "unless --max-errors is given)")
@@ -65,11 +73,29 @@ def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
     return distance + value if kind == "rel" else value
 
 
-def build_tasks(args: argparse.Namespace) -> list[LerTask]:
+# The pre-decoder's names (predecoder.ler_decoders); torch is imported only when one is asked for.
+PREDECODERS = ("predecoder", "predecoder-correlated")
+
+
+def custom_decoders(args: argparse.Namespace) -> dict:
+    """The decoders beyond qec's own: the pre-decoder's (with --model and --threshold) when asked
+    for, then those of every --custom-decoders MODULE:FUNCTION."""
+    out: dict = {}
+    if any(name in PREDECODERS for name in args.decoders):
+        from predecoder import ler_decoders
+
+        out.update(ler_decoders(model=args.model, threshold=args.threshold))
+    for spec in args.custom_decoders:
+        out.update(load_custom_decoders(spec))
+    return out
+
+
+def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[LerTask]:
     """The sweep's tasks; ``UsageError``/``ValueError`` on bad input."""
+    known = [*DECODERS, *PREDECODERS, *(n for n in (custom or {}) if n not in DECODERS and n not in PREDECODERS)]
     for name in args.decoders:
-        if name not in DECODERS:
-            raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")
+        if name not in known:
+            raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
     for n in args.noise:
         if n not in NOISE_MODELS:
             raise UsageError(f"unknown noise model {n!r}; choose from {', '.join(NOISE_MODELS)}")
@@ -92,20 +118,20 @@ def build_tasks(args: argparse.Namespace) -> list[LerTask]:
         raise UsageError(f"--max-errors must be >= 1, got {args.max_errors}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    if args.threshold is not None and not math.isfinite(args.threshold):
-        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
-    options = tuple((k, v) for k, v in (("model", args.model), ("threshold", args.threshold)) if v is not None)
     tasks = []
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
         for r in [resolve_rounds(spec, d) for spec in args.rounds or [("rel", 0)]]:
             exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
-            tasks.append(LerTask(exp, tuple(args.decoders), options))
+            tasks.append(LerTask(exp, tuple(args.decoders)))
     return tasks
 
 
 def run(args: argparse.Namespace) -> int:
-    tasks = build_tasks(args)
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
+    custom = custom_decoders(args)
+    tasks = build_tasks(args, custom)
     if args.out is not None:
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
@@ -117,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         max_shots = 100_000
     results = collect_ler(
         tasks, max_shots=max_shots, max_errors=args.max_errors, seed=args.seed, out=args.out,
-        workers=args.workers, progress=True,
+        workers=args.workers, progress=True, custom_decoders=custom,
     )
     if args.json:
         json.dump({"results": [r.to_json() for r in results]}, sys.stdout, indent=1)

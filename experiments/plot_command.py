@@ -14,7 +14,8 @@ import sys
 from collections import defaultdict
 
 from experiments.cli import UsageError
-from qec.ler import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round, read_csv_stats
+from qec.stats_csv import read_csv_stats
+from qec.statistics import fit_ler, per_round
 from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
 
 
@@ -61,8 +62,6 @@ def group_series(stats, per_round: bool = False) -> tuple[dict[tuple, list], int
 
 
 def run(args: argparse.Namespace) -> int:
-    import sinter
-
     stats = []
     for path in args.inputs:
         file_stats = read_csv_stats(path)
@@ -98,9 +97,7 @@ def run(args: argparse.Namespace) -> int:
         for s in sorted(rows, key=lambda s: s.json_metadata["p"]):
             if s.shots == 0:
                 continue
-            fit = sinter.fit_binomial(
-                num_shots=s.shots, num_hits=s.errors, max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR
-            )
+            fit = fit_ler(s.errors, s.shots)
             if args.per_round:
                 fit = per_round(fit, r)
             pts.append((s.json_metadata["p"], fit))

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from predecoder.model import PRESETS
-from predecoder.training import OPTIMIZERS, TrainConfig, train
+from predecoder.device import resolve_device
+from predecoder.training import OPTIMIZERS, TrainConfig, distributed, train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay to 10%%)")
     parser.add_argument("--optimizer", default="adamw", choices=OPTIMIZERS)
     parser.add_argument("--pos-weight", type=float, default=1.0, help="BCE weight of positive labels")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda[:N] or auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-shots", type=int, default=10_000, help="fixed validation shots (both bases)")
     parser.add_argument("--val-every", type=int, default=500, help="validate every N steps")
@@ -42,32 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise ValueError("--resume continues the run in --out, --overwrite replaces it: give one")
-    import torch.distributed as dist
-
-    distributed = "WORLD_SIZE" in __import__("os").environ and int(__import__("os").environ["WORLD_SIZE"]) > 1
-    device = args.device
-    if distributed:
-        import os
-
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        backend = "nccl" if device.startswith("cuda") else "gloo"
-        dist.init_process_group(backend=backend)
-        if device.startswith("cuda"):
-            device = f"cuda:{local_rank}"
-    cfg = TrainConfig(
-        distance=args.distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=args.dem,
-        preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
-        batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
-        device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
-        threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
-        init=args.init,
-    )
-    try:
+    with distributed(str(resolve_device(args.device))) as device:
+        cfg = TrainConfig(
+            distance=args.distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=args.dem,
+            preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
+            batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
+            device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
+            threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
+            init=args.init,
+        )
         state = train(cfg, resume=args.resume, overwrite=args.overwrite,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
-    finally:
-        if distributed:
-            dist.destroy_process_group()
     if state.last_validation:
         v = state.last_validation
         print(

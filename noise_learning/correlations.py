@@ -39,7 +39,6 @@ __all__ = [
     "SlidingWindowEstimator",
     "estimate_dem",
     "iter_event_chunks",
-    "matching_from_dem",
 ]
 
 _CHUNK_SHOTS = 1 << 16  # shots per streamed chunk (a multiple of 64)
@@ -115,14 +114,11 @@ class EstimatedModel:
         return dict(zip(self.mechanisms, self.probabilities.tolist()))
 
     def matching(self, correlated: bool = False):
-        return matching_from_dem(self.dem(), correlated=correlated)
+        """The ``pymatching.Matching`` of :meth:`dem`, plain or correlated (built by
+        :class:`qec.decoders.PyMatchingDecoder`, the project's one PyMatching wrapper)."""
+        from qec.decoders import PyMatchingDecoder
 
-
-def matching_from_dem(dem: stim.DetectorErrorModel, correlated: bool = False):
-    """A PyMatching decoder for a DEM, plain or correlated (pymatching >= 2.3)."""
-    import pymatching
-
-    return pymatching.Matching.from_detector_error_model(dem, enable_correlations=correlated)
+        return PyMatchingDecoder(self.dem(), correlated=correlated).matching
 
 
 class CorrelationEstimator:

@@ -1,4 +1,8 @@
-"""Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics."""
+"""Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics.
+
+Intervals and paired z-scores are :mod:`qec.statistics`' (``fit_ler``, ``paired_z``); decoding
+is :class:`qec.decoders.PyMatchingDecoder`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,18 @@ from typing import Mapping
 import numpy as np
 import stim
 
-from noise_learning.correlations import matching_from_dem
 from noise_learning.structure import graph_edge_probabilities
+from qec.decoders import PyMatchingDecoder
+from qec.statistics import fit_ler, paired_z
 
-__all__ = ["LerResult", "paired_ler", "edge_error_stats", "uniform_dem", "hot_edges"]
+__all__ = ["DecodedShots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]
 
 
 @dataclasses.dataclass
-class LerResult:
+class DecodedShots:
+    """One DEM's decoding of a set of test shots: errors, 95% interval and the per-shot
+    mistakes (kept for paired comparisons). Not the aggregate :class:`qec.ler.LerResult`."""
+
     errors: int
     shots: int
     low: float
@@ -27,41 +35,30 @@ class LerResult:
         return self.errors / self.shots if self.shots else float("nan")
 
 
-def _fit(errors: int, shots: int) -> tuple[float, float]:
-    import sinter
-
-    # likelihood ratio exp(1.96^2 / 2) = 6.83: the 95% likelihood-ratio interval.
-    fit = sinter.fit_binomial(num_shots=shots, num_hits=errors, max_likelihood_factor=6.826)
-    return float(fit.low), float(fit.high)
-
-
 def paired_ler(
     dets: np.ndarray,
     obs: np.ndarray,
     dems: Mapping[str, stim.DetectorErrorModel],
     correlated: bool = False,
-) -> dict[str, LerResult]:
+) -> dict[str, DecodedShots]:
     """Decode the same shots with each DEM's PyMatching; per-DEM errors and 95% intervals."""
-    out: dict[str, LerResult] = {}
+    out: dict[str, DecodedShots] = {}
     obs = np.asarray(obs, dtype=bool)
     for name, dem in dems.items():
-        m = matching_from_dem(dem, correlated=correlated)
-        pred = m.decode_batch(dets, enable_correlations=correlated) if correlated else m.decode_batch(dets)
-        mistakes = np.any(pred.astype(bool) != obs, axis=1)
+        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(dets)
+        mistakes = np.any(pred != obs, axis=1)
         k = int(mistakes.sum())
-        low, high = _fit(k, len(mistakes))
-        out[name] = LerResult(k, len(mistakes), low, high, mistakes)
+        fit = fit_ler(k, len(mistakes))
+        out[name] = DecodedShots(k, len(mistakes), float(fit.low), float(fit.high), mistakes)
     return out
 
 
-def paired_difference(a: LerResult, b: LerResult) -> dict[str, float]:
+def paired_difference(a: DecodedShots, b: DecodedShots) -> dict[str, float]:
     """Shots where only ``a`` fails vs only ``b`` fails, and a normal-approximation z score of
-    the difference (McNemar); negative z means ``a`` is better."""
+    the difference (McNemar, :func:`qec.statistics.paired_z`); negative z means ``a`` is better."""
     only_a = int(np.sum(a.mistakes & ~b.mistakes))
     only_b = int(np.sum(b.mistakes & ~a.mistakes))
-    n = only_a + only_b
-    z = (only_a - only_b) / np.sqrt(n) if n else 0.0
-    return {"only_a": only_a, "only_b": only_b, "z": float(z)}
+    return {"only_a": only_a, "only_b": only_b, "z": float(paired_z(only_a, only_b))}
 
 
 def edge_error_stats(

@@ -31,7 +31,15 @@ from torch import nn
 from qec import CircuitNoise, MemoryExperiment
 from qec.output_files import write_bytes
 
-__all__ = ["NoiseNet", "RoundPairLayout", "learn_dem_with_network", "load_model", "save_model", "train"]
+__all__ = [
+    "NoiseNet",
+    "RoundPairLayout",
+    "learn_dem_with_network",
+    "load_noise_net",
+    "predict_noise",
+    "save_noise_net",
+    "train_noise_net",
+]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODEL_DIR / "noise_net_d5"
@@ -144,7 +152,7 @@ def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[tor
     return torch.stack(xs), torch.tensor(np.stack(ys), dtype=torch.float32), ps
 
 
-def train(
+def train_noise_net(
     distance: int = 5, n_bags: int = 4000, shots: int = 64, epochs: int = 12, bags_per_step: int = 8,
     lr: float = 2e-3, seed: int = 0, widths=(32, 64, 64, 32), log=print,
 ) -> tuple[NoiseNet, dict]:
@@ -200,7 +208,7 @@ def _validate(model: NoiseNet, xv: torch.Tensor, yv: torch.Tensor) -> dict:
     }
 
 
-def save_model(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
+def save_noise_net(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
     """Write ``path``.safetensors and ``path``.json (atomically; no default: the shipped model
     is never an implicit output)."""
     from safetensors.torch import save
@@ -212,7 +220,8 @@ def save_model(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
     write_bytes(path.with_suffix(".json"), (json.dumps(meta, indent=1) + "\n").encode(), what="noise network metadata")
 
 
-def load_model(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:
+def load_noise_net(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:
+    """Read ``path``.safetensors and ``path``.json (default: the shipped model), in eval mode."""
     from safetensors.torch import load_file
 
     path = pathlib.Path(path)
@@ -250,7 +259,7 @@ def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: 
     if exp.noise != "depolarizing":
         raise ValueError("the noise network builds a depolarizing-model (25-parameter) circuit; "
                          f"got noise={exp.noise!r}")
-    model, _ = load_model(model_path)
+    model, _ = load_noise_net(model_path)
     noise = predict_noise(model, exp.circuit(), dets, bit_packed=bit_packed)
     learned = MemoryExperiment(exp.distance, exp.rounds, exp.p, exp.basis, "depolarizing", circuit_noise=noise)
     return learned.dem()

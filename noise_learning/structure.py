@@ -149,7 +149,8 @@ def structure_from_circuit(circuit: stim.Circuit) -> DemStructure:
         raise ValueError("circuit has no detectors")
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     if dem.num_errors == 0:
-        from qec.noise import CircuitNoise, fold_hadamards, insert_circuit_noise
+        from qec.noise import CircuitNoise
+        from qec.noise_insertion import fold_hadamards, insert_circuit_noise
 
         try:
             noisy = insert_circuit_noise(fold_hadamards(circuit), CircuitNoise.depolarizing(1e-3))

@@ -8,7 +8,8 @@ from predecoder.model_file import (
     load_model,
     save_model,
 )
-from predecoder.pipeline import PipelineDecoder, make_decoder, resolve_device
+from predecoder.device import resolve_device
+from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory, ler_decoders
 
 
 def sinter_decoders(model=None, **options):
@@ -27,10 +28,11 @@ __all__ = [
     "ModelConfig",
     "ModelFileError",
     "PipelineDecoder",
+    "PipelineDecoderFactory",
     "PreDecoderCNN",
     "default_model_path",
     "load_model",
-    "make_decoder",
+    "ler_decoders",
     "resolve_device",
     "resolve_preset",
     "save_model",

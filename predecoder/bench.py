@@ -40,7 +40,8 @@ import torch
 
 from predecoder.blockwise import gather_windows, make_plan
 from predecoder.model import OUT_CHANNELS
-from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder, resolve_device
+from predecoder.device import resolve_device
+from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
 from qec.circuits import MemoryExperiment
 
 
@@ -167,11 +168,11 @@ def run_bench(
     @torch.inference_mode()
     def network():
         for w in prepared:
-            dec._net(w)
+            dec.network(w)
 
     def predecoder():
         for s in chunks:
-            dec._residual_chunk(events[s])
+            dec.residual_and_flip(events[s])
 
     def pymatching_raw():
         for s in chunks:
@@ -188,7 +189,7 @@ def run_bench(
     # The same pipeline with the network and the global decoder replaced by stubs that cost
     # almost nothing: what remains is layout, windows, stitching, threshold, residual, packing.
     bare = copy.copy(dec)
-    bare._net = lambda w: w.new_zeros((w.shape[0], OUT_CHANNELS, *w.shape[2:]))
+    bare.network = lambda w: w.new_zeros((w.shape[0], OUT_CHANNELS, *w.shape[2:]))
     bare.global_decoder = _NullDecoder()
 
     def overhead():

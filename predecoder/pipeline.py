@@ -13,6 +13,7 @@ are options.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any
 
@@ -21,6 +22,7 @@ import stim
 import torch
 
 from predecoder.blockwise import blockwise_forward, make_plan
+from predecoder.device import resolve_device
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
@@ -33,24 +35,6 @@ DEFAULT_BLOCK_ROUNDS = 32
 DEFAULT_BLOCK_BATCH = 64
 # Shots per inference chunk are capped so that one chunk's grid holds at most this many sites.
 MAX_CHUNK_SITES = 1 << 22
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``torch.device`` for 'cpu', 'cuda', 'cuda:N' or 'auto'; ``ValueError`` for unknown or unavailable."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
-    return dev
 
 
 def _check_block(value: int | None, what: str) -> int | None:
@@ -133,7 +117,7 @@ class PipelineDecoder:
             raise ValueError(
                 f"the DEM has {dem.num_detectors} detectors but the circuit's layout has {layout.num_detectors}"
             )
-        self.basis = CorrectionBasis.from_layout(layout)
+        self.correction_basis = CorrectionBasis.from_layout(layout)
         self.num_detectors = layout.num_detectors
 
         self.model = model if isinstance(model, LoadedModel) else load_model(model, device=self.device)
@@ -156,14 +140,14 @@ class PipelineDecoder:
         if compile:
             mode = "reduce-overhead" if self.device.type == "cuda" else None
             net = torch.compile(net, mode=mode, dynamic=False)
-        self._net = net
+        self.network = net  # the forward function the block loop calls (cast / compiled)
 
         self.global_decoder = PyMatchingDecoder(dem, correlated=global_decoder.endswith("-correlated"))
         self.global_decoder_name = global_decoder
         T, H, W = layout.shape
         self._flat_index = torch.as_tensor(layout.detector_flat_index, device=self.device)
         self._masks = torch.as_tensor(layout.detector_mask(), dtype=self._dtype, device=self.device)
-        self._valid = torch.as_tensor(self.basis.valid, device=self.device)
+        self._valid = torch.as_tensor(self.correction_basis.valid, device=self.device)
         self._valid_flat = self._valid.reshape(1, -1)
         # One comparison gives thresholded, masked corrections: +inf where no element exists.
         self._thresholds = torch.where(
@@ -171,19 +155,19 @@ class PipelineDecoder:
         ).to(self.device)
         # H and L as gather tables: detector n is flipped by the elements _flips[n, :] (padded
         # with the index of an always-off extra element); the observable by _obs_elements.
-        Hr = self.basis.H.tocsr()
+        Hr = self.correction_basis.H.tocsr()
         counts = np.diff(Hr.indptr)
         K = max(int(counts.max()), 1) if len(counts) else 1
         # Padding points at an element that never exists (X-stabilizer misread in the last layer).
         T, H, W = layout.shape
         never = ((2 * T) + (T - 1)) * H * W
-        assert not self.basis.valid.ravel()[never]
+        assert not self.correction_basis.valid.ravel()[never]
         flips = np.full((self.num_detectors, K), never, dtype=np.int64)
         for k in range(K):
             has = counts > k
             flips[has, k] = Hr.indices[Hr.indptr[:-1][has] + k]
         self._flips_flat = torch.as_tensor(flips.reshape(-1), device=self.device)
-        self._obs_elements = torch.as_tensor(np.flatnonzero(self.basis.L), device=self.device)
+        self._obs_elements = torch.as_tensor(np.flatnonzero(self.correction_basis.L), device=self.device)
         self._chunk = max(1, min(self.batch_size, MAX_CHUNK_SITES // (T * H * W)))
         self.metadata: dict[str, Any] = {"model": self.model.short_hash, "threshold": self.threshold}
         if self.model.training_noise is not None:
@@ -200,11 +184,11 @@ class PipelineDecoder:
         """The :class:`predecoder.blockwise.BlockPlan` used for this circuit's volume."""
         return make_plan(self.layout.shape, self.halo, self.block)
 
-    def _events(self, dets: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _events(self, dets: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
         dets = np.asarray(dets)
         if dets.ndim != 2:
             raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-        packed = is_bit_packed(dets, self.num_detectors)
+        packed = is_bit_packed(dets, self.num_detectors, bit_packed)
         if packed:
             return self.layout.unpack(dets), True
         if dets.shape[1] != self.num_detectors:
@@ -228,7 +212,7 @@ class PipelineDecoder:
     def logits_from_grid(self, x: torch.Tensor) -> torch.Tensor:
         """Network input (shots, 4, T, H, W) -> float32 logits, block-wise."""
         return blockwise_forward(
-            self._net, x, self.halo, self.block, self.block_batch, out_channels=OUT_CHANNELS,
+            self.network, x, self.halo, self.block, self.block_batch, out_channels=OUT_CHANNELS,
             out_dtype=torch.float32, pad_last_batch=self._compiled,
         )
 
@@ -237,7 +221,7 @@ class PipelineDecoder:
         """bool (shots, num_detectors) -> float32 logits (shots, 4, T, H, W) on the device."""
         events, _ = self._events(events)
         outs = [self.logits_from_grid(self.grid(events[i:i + self._chunk])) for i in range(0, len(events), self._chunk)]
-        return torch.cat(outs) if outs else torch.empty((0, *self.basis.shape), device=self.device)
+        return torch.cat(outs) if outs else torch.empty((0, *self.correction_basis.shape), device=self.device)
 
     @torch.inference_mode()
     def corrections_from_logits(self, logits: torch.Tensor) -> torch.Tensor:
@@ -253,7 +237,7 @@ class PipelineDecoder:
         """bool (shots, 4, T, H, W): the corrections the pre-decoder applies."""
         events, _ = self._events(events)
         if len(events) == 0:
-            return np.zeros((0, *self.basis.shape), dtype=bool)
+            return np.zeros((0, *self.correction_basis.shape), dtype=bool)
         return np.concatenate([self._corrections_chunk(events[i:i + self._chunk])
                                for i in range(0, len(events), self._chunk)])
 
@@ -274,8 +258,9 @@ class PipelineDecoder:
         return residual.view(torch.bool), flip.view(torch.bool)
 
     @torch.inference_mode()
-    def _residual_chunk(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """events (host) -> (residual, flip) on the host: the whole pre-decoder side of a chunk."""
+    def residual_and_flip(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The whole pre-decoder side of one chunk: bool events (k, N) on the host -> (residual
+        bool (k, N), observable flip bool (k, 1)) on the host (grid, network, threshold, H*c, L*c)."""
         ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device, non_blocking=True)
         c = self.corrections_from_logits(self.logits_from_grid(self.grid(ev)))
         residual, flip = self.apply_corrections(ev, c)
@@ -297,8 +282,8 @@ class PipelineDecoder:
         """
         events, _ = self._events(events)
         corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
-        if corrections.shape[1] != self.basis.num_elements:
-            raise ValueError(f"corrections must have {self.basis.num_elements} elements per shot")
+        if corrections.shape[1] != self.correction_basis.num_elements:
+            raise ValueError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
         c = torch.as_tensor(corrections).to(self.device) & self._valid_flat  # non-elements do nothing
         residual, flip = self.apply_corrections(torch.as_tensor(events).to(self.device), c)
         residual, flip = residual.cpu().numpy(), flip.cpu().numpy()
@@ -306,21 +291,22 @@ class PipelineDecoder:
 
     # -----------------------------------------------------------------------------------------
 
-    def decode_batch(self, dets: np.ndarray, return_residual: bool = False):
+    def decode_batch(self, dets: np.ndarray, return_residual: bool = False, bit_packed: bool | None = None):
         """Detection events -> observable predictions.
 
         Args:
             dets: bool (shots, num_detectors), or Stim bit-packed uint8 (shots, ceil(N / 8)).
             return_residual: also return the residual events bool (shots, num_detectors).
+            bit_packed: whether ``dets`` is bit-packed (None: inferred from dtype and width).
 
         Returns:
             bool (shots, 1) predictions (bit-packed uint8 (shots, 1) for bit-packed input), and
             the residual when asked.
         """
-        events, packed = self._events(dets)
+        events, packed = self._events(dets, bit_packed)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
-            res, flip = self._residual_chunk(events[i:i + self._chunk])
+            res, flip = self.residual_and_flip(events[i:i + self._chunk])
             pred = flip ^ self.global_decoder.decode_batch(res)
             preds.append(pred)
             if return_residual:
@@ -334,22 +320,50 @@ class PipelineDecoder:
         return prediction, residual
 
 
-MAKE_DECODER_OPTIONS = (
-    "model", "threshold", "device", "batch_size", "block_rounds", "block_space", "block_batch", "precision", "compile",
-)
+PREDECODER_NAMES = {"predecoder": "pymatching", "predecoder-correlated": "pymatching-correlated"}
 
 
-def make_decoder(name: str, circuit: stim.Circuit, dem: stim.DetectorErrorModel, **options: Any) -> PipelineDecoder:
-    """Factory for the ``qec`` decoder registry: ``predecoder`` and ``predecoder-correlated``.
+@dataclasses.dataclass(frozen=True)
+class PipelineDecoderFactory:
+    """Builds a :class:`PipelineDecoder` for a circuit and its DEM: the pre-decoder's entry in a
+    ``custom_decoders`` mapping (:func:`ler_decoders`). Picklable: it holds a model path.
 
-    Options: ``model`` (path or LoadedModel; None = the shipped default), ``threshold``,
-    ``device``, ``batch_size``, ``block_rounds``, ``block_space``, ``block_batch``,
-    ``precision``, ``compile``.
+    The fields are :class:`PipelineDecoder`'s arguments; the threshold takes one path: this field,
+    then the decoder's ``threshold`` and its ``metadata["threshold"]``, recorded with the results.
     """
-    unknown = sorted(set(options) - set(MAKE_DECODER_OPTIONS))
-    if unknown:
-        raise ValueError(f"decoder {name!r} takes no option {', '.join(unknown)}")
-    if name not in ("predecoder", "predecoder-correlated"):
-        raise ValueError(f"make_decoder builds predecoder and predecoder-correlated, not {name!r}")
-    global_decoder = "pymatching-correlated" if name.endswith("-correlated") else "pymatching"
-    return PipelineDecoder(circuit, dem, global_decoder=global_decoder, **options)
+
+    global_decoder: str = "pymatching"
+    model: str | None = None
+    threshold: float | None = None
+    device: str = "cpu"
+    batch_size: int = 256
+    block_rounds: int | None = DEFAULT_BLOCK_ROUNDS
+    block_space: int | None = None
+    block_batch: int = DEFAULT_BLOCK_BATCH
+    precision: str = "fp32"
+    compile: bool = False
+
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
+        return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
+
+
+def ler_decoders(model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
+    """``predecoder`` and ``predecoder-correlated`` (plain or correlated PyMatching on the
+    residual) for ``qec.ler.collect_ler(..., custom_decoders=...)`` and ``qec ler
+    --custom-decoders predecoder:ler_decoders``.
+
+    Args:
+        model: model file (None: the shipped default).
+        threshold: logit threshold (None: the model's).
+        options: further :class:`PipelineDecoderFactory` fields (device, block_rounds, ...).
+
+    Example:
+        >>> from qec import LerTask, MemoryExperiment, collect_ler
+        >>> task = LerTask(MemoryExperiment(3, 3, 0.003), ("predecoder", "pymatching"))
+        >>> [r.shots for r in collect_ler([task], max_shots=500, seed=1, custom_decoders=ler_decoders())]
+        [500, 500]
+    """
+    return {
+        name: PipelineDecoderFactory(global_decoder=g, model=model, threshold=threshold, **options)
+        for name, g in PREDECODER_NAMES.items()
+    }

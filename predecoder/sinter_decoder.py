@@ -33,7 +33,7 @@ import sinter
 import stim
 
 from predecoder.model_file import ModelFileError, default_model_path
-from predecoder.pipeline import MAKE_DECODER_OPTIONS, PipelineDecoder
+from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory
 from qec.layout import LayoutError, SpaceTimeLayout
 
 
@@ -119,7 +119,7 @@ class _CompiledPipeline(sinter.CompiledDecoder):
 
     def decode_shots_bit_packed(self, *, bit_packed_detection_event_data: np.ndarray) -> np.ndarray:
         data = np.asarray(bit_packed_detection_event_data, dtype=np.uint8)
-        return self.decoder.decode_batch(data)
+        return self.decoder.decode_batch(data, bit_packed=True)
 
 
 class SinterPreDecoder(sinter.Decoder):
@@ -132,7 +132,8 @@ class SinterPreDecoder(sinter.Decoder):
     """
 
     def __init__(self, model: str | None = None, global_decoder: str = "pymatching", **options: Any):
-        unknown = sorted(set(options) - (set(MAKE_DECODER_OPTIONS) - {"model"}))
+        allowed = {f.name for f in dataclasses.fields(PipelineDecoderFactory)} - {"model", "global_decoder"}
+        unknown = sorted(set(options) - allowed)
         if unknown:
             raise ValueError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
         self.model_path, self.sha256 = model_identity(model)

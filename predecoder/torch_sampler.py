@@ -23,7 +23,7 @@ class TorchLabeledSampler:
 
     Args:
         dem: graphlike-decomposed detector error model.
-        basis: correction basis of the experiment's layout.
+        correction_basis: correction basis of the experiment's layout.
         device: torch device.
         seed: generator seed.
 
@@ -31,15 +31,15 @@ class TorchLabeledSampler:
     observables bool (shots, 1) and labels float32 (shots, 4, T, H, W).
     """
 
-    def __init__(self, dem: stim.DetectorErrorModel, basis: CorrectionBasis, device="cpu", seed: int = 0):
+    def __init__(self, dem: stim.DetectorErrorModel, correction_basis: CorrectionBasis, device="cpu", seed: int = 0):
         self.device = torch.device(device)
-        self.basis = basis
-        layout = basis.layout
+        self.correction_basis = correction_basis
+        layout = correction_basis.layout
         probs, dets, obs = dem_error_table(dem)
-        labels = dem_error_labels(dem, basis)
+        labels = dem_error_labels(dem, correction_basis)
         lab = scipy.sparse.csr_matrix(
             (np.ones(len(labels.indices), dtype=np.int32), labels.indices, labels.indptr),
-            shape=(len(probs), basis.num_elements),
+            shape=(len(probs), correction_basis.num_elements),
         )
         table = scipy.sparse.hstack([dets, scipy.sparse.csr_matrix(obs[:, None].astype(np.int32)), lab], format="csr")
         table_t = table.T.tocoo()  # (columns, errors)
@@ -67,8 +67,8 @@ class TorchLabeledSampler:
         n = self._num_detectors
         events = bits[:, :n]
         obs = bits[:, n:n + 1] > 0.5
-        labels = bits[:, n + 1:].reshape(shots, *self.basis.shape)
-        T, H, W = self.basis.layout.shape
+        labels = bits[:, n + 1:].reshape(shots, *self.correction_basis.shape)
+        T, H, W = self.correction_basis.layout.shape
         grid = torch.zeros((shots, self._grid_size), device=self.device)
         grid[:, self._det_flat] = events
         inputs = torch.cat([grid.reshape(shots, 2, T, H, W), self._mask.expand(shots, 2, T, H, W)], dim=1)

@@ -7,7 +7,8 @@ from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
 from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
-from qec.noise import NOISE_MODELS, CircuitNoise, scale_qubit_noise
+from qec.noise import NOISE_MODELS, CircuitNoise
+from qec.noise_insertion import scale_qubit_noise
 from qec.sampling import SAMPLING_METHODS, LabeledSampler
 
 __all__ = [

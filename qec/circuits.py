@@ -8,13 +8,11 @@ from typing import Any
 
 import stim
 
-from qec.noise import (
-    NOISE_MODELS,
-    CircuitNoise,
+from qec.noise import NOISE_MODELS, CircuitNoise, noise_version
+from qec.noise_insertion import (
     fold_hadamards,
     insert_circuit_noise,
     insert_si1000_noise,
-    noise_version,
     qubit_factors_from_coords,
     scale_qubit_noise,
 )

@@ -1,4 +1,4 @@
-"""Decoders by name: one registry for every global decoder and the pre-decoder pipeline.
+"""Decoders by name: this package's own global decoders, and any others passed in.
 
 A decoder is built for one circuit and its detector error model with :func:`get_decoder` and has
 
@@ -7,14 +7,18 @@ A decoder is built for one circuit and its detector error model with :func:`get_
   a ``(shots, ceil(num_detectors / 8))`` uint8 array (little-endian bits, as
   ``stim.CompiledDetectorSampler.sample(..., bit_packed=True)`` returns), giving bit-packed
   ``(shots, ceil(num_observables / 8))`` uint8 predictions. The two are told apart by dtype and
-  width, so bit-packed input must be ``uint8`` and unpacked input must have the full width.
+  width (bit-packed input must be ``uint8``, unpacked input must have the full width), or said
+  explicitly with ``decode_batch(dets, bit_packed=True/False)``, which collections always do.
 - ``metadata: dict``: what distinguishes this decoder's results from another decoder of the same
   name (e.g. the pre-decoder model's hash). It is merged into the CSV row's ``json_metadata``
   and so into the strong id: results of two different models never merge.
 
-Adding a decoder is one line in :data:`DECODERS`: a name, the ``"module:function"`` that builds
-it (called as ``function(name, circuit, dem, **options)``, imported only when asked for) and the
-options it accepts.
+:data:`DECODERS` holds only this package's decoders (plain and correlated PyMatching). Others are
+*passed in*, as sinter does with ``custom_decoders``: a mapping from name to either a factory
+``factory(circuit, dem) -> decoder`` (the pre-decoder's are ``predecoder.ler_decoders()``) or any
+``sinter.Decoder`` (tesseract-decoder, beliefmatching, ...), which is wrapped by
+:class:`SinterDecoder`. Factories and sinter decoders must pickle, so that worker processes can
+rebuild them.
 
 Example:
     >>> from qec import MemoryExperiment, get_decoder
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Protocol
+from typing import Any, Callable, Mapping, Protocol, Union
 
 import numpy as np
 import stim
@@ -40,72 +44,104 @@ class Decoder(Protocol):
 
     metadata: dict[str, Any]
 
-    def decode_batch(self, dets: np.ndarray) -> np.ndarray: ...
+    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray: ...
+
+
+# A factory builds a decoder for one circuit and its DEM.
+DecoderFactory = Callable[[stim.Circuit, stim.DetectorErrorModel], Decoder]
+# What a custom-decoders mapping may hold: a factory, or a sinter.Decoder.
+CustomDecoder = Union[DecoderFactory, Any]
 
 
 @dataclasses.dataclass(frozen=True)
-class DecoderSpec:
-    """How to build a named decoder.
+class PyMatchingFactory:
+    """Builds :class:`PyMatchingDecoder`, plain or correlated."""
 
-    Attributes:
-        target: ``"module:function"``, imported lazily; the function is called as
-            ``function(name, circuit, dem, **options)``.
-        options: the option names it accepts; ``None`` = it checks its own options.
-    """
+    correlated: bool = False
 
-    target: str
-    options: tuple[str, ...] | None = ()
-
-    def accepts(self, option: str) -> bool:
-        return self.options is None or option in self.options
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> "PyMatchingDecoder":
+        return PyMatchingDecoder(dem, correlated=self.correlated)
 
 
-# name -> spec. Adding a decoder is one line here.
-DECODERS: dict[str, DecoderSpec] = {
-    "pymatching": DecoderSpec("qec.decoders:make_pymatching"),
-    "pymatching-correlated": DecoderSpec("qec.decoders:make_pymatching"),
-    "predecoder": DecoderSpec("predecoder.pipeline:make_decoder", options=None),
-    "predecoder-correlated": DecoderSpec("predecoder.pipeline:make_decoder", options=None),
+# This package's own decoders.
+DECODERS: dict[str, DecoderFactory] = {
+    "pymatching": PyMatchingFactory(correlated=False),
+    "pymatching-correlated": PyMatchingFactory(correlated=True),
 }
 
 
-def decoder_spec(name: str) -> DecoderSpec:
-    """The registry entry for ``name``; ``ValueError`` naming the known decoders otherwise."""
-    if name not in DECODERS:
-        raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(DECODERS)}")
-    return DECODERS[name]
+def decoder_factory(name: str, custom_decoders: Mapping[str, CustomDecoder] | None = None) -> DecoderFactory:
+    """The factory for ``name``: ``custom_decoders`` first, then :data:`DECODERS`; a
+    ``sinter.Decoder`` is wrapped. ``ValueError`` naming the known decoders otherwise."""
+    custom = custom_decoders or {}
+    if name in custom:
+        entry = custom[name]
+        if hasattr(entry, "compile_decoder_for_dem"):
+            return SinterDecoderFactory(entry)
+        if not callable(entry):
+            raise ValueError(f"custom decoder {name!r} is neither a factory(circuit, dem) nor a sinter.Decoder")
+        return entry
+    if name in DECODERS:
+        return DECODERS[name]
+    known = list(DECODERS) + [n for n in custom if n not in DECODERS]
+    raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
 
 
 def get_decoder(
-    name: str, circuit: stim.Circuit, dem: stim.DetectorErrorModel, **options: Any
+    name: str,
+    circuit: stim.Circuit,
+    dem: stim.DetectorErrorModel,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
 ) -> Decoder:
     """Build the decoder called ``name`` for ``circuit`` and its ``dem``.
 
-    Raises ``ValueError`` for an unknown name, an option the decoder does not take, or a decoder
-    whose module is not installed yet.
+    Raises ``ValueError`` for an unknown name (see :func:`decoder_factory`).
     """
-    spec = decoder_spec(name)
-    if spec.options is not None:
-        unknown = sorted(set(options) - set(spec.options))
-        if unknown:
-            raise ValueError(f"decoder {name!r} takes no option {', '.join(unknown)}")
-    module_name, _, func_name = spec.target.partition(":")
+    return decoder_factory(name, custom_decoders)(circuit, dem)
+
+
+def load_custom_decoders(spec: str) -> dict[str, Any]:
+    """``"module:function"`` -> the mapping ``function()`` returns (sinter's
+    ``--custom_decoders_module_function`` convention). ``ValueError`` with one line otherwise.
+
+    Example:
+        >>> sorted(load_custom_decoders("predecoder:ler_decoders"))
+        ['predecoder', 'predecoder-correlated']
+    """
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise ValueError(f"custom decoders {spec!r}: give MODULE:FUNCTION")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and module_name.startswith(e.name):
-            raise ValueError(f"decoder {name!r} is not available yet (no module {module_name})") from e
-        raise
-    factory = getattr(module, func_name, None)
-    if factory is None:
-        raise ValueError(f"decoder {name!r} is not available yet ({spec.target} is missing)")
-    return factory(name, circuit, dem, **options)
+    except ImportError as e:
+        raise ValueError(f"custom decoders {spec!r}: cannot import {module_name} ({e})") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ValueError(f"custom decoders {spec!r}: {module_name} has no function {func_name}")
+    out = func()
+    if not isinstance(out, Mapping):
+        raise ValueError(f"custom decoders {spec!r}: {func_name}() returned {type(out).__name__}, not a dict")
+    return dict(out)
 
 
-def is_bit_packed(dets: np.ndarray, num_detectors: int) -> bool:
-    """Whether ``dets`` is Stim's bit-packed layout for ``num_detectors`` detectors."""
+def is_bit_packed(dets: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> bool:
+    """Whether ``dets`` (2D) is Stim's bit-packed layout for ``num_detectors`` detectors.
+
+    ``bit_packed`` says it explicitly (and is checked: uint8 of width ceil(N / 8), or full width N);
+    None infers it from dtype and width.
+    """
     packed_width = (num_detectors + 7) // 8
-    return dets.dtype == np.uint8 and dets.shape[-1] == packed_width and packed_width != num_detectors
+    if bit_packed is None:
+        return dets.dtype == np.uint8 and dets.shape[-1] == packed_width and packed_width != num_detectors
+    if bit_packed:
+        if dets.dtype != np.uint8 or dets.shape[-1] != packed_width:
+            raise ValueError(
+                f"bit-packed shots must be uint8 with {packed_width} bytes per shot, got {dets.dtype} x {dets.shape[-1]}"
+            )
+        return True
+    if dets.shape[-1] != num_detectors:
+        raise ValueError(f"expected {num_detectors} detectors per shot, got {dets.shape[-1]}")
+    return False
 
 
 class PyMatchingDecoder:
@@ -122,11 +158,11 @@ class PyMatchingDecoder:
         self.num_observables = dem.num_observables
         self.metadata: dict[str, Any] = {}
 
-    def decode_batch(self, dets: np.ndarray) -> np.ndarray:
+    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
         dets = np.asarray(dets)
         if dets.ndim != 2:
             raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-        if is_bit_packed(dets, self.num_detectors):
+        if is_bit_packed(dets, self.num_detectors, bit_packed):
             return self.matching.decode_batch(
                 dets, bit_packed_shots=True, bit_packed_predictions=True, **self._decode_kwargs
             )
@@ -136,8 +172,65 @@ class PyMatchingDecoder:
         return out.astype(bool, copy=False)
 
 
-def make_pymatching(
-    name: str, circuit: stim.Circuit, dem: stim.DetectorErrorModel, **options: Any
-) -> PyMatchingDecoder:
-    """Factory for ``"pymatching"`` and ``"pymatching-correlated"``."""
-    return PyMatchingDecoder(dem, correlated=name.endswith("-correlated"))
+@dataclasses.dataclass(frozen=True)
+class SinterDecoderFactory:
+    """Builds :class:`SinterDecoder` around a ``sinter.Decoder``."""
+
+    decoder: Any
+
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> "SinterDecoder":
+        return SinterDecoder(self.decoder, dem)
+
+
+class SinterDecoder:
+    """A ``sinter.Decoder`` (compiled for one DEM) as a :class:`Decoder`.
+
+    Shots go to its compiled decoder's ``decode_shots_bit_packed``, as sinter does; a decoder that
+    cannot compile (``NotImplementedError``, e.g. beliefmatching's) goes through its
+    ``decode_via_files`` with b8 files in a temporary directory, sinter's fallback.
+    """
+
+    def __init__(self, decoder: Any, dem: stim.DetectorErrorModel):
+        self.decoder = decoder
+        self.dem = dem
+        try:
+            self.compiled = decoder.compile_decoder_for_dem(dem=dem)
+        except NotImplementedError:
+            self.compiled = None
+        self.num_detectors = dem.num_detectors
+        self.num_observables = dem.num_observables
+        self.metadata: dict[str, Any] = {}
+
+    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
+        dets = np.asarray(dets)
+        if dets.ndim != 2:
+            raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
+        packed = is_bit_packed(dets, self.num_detectors, bit_packed)
+        if not packed:
+            if dets.shape[1] != self.num_detectors:
+                raise ValueError(f"expected {self.num_detectors} detectors per shot, got {dets.shape[1]}")
+            dets = np.packbits(dets.astype(bool, copy=False), axis=1, bitorder="little")
+        if self.compiled is not None:
+            pred = self.compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets)
+        else:
+            pred = self._decode_via_files(dets)
+        pred = np.asarray(pred, dtype=np.uint8)
+        if packed:
+            return pred
+        return np.unpackbits(pred, axis=1, count=self.num_observables, bitorder="little").astype(bool)
+
+    def _decode_via_files(self, packed: np.ndarray) -> np.ndarray:
+        import pathlib
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            d = pathlib.Path(tmp)
+            self.dem.to_file(d / "dem.dem")
+            (d / "dets.b8").write_bytes(np.ascontiguousarray(packed).tobytes())
+            self.decoder.decode_via_files(
+                num_shots=len(packed), num_dets=self.num_detectors, num_obs=self.num_observables,
+                dem_path=d / "dem.dem", dets_b8_in_path=d / "dets.b8",
+                obs_predictions_b8_out_path=d / "obs.b8", tmp_dir=d,
+            )
+            width = (self.num_observables + 7) // 8
+            return np.frombuffer((d / "obs.b8").read_bytes(), dtype=np.uint8).reshape(len(packed), width)

@@ -26,10 +26,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import hashlib
-import io
-import json
 import math
 import multiprocessing
 import os
@@ -37,259 +34,28 @@ import secrets
 import sys
 import time
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sinter
 import stim
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
-    fcntl = None
-
 from qec.circuits import MemoryExperiment
-from qec.decoders import decoder_spec, get_decoder
-from qec.noise import NOISE_VERSIONS, noise_version
+from qec.decoders import CustomDecoder, decoder_factory
+from qec.ler_result import PAIR_KEY, LerResult, LerTask
+from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
+from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
 
-# fit_binomial's likelihood-ratio interval at 95% confidence: exp(chi2_1(0.95) / 2).
-CONFIDENCE_95_LIKELIHOOD_FACTOR = math.exp(3.841458820694124 / 2)
+# Names this module has always offered.
+__all__ = [
+    "CONFIDENCE_95_LIKELIHOOD_FACTOR", "CsvLockedError", "LerResult", "LerTask", "PAIR_KEY", "check_writable",
+    "collect_ler", "per_round", "read_csv_stats", "strong_id",
+]
 
-PAIR_KEY = "only_vs:"
 _MIN_BATCH = 256
 _FIRST_BATCH = 1024
 _MAX_BATCH = 1 << 16
 _MAX_BATCH_BYTES = 1 << 26
-
-
-@dataclasses.dataclass(frozen=True)
-class LerTask:
-    """One point of a sweep: an experiment and the decoders compared on its shots.
-
-    Attributes:
-        experiment: the memory experiment (circuit and DEM).
-        decoders: decoder names from :data:`qec.decoders.DECODERS`.
-        options: ``(name, value)`` pairs passed to every decoder that accepts the option
-            (e.g. ``(("model", "m.safetensors"),)``).
-    """
-
-    experiment: MemoryExperiment
-    decoders: tuple[str, ...] = ("pymatching",)
-    options: tuple[tuple[str, Any], ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decoders", tuple(self.decoders))
-        object.__setattr__(self, "options", tuple(tuple(o) for o in self.options))
-        if not self.decoders:
-            raise ValueError("a task needs at least one decoder")
-        if len(set(self.decoders)) != len(self.decoders):
-            raise ValueError(f"decoder listed twice: {', '.join(self.decoders)}")
-        for name in self.decoders:
-            decoder_spec(name)
-
-    def decoder_options(self, name: str) -> dict[str, Any]:
-        spec = decoder_spec(name)
-        return {k: v for k, v in self.options if v is not None and spec.accepts(k)}
-
-
-@dataclasses.dataclass
-class LerResult:
-    """Totals for one (point, decoder), existing CSV rows included."""
-
-    experiment: MemoryExperiment
-    decoder: str
-    strong_id: str
-    json_metadata: dict[str, Any]
-    shots: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    custom_counts: Counter = dataclasses.field(default_factory=Counter)
-
-    def fit(self) -> sinter.Fit:
-        """LER per shot: best estimate and 95% likelihood interval (sinter.fit_binomial)."""
-        if self.shots == 0:
-            return sinter.Fit(low=math.nan, best=math.nan, high=math.nan)
-        return sinter.fit_binomial(
-            num_shots=self.shots, num_hits=self.errors,
-            max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR,
-        )
-
-    def fit_per_round(self) -> sinter.Fit:
-        """LER per round (sinter.shot_error_rate_to_piece_error_rate over ``rounds`` pieces)."""
-        f = self.fit()
-        if self.shots == 0:
-            return f
-        return per_round(f, self.experiment.rounds)
-
-    def only_fails(self) -> dict[str, int]:
-        """Other decoder -> shots where this decoder failed and that one did not."""
-        return {k[len(PAIR_KEY):]: int(v) for k, v in self.custom_counts.items() if k.startswith(PAIR_KEY)}
-
-    def to_json(self) -> dict[str, Any]:
-        f, r = self.fit(), self.fit_per_round()
-        e = self.experiment
-        out: dict[str, Any] = {
-            "decoder": self.decoder,
-            "distance": e.distance,
-            "rounds": e.rounds,
-            "p": e.p,
-            "basis": e.basis,
-            "noise": e.noise,
-            "noise_version": e.noise_version,
-            "shots": self.shots,
-            "errors": self.errors,
-            "ler": _num(f.best),
-            "ler_low": _num(f.low),
-            "ler_high": _num(f.high),
-            "ler_per_round": _num(r.best),
-            "ler_per_round_low": _num(r.low),
-            "ler_per_round_high": _num(r.high),
-            "seconds": round(self.seconds, 6),
-            "only_fails": self.only_fails(),
-            "strong_id": self.strong_id,
-        }
-        if e.scale_qubits:
-            out["scale_qubits"] = [list(s) for s in e.scale_qubits]
-        extra = {k: v for k, v in self.json_metadata.items() if k not in e.json_metadata()}
-        if extra:
-            out["metadata"] = extra
-        return out
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
-
-
-def per_round(fit: sinter.Fit, rounds: int) -> sinter.Fit:
-    """Per-round rates of a per-shot fit; rates at or above 1/2 per shot map to 1/2 per round."""
-    def one(x: float) -> float:
-        if math.isnan(x):
-            return x
-        if x >= 0.5:
-            return 0.5
-        return float(sinter.shot_error_rate_to_piece_error_rate(x, pieces=rounds, values=1))
-    return sinter.Fit(low=one(fit.low), best=one(fit.best), high=one(fit.high))
-
-
-def strong_id(circuit_text: str, dem_text: str, decoder: str, json_metadata: Mapping[str, Any]) -> str:
-    """sha256 over circuit text, DEM text, decoder name and canonical JSON metadata."""
-    h = hashlib.sha256()
-    for part in (circuit_text, dem_text, decoder, json.dumps(json_metadata, sort_keys=True, separators=(",", ":"))):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
-# CSV handling.
-
-
-def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
-    """Totals per strong id of a sinter CSV; {} for a missing or empty file.
-
-    Raises ``ValueError`` with one line when the file is not a sinter CSV.
-    """
-    path = os.fspath(path)
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return {}
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory, not a CSV file")
-    try:
-        with open(path, encoding="utf-8") as f:
-            first = f.readline()
-        if [c.strip() for c in first.split(",")][:7] != [c.strip() for c in sinter.CSV_HEADER.split(",")][:7]:
-            raise ValueError("the first line is not sinter's CSV header")
-        stats = sinter.read_stats_from_csv_files(path)
-    except UnicodeDecodeError:
-        raise ValueError(f"malformed CSV {path}: not a text file") from None
-    except Exception as e:  # sinter raises assorted errors on bad rows
-        raise ValueError(_malformed_csv_message(path, e)) from None
-    for s in stats:
-        meta = s.json_metadata
-        if isinstance(meta, dict) and meta.get("noise") in NOISE_VERSIONS and "noise_version" in meta:
-            try:
-                noise_version(meta["noise"], meta["noise_version"])
-            except ValueError as e:
-                raise ValueError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
-    return {s.strong_id: s for s in stats}
-
-
-def _malformed_csv_message(path: str, error: Exception) -> str:
-    """One line naming the file's first unreadable line (sinter's own message counts lines of a
-    row's JSON, not of the file), with how to repair it."""
-    msg = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    with open(path, encoding="utf-8") as f:
-        header, *rows = f.read().splitlines()
-    for number, row in enumerate(rows, start=2):
-        if not row.strip():
-            continue
-        try:
-            sinter.read_stats_from_csv_files(io.StringIO(header + "\n" + row + "\n"))
-        except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            return (f"malformed CSV {path}: line {number} is not a sinter row ({first}); if a run was cut off "
-                    f"while writing it, delete that line and re-run to resume")
-    return f"malformed CSV {path}: {msg}"
-
-
-def check_writable(path: str | os.PathLike) -> None:
-    """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError(f"cannot write {path}: it is a directory")
-    try:
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as e:
-        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-class CsvLockedError(ValueError):
-    """Another process is collecting into the same CSV."""
-
-
-class _CsvSink:
-    """Appends rows to a sinter CSV while holding an exclusive lock on it (``flock``), so two
-    collections into one file never both count the shots it held."""
-
-    def __init__(self, path: str | None):
-        self.f = None
-        self.path = path
-        if path is None:
-            return
-        check_writable(path)
-        self.f = open(path, "a", encoding="utf-8")
-        if fcntl is not None:
-            try:
-                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self.f.close()
-                self.f = None
-                raise CsvLockedError(
-                    f"{path} is being written by another collection (it holds the file's lock); "
-                    f"wait for it to finish or give another --out"
-                ) from None
-        if self.f.tell() == 0:
-            self._print(sinter.CSV_HEADER)
-
-    def _print(self, text: str) -> None:
-        try:
-            print(text, file=self.f, flush=True)
-        except OSError as e:
-            raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
-
-    def write(self, rows: Iterable[sinter.TaskStats]) -> None:
-        lines = [row.to_csv_line() for row in rows]
-        if self.f is None or not lines:
-            return
-        self._print("\n".join(lines))
-
-    def close(self) -> None:
-        if self.f is not None:
-            try:
-                self.f.close()  # releases the lock
-            except OSError:
-                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +83,7 @@ def _run_batch(
     seconds: dict[str, float] = {}
     for name, dec in decoders:
         t = time.perf_counter()
-        pred = _pack_predictions(dec.decode_batch(dets), circuit.num_observables)
+        pred = _pack_predictions(dec.decode_batch(dets, bit_packed=True), circuit.num_observables)
         if pred.shape != obs.shape:
             raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
         fails[name] = np.any(pred != obs, axis=1)
@@ -330,7 +96,7 @@ def _run_batch(
     return {"shots": shots, "errors": errors, "seconds": seconds, "pairs": pairs}
 
 
-_WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, dict]]]] = []
+_WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, Any]]]] = []
 _WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
 
 
@@ -360,11 +126,9 @@ def _worker_batch(task_index: int, names: tuple[str, ...], shots: int, seed: int
     if task_index not in _WORKER_CACHE:
         # Rebuilt from the experiment, not from circuit text: Stim's text form rounds
         # probabilities to 6 digits.
-        experiment, decs = _WORKER_TASKS[task_index]
+        experiment, factories = _WORKER_TASKS[task_index]
         circuit, dem = experiment.circuit(), experiment.dem()
-        _WORKER_CACHE[task_index] = (
-            circuit, {n: get_decoder(n, circuit, dem, **opts) for n, opts in decs}
-        )
+        _WORKER_CACHE[task_index] = (circuit, {n: factory(circuit, dem) for n, factory in factories})
     circuit, decs = _WORKER_CACHE[task_index]
     return _run_batch(circuit, [(n, decs[n]) for n in names], shots, seed)
 
@@ -376,16 +140,16 @@ def _worker_batch(task_index: int, names: tuple[str, ...], shots: int, seed: int
 class _Point:
     """Book-keeping for one task."""
 
-    def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], base_seed: int):
+    def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], base_seed: int,
+                 custom_decoders: Mapping[str, CustomDecoder] | None):
         self.index = index
         self.task = task
         self.circuit = task.experiment.circuit()
         self.dem = task.experiment.dem()
         self.circuit_text = str(self.circuit)
         self.dem_text = str(self.dem)
-        self.decoders = {
-            n: get_decoder(n, self.circuit, self.dem, **task.decoder_options(n)) for n in task.decoders
-        }
+        self.factories = {n: decoder_factory(n, custom_decoders) for n in task.decoders}
+        self.decoders = {n: f(self.circuit, self.dem) for n, f in self.factories.items()}
         self.results: dict[str, LerResult] = {}
         for n, dec in self.decoders.items():
             meta = dict(task.experiment.json_metadata())
@@ -478,6 +242,7 @@ def collect_ler(
     out: str | os.PathLike | None = None,
     workers: int = 1,
     progress: bool = False,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
 ) -> list[LerResult]:
     """Collect shots for every task until each decoder has ``max_shots`` or ``max_errors``.
 
@@ -490,6 +255,9 @@ def collect_ler(
         out: sinter CSV to append to (and resume from); ``None`` = keep results in memory only.
         workers: processes; 1 = sample and decode in this process.
         progress: tqdm bar on stderr.
+        custom_decoders: decoders beyond :data:`qec.decoders.DECODERS`, by name: factories
+            ``(circuit, dem) -> decoder`` (e.g. ``predecoder.ler_decoders()``) or ``sinter.Decoder``
+            objects (e.g. ``tesseract_decoder.make_tesseract_sinter_decoders_dict()``).
 
     Returns:
         One :class:`LerResult` per (task, decoder), in order, with totals including what ``out``
@@ -501,6 +269,9 @@ def collect_ler(
         raise ValueError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    for t in tasks:
+        for name in t.decoders:
+            decoder_factory(name, custom_decoders)  # an unknown name fails before any sampling
     if max_shots is None:
         for t in tasks:
             if not any(i.type == "error" and i.args_copy()[0] > 0 for i in t.experiment.dem().flattened()):
@@ -508,12 +279,12 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
-    sink = _CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
+    sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
     try:
         existing = {} if out is None else read_csv_stats(out)
         base_seed = secrets.randbits(63) if seed is None else int(seed)
-        points = [_Point(i, t, existing, base_seed) for i, t in enumerate(tasks)]
+        points = [_Point(i, t, existing, base_seed, custom_decoders) for i, t in enumerate(tasks)]
     except BaseException:
         sink.close()
         raise
@@ -551,9 +322,7 @@ def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
 
 
 def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
-    specs = [
-        (p.task.experiment, [(n, p.task.decoder_options(n)) for n in p.decoders]) for p in points
-    ]
+    specs = [(p.task.experiment, list(p.factories.items())) for p in points]
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(specs, os.getpid())

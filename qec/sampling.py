@@ -90,7 +90,7 @@ class LabeledSampler:
 
     Args:
         dem: graphlike-decomposed detector error model of the experiment.
-        basis: the correction basis of the experiment's layout.
+        correction_basis: the correction basis of the experiment's layout.
         seed: sampler seed (None: fresh entropy).
         method: ``"sparse"`` (default, fast) or ``"stim"`` (Stim's sampler with fired errors).
 
@@ -107,15 +107,15 @@ class LabeledSampler:
     def __init__(
         self,
         dem: stim.DetectorErrorModel,
-        basis: CorrectionBasis,
+        correction_basis: CorrectionBasis,
         seed: int | None = None,
         method: str = "sparse",
     ):
         if method not in SAMPLING_METHODS:
             raise ValueError(f"unknown sampling method {method!r}; choose from {', '.join(SAMPLING_METHODS)}")
-        self.basis = basis
+        self.correction_basis = correction_basis
         self.method = method
-        self.error_labels = dem_error_labels(dem, basis)
+        self.error_labels = dem_error_labels(dem, correction_basis)
         self.num_detectors = dem.num_detectors
         if method == "stim":
             self._stim = dem.compile_sampler(seed=seed)
@@ -128,7 +128,7 @@ class LabeledSampler:
                 self.error_labels.indices,
                 self.error_labels.indptr,
             ),
-            shape=(len(probs), basis.num_elements),
+            shape=(len(probs), correction_basis.num_elements),
         )
         obs_col = scipy.sparse.csr_matrix(obs[:, None].astype(np.int32))
         self._probs = probs
@@ -148,11 +148,11 @@ class LabeledSampler:
         if self.method == "stim":
             events, obs, errors = self._stim.sample(shots, return_errors=True, bit_packed=False)
             labels = self.error_labels.labels_of(errors)
-            return events.astype(bool), obs.astype(bool), labels.reshape(shots, *self.basis.shape)
+            return events.astype(bool), obs.astype(bool), labels.reshape(shots, *self.correction_basis.shape)
         shot_idx, err_idx = sample_fired_errors(self._probs, shots, self._rng)
         out = gf2_product_pairs(shot_idx, err_idx, shots, self._table)
         n = self.num_detectors
         events = out[:, :n]
         obs = out[:, n:n + 1]
-        labels = out[:, n + 1:].reshape(shots, *self.basis.shape)
+        labels = out[:, n + 1:].reshape(shots, *self.correction_basis.shape)
         return events, obs, labels

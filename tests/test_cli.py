@@ -118,15 +118,6 @@ def test_unwritable_and_malformed_out(tmp_path, capsys):
     assert "malformed CSV" in capsys.readouterr().err
 
 
-def test_unavailable_predecoder(capsys, monkeypatch):
-    import importlib.util
-
-    if importlib.util.find_spec("predecoder.pipeline") is not None:
-        pytest.skip("predecoder.pipeline exists now")
-    assert main(BASE + ["--decoders", "predecoder"]) == 2
-    assert "decoder 'predecoder' is not available yet" in capsys.readouterr().err
-
-
 def test_plot(tmp_path, capsys):
     out = tmp_path / "s.csv"
     assert main(["ler", "-d", "3", "5", "--p", "0.01", "0.02", "--decoders", "pymatching", "pymatching-correlated",

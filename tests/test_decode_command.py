@@ -7,7 +7,7 @@ import torch
 
 import qec.shot_files as shot_files
 from experiments.cli import main
-from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
+from predecoder import PRESETS, ModelConfig, PreDecoderCNN, ler_decoders, save_model
 from qec import MemoryExperiment, get_decoder
 
 
@@ -42,8 +42,8 @@ def test_round_trip_matches_decode_batch(setup, fmt, out_fmt, monkeypatch, capsy
                 "--out", str(out), "--out-format", out_fmt, "--decoder", name, "--chunk-shots", "100"] + extra
         assert main(args) == 0
         assert "decoded 777 shots" in capsys.readouterr().err
-        options = {"model": model} if name == "predecoder" else {}
-        expected = get_decoder(name, circuit, dem, **options).decode_batch(dets)
+        custom = ler_decoders(model=model) if name == "predecoder" else None
+        expected = get_decoder(name, circuit, dem, custom).decode_batch(dets)
         np.testing.assert_array_equal(_read_predictions(out, out_fmt), expected)
 
 

@@ -16,7 +16,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sinter
 import stim
@@ -24,7 +23,7 @@ import stim
 from experiments.cli import main
 from experiments.plot_command import group_series
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec.ler import CsvLockedError
+from qec.stats_csv import CsvLockedError
 from qec.output_files import OutputFileError, atomic_output
 
 ROOT = Path(__file__).resolve().parents[1]

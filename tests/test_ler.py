@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import sinter
 
 from qec import DECODERS, MemoryExperiment, get_decoder
-from qec.decoders import DecoderSpec, is_bit_packed
+from qec.decoders import PyMatchingDecoder, PyMatchingFactory, is_bit_packed, load_custom_decoders
 from qec.ler import (
     CONFIDENCE_95_LIKELIHOOD_FACTOR,
     LerTask,
@@ -49,28 +50,42 @@ def test_correlated_uses_pymatching_correlations():
 
 
 def test_decoder_errors():
-    with pytest.raises(ValueError, match="unknown decoder 'nope'"):
+    with pytest.raises(ValueError, match="unknown decoder 'nope'; choose from pymatching, pymatching-correlated"):
         get_decoder("nope", EXP.circuit(), EXP.dem())
-    with pytest.raises(ValueError, match="takes no option model"):
-        get_decoder("pymatching", EXP.circuit(), EXP.dem(), model="x")
     with pytest.raises(ValueError, match="wrong number of detectors|expected 24 detectors"):
         get_decoder("pymatching", EXP.circuit(), EXP.dem()).decode_batch(np.zeros((2, 5), dtype=bool))
+    with pytest.raises(ValueError, match="neither a factory"):
+        get_decoder("odd", EXP.circuit(), EXP.dem(), {"odd": 42})
 
 
-def test_missing_decoder_module_is_reported(monkeypatch):
-    monkeypatch.setitem(DECODERS, "later", DecoderSpec("qec_no_such_module.pipeline:make_decoder", options=None))
-    with pytest.raises(ValueError, match="decoder 'later' is not available yet"):
-        get_decoder("later", EXP.circuit(), EXP.dem())
-    monkeypatch.setitem(DECODERS, "later2", DecoderSpec("qec.decoders:no_such_function"))
-    with pytest.raises(ValueError, match="decoder 'later2' is not available yet"):
-        get_decoder("later2", EXP.circuit(), EXP.dem())
+def test_qec_knows_only_its_own_decoders():
+    assert sorted(DECODERS) == ["pymatching", "pymatching-correlated"]
+    with pytest.raises(ValueError, match="unknown decoder 'predecoder'"):
+        collect_ler([LerTask(EXP, ("predecoder",))], max_shots=10)
 
 
-def test_predecoder_names_are_reserved():
-    assert DECODERS["predecoder"].target == "predecoder.pipeline:make_decoder"
-    assert DECODERS["predecoder-correlated"].target == "predecoder.pipeline:make_decoder"
-    assert DECODERS["predecoder"].accepts("model")
-    assert not DECODERS["pymatching"].accepts("model")
+def test_custom_decoders_are_passed_in_like_sinters():
+    """A factory and a sinter.Decoder (sinter's own PyMatching) decode the same shots as ours."""
+    sinter_pm = sinter.BUILT_IN_DECODERS["pymatching"]
+    custom = {"factory-pm": PyMatchingFactory(correlated=False), "sinter-pm": sinter_pm}
+    task = LerTask(EXP, ("pymatching", "factory-pm", "sinter-pm"))
+    for workers in (1, 2):
+        rs = collect_ler([task], max_shots=3000, seed=4, custom_decoders=custom, workers=workers)
+        assert len({r.errors for r in rs}) == 1 and rs[0].errors > 0
+        assert all(v == 0 for r in rs for v in r.only_fails().values())
+    dets = EXP.circuit().compile_detector_sampler(seed=2).sample(300)
+    wrapped = get_decoder("sinter-pm", EXP.circuit(), EXP.dem(), custom)
+    np.testing.assert_array_equal(wrapped.decode_batch(dets), get_decoder("pymatching", EXP.circuit(), EXP.dem()).decode_batch(dets))
+    packed = np.packbits(dets, axis=1, bitorder="little")
+    assert wrapped.decode_batch(packed).dtype == np.uint8
+
+
+def test_load_custom_decoders():
+    assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated"]
+    for bad, match in (("nocolon", "MODULE:FUNCTION"), ("no_such_module_x:f", "cannot import"),
+                       ("qec.decoders:nothing", "has no function")):
+        with pytest.raises(ValueError, match=match):
+            load_custom_decoders(bad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,22 +204,23 @@ def test_strong_id_depends_on_everything():
     assert base == strong_id(c, d, "pymatching", {"d": 3})
 
 
-def test_decoder_metadata_separates_results(monkeypatch, tmp_path):
-    import qec.decoders as decoders
+@dataclasses.dataclass(frozen=True)
+class TaggedFactory:
+    """A factory whose decoders carry metadata (as a pre-decoder's model hash)."""
 
-    class Tagged(decoders.PyMatchingDecoder):
-        pass
+    model: str
 
-    def make(name, circuit, dem, model=None):
-        dec = Tagged(dem)
-        dec.metadata = {"model": model}
+    def __call__(self, circuit, dem):
+        dec = PyMatchingDecoder(dem)
+        dec.metadata = {"model": self.model}
         return dec
 
-    monkeypatch.setattr(decoders, "make_tagged", make, raising=False)
-    monkeypatch.setitem(DECODERS, "tagged", DecoderSpec("qec.decoders:make_tagged", options=("model",)))
+
+def test_decoder_metadata_separates_results(tmp_path):
     out = tmp_path / "m.csv"
-    ra = collect_ler([LerTask(EXP, ("tagged",), (("model", "A"),))], max_shots=1000, seed=1, out=out)[0]
-    rb = collect_ler([LerTask(EXP, ("tagged",), (("model", "B"),))], max_shots=1000, seed=1, out=out)[0]
+    task = LerTask(EXP, ("tagged",))
+    ra = collect_ler([task], max_shots=1000, seed=1, out=out, custom_decoders={"tagged": TaggedFactory("A")})[0]
+    rb = collect_ler([task], max_shots=1000, seed=1, out=out, custom_decoders={"tagged": TaggedFactory("B")})[0]
     assert ra.strong_id != rb.strong_id and rb.shots == 1000
     stats = read_csv_stats(out)
     assert {s.json_metadata["model"] for s in stats.values()} == {"A", "B"}
@@ -223,7 +239,9 @@ def test_malformed_csv(tmp_path):
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown decoder"):
-        LerTask(EXP, ("pymatching", "nope"))
+        collect_ler([LerTask(EXP, ("pymatching", "nope"))], max_shots=10)
+    with pytest.raises(ValueError, match="listed twice"):
+        LerTask(EXP, ("pymatching", "pymatching"))
     with pytest.raises(ValueError, match="max_shots and/or max_errors"):
         collect_ler([LerTask(EXP)])
     with pytest.raises(ValueError, match="workers"):

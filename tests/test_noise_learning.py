@@ -9,8 +9,9 @@ import pytest
 import stim
 
 from qec import MemoryExperiment
+from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
 from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import hot_edges, paired_ler
+from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler
 from noise_learning.structure import DemStructure, graph_edge_probabilities
 
 
@@ -182,6 +183,56 @@ def test_learned_dem_decodes_as_well_as_true():
     r = paired_ler(dets, obs, {"true": exp.dem(), "learned": learned})
     assert r["learned"].low <= r["true"].high and r["true"].low <= r["learned"].high
     assert r["learned"].ler < 1.05 * r["true"].ler
+
+
+def test_decoded_shots_intervals_and_paired_z_are_qec_statistics():
+    from qec.statistics import fit_ler, paired_z
+
+    exp = MemoryExperiment(3, 3, 0.01)
+    dets, obs = exp.circuit().compile_detector_sampler(seed=3).sample(4000, separate_observables=True)
+    r = paired_ler(dets, obs, {"true": exp.dem(), "copy": stim.DetectorErrorModel(str(exp.dem()))})
+    a = r["true"]
+    assert isinstance(a, DecodedShots) and a.shots == 4000 and a.errors == int(a.mistakes.sum())
+    fit = fit_ler(a.errors, a.shots)
+    assert (a.low, a.high) == (fit.low, fit.high) and a.low < a.ler < a.high
+    m = np.zeros(10, dtype=bool)
+    x, y = m.copy(), m.copy()
+    x[:4], y[3:5] = True, True
+    d = paired_difference(DecodedShots(4, 10, 0, 1, x), DecodedShots(2, 10, 0, 1, y))
+    assert d == {"only_a": 3, "only_b": 1, "z": paired_z(3, 1)}
+
+
+def test_compare_learned_dem_is_what_the_cli_prints(capsys):
+    hot = ((3.0, 3.0, 4.0),)
+    exp = MemoryExperiment(3, 3, 0.005, "x", scale_qubits=hot)
+    nominal = MemoryExperiment(3, 3, 0.005, "x")
+    c = compare_learned_dem(exp, nominal, train_shots=20_000, test_shots=3000, seed=3, correlated=True)
+    assert c.method == "hyperedge" and list(c.decoded) == ["plain", "correlated"]
+    assert list(c.decoded["plain"]) == ["true", "learned", "nominal", "uniform"]
+    rc, out, _ = _cli(["--distance", "3", "--p", "0.005", "--train-shots", "20000", "--test-shots", "3000",
+                       "--seed", "3", "--scale-qubit", "3", "3", "4", "--correlated", "--json"], capsys)
+    assert rc == 0
+    printed = json.loads(out)
+    summary = json.loads(json.dumps(c.summary()))
+    for r in (printed, summary):
+        r.pop("estimate_seconds")
+    assert printed == {"d": 3, "rounds": 3, "p": 0.005, "noise": "depolarizing", "basis": "x", "seed": 3,
+                       "scale": [[3.0, 3.0, 4.0]], "train_shots": 20000, "test_shots": 3000, **summary}
+    # Correlated decoding only: the same shots, the same correlated results.
+    only = compare_learned_dem(exp, nominal, train_shots=20_000, test_shots=3000, seed=3, correlated=True,
+                               plain=False)
+    assert list(only.decoded) == ["correlated"]
+    assert only.decoded["correlated"]["learned"].errors == c.decoded["correlated"]["learned"].errors
+
+
+def test_compare_learned_dem_with_too_few_shots_says_so():
+    exp = MemoryExperiment(3, 3, 0.003, "x")
+    with pytest.raises(LearnedDemUndecodable, match="give more training shots") as e:
+        compare_learned_dem(exp, exp, train_shots=10, test_shots=200)
+    assert e.value.train_shots == 10 and e.value.zeroed > 0
+    assert e.value.learned.num_detectors == exp.dem().num_detectors
+    with pytest.raises(ValueError, match="order"):
+        compare_learned_dem(exp, exp, train_shots=10, test_shots=10, order=3)
 
 
 # --- CLI ---------------------------------------------------------------------------------------

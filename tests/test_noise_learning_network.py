@@ -31,15 +31,15 @@ def test_round_pair_layout_places_every_bulk_detector():
 
 def test_output_is_bounded_and_training_runs(tmp_path):
     torch.manual_seed(0)
-    model, meta = net.train(distance=3, n_bags=16, shots=8, epochs=1, bags_per_step=4,
-                            widths=(8, 8), log=lambda *_: None)
+    model, meta = net.train_noise_net(distance=3, n_bags=16, shots=8, epochs=1, bags_per_step=4,
+                                      widths=(8, 8), log=lambda *_: None)
     x = torch.rand(10, 8, 4, 4) * 100
     logp = model(x, bags=2)
     assert logp.shape == (2, 25)
     assert torch.all(logp >= math.log(net.LOW) - 1e-5) and torch.all(logp <= math.log(net.HIGH) + 1e-5)
     path = tmp_path / "m"
-    net.save_model(model, meta, path)
-    loaded, meta2 = net.load_model(path)
+    net.save_noise_net(model, meta, path)
+    loaded, meta2 = net.load_noise_net(path)
     assert meta2["n_bags"] == 16
     torch.testing.assert_close(loaded(x, bags=2), model.eval()(x, bags=2))
     exp = MemoryExperiment(3, 3, 0.005)
@@ -50,7 +50,7 @@ def test_output_is_bounded_and_training_runs(tmp_path):
 
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError):
-        net.load_model(tmp_path / "nothing")
+        net.load_noise_net(tmp_path / "nothing")
 
 
 def test_cli_network_method_uses_the_shipped_model(capsys):

@@ -10,7 +10,8 @@ import torch
 from experiments.cli import main
 from predecoder import ModelConfig, PreDecoderCNN, load_model
 from predecoder.model_file import LoadedModel
-from predecoder.pipeline import PipelineDecoder, make_decoder, resolve_device
+from predecoder.device import resolve_device
+from predecoder.pipeline import PipelineDecoder, ler_decoders
 from qec import LabeledSampler, LayoutError, MemoryExperiment, get_decoder
 
 
@@ -25,7 +26,7 @@ def model_path(make_model_file):
 def test_oracle_corrections_leave_no_residual_and_no_error(model_path, d, rounds, basis, noise, global_decoder):
     exp = MemoryExperiment(distance=d, rounds=rounds, p=0.01, basis=basis, noise=noise)
     dec = PipelineDecoder(exp.circuit(), exp.dem(), model=model_path, global_decoder=global_decoder)
-    events, obs, labels = LabeledSampler(exp.dem(), dec.basis, seed=d * rounds).sample(300)
+    events, obs, labels = LabeledSampler(exp.dem(), dec.correction_basis, seed=d * rounds).sample(300)
     assert events.any()
     prediction, residual = dec.decode_corrections(events, labels)
     assert not residual.any()
@@ -38,11 +39,11 @@ def test_residual_and_flip_algebra(model_path):
     dec = PipelineDecoder(circuit, dem, model=model_path, threshold=-0.05)
     dets = circuit.compile_detector_sampler(seed=2).sample(40)
     c = dec.corrections(dets)
-    assert c.any() and not (c & ~dec.basis.valid).any()
+    assert c.any() and not (c & ~dec.correction_basis.valid).any()
     pred, residual = dec.decode_batch(dets, return_residual=True)
-    np.testing.assert_array_equal(residual, dets ^ dec.basis.syndrome(c))
+    np.testing.assert_array_equal(residual, dets ^ dec.correction_basis.syndrome(c))
     matching = get_decoder("pymatching", circuit, dem)
-    np.testing.assert_array_equal(pred, dec.basis.observable_flip(c) ^ matching.decode_batch(residual))
+    np.testing.assert_array_equal(pred, dec.correction_basis.observable_flip(c) ^ matching.decode_batch(residual))
     # Bit-packed in, bit-packed out, same answers.
     packed = np.packbits(dets, axis=1, bitorder="little")
     out = dec.decode_batch(packed)
@@ -68,11 +69,15 @@ def test_no_corrections_is_plain_matching(model_path):
 def test_registry_and_metadata(model_path):
     exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
     model = load_model(model_path)
-    dec = get_decoder("predecoder-correlated", exp.circuit(), exp.dem(), model=model_path, block_rounds=2)
+    custom = ler_decoders(model=model_path, block_rounds=2)
+    dec = get_decoder("predecoder-correlated", exp.circuit(), exp.dem(), custom_decoders=custom)
     assert dec.global_decoder.correlated and dec.threshold == pytest.approx(0.1)
     assert dec.metadata == {"model": model.short_hash, "threshold": pytest.approx(0.1)}
-    with pytest.raises(ValueError, match="takes no option"):
-        make_decoder("predecoder", exp.circuit(), exp.dem(), model=model_path, colour="red")
+    assert not get_decoder("predecoder", exp.circuit(), exp.dem(), custom).global_decoder.correlated
+    with pytest.raises(TypeError, match="colour"):
+        ler_decoders(model=model_path, colour="red")
+    with pytest.raises(ValueError, match="unknown decoder 'predecoder'"):
+        get_decoder("predecoder", exp.circuit(), exp.dem())  # qec knows only its own decoders
     bf16 = PipelineDecoder(exp.circuit(), exp.dem(), model=model, precision="bf16")
     assert bf16.metadata["precision"] == "bf16"
     dets = exp.circuit().compile_detector_sampler(seed=1).sample(8)
@@ -124,7 +129,7 @@ def test_default_model_if_shipped():
     if not os.path.exists(default_model_path()):
         pytest.skip("no shipped default model yet")
     exp = MemoryExperiment(distance=3, rounds=3, p=0.01)
-    dec = get_decoder("predecoder", exp.circuit(), exp.dem())
+    dec = get_decoder("predecoder", exp.circuit(), exp.dem(), ler_decoders())
     dets = exp.circuit().compile_detector_sampler(seed=1).sample(16)
     assert dec.decode_batch(dets).shape == (16, 1)
 
@@ -134,8 +139,8 @@ def test_apply_corrections_equals_basis_algebra(model_path):
     dec = PipelineDecoder(exp.circuit(), exp.dem(), model=model_path)
     rng = np.random.default_rng(0)
     events = rng.random((20, dec.num_detectors)) < 0.1
-    c = rng.random((20, *dec.basis.shape)) < 0.05  # invalid elements included: they do nothing
+    c = rng.random((20, *dec.correction_basis.shape)) < 0.05  # invalid elements included: they do nothing
     pred, residual = dec.decode_corrections(events, c)
-    np.testing.assert_array_equal(residual, dec.basis.residual_syndrome(events, c))
-    flip = dec.basis.observable_flip(c)
+    np.testing.assert_array_equal(residual, dec.correction_basis.residual_syndrome(events, c))
+    flip = dec.correction_basis.observable_flip(c)
     np.testing.assert_array_equal(pred, flip ^ dec.global_decoder.decode_batch(residual))

@@ -1,0 +1,91 @@
+"""What a training run depends on (:class:`TrainConfig`, written into checkpoints) and where it
+stands (:class:`TrainState`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from predecoder.model import resolve_preset
+from qec.circuits import MemoryExperiment
+
+OPTIMIZERS = ("adamw", "lion")
+SAMPLERS = ("auto", "numpy", "torch")
+# The files a run directory holds.
+RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (written into checkpoints).
+
+    Stop after ``steps`` optimizer steps, ``samples`` training samples or ``minutes`` of wall
+    time, whichever comes first (at least one must be set).
+    """
+
+    distance: int
+    p: float
+    out: str
+    rounds: int | None = None
+    noise: str = "depolarizing"
+    dem_path: str | None = None
+    preset: str = "small"
+    batch: int = 256
+    lr: float = 2e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    pos_weight: float = 1.0
+    grad_clip: float = 1.0
+    warmup_steps: int = 100
+    steps: int | None = None
+    samples: int | None = None
+    minutes: float | None = None
+    device: str = "cpu"
+    seed: int = 0
+    val_shots: int = 10_000
+    val_every: int = 500
+    log_every: int = 50
+    threads: int | None = None
+    bf16: bool = False
+    compile: bool = False
+    sampler: str = "auto"
+    init: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        if self.lr <= 0:
+            raise ValueError("lr must be > 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        resolve_preset(self.preset)
+        if self.steps is None and self.samples is None and self.minutes is None:
+            raise ValueError("give a budget: --steps, --samples or --minutes")
+        for name in ("steps", "samples", "minutes"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.val_shots < 0 or self.val_every < 1:
+            raise ValueError("val_shots must be >= 0 and val_every >= 1")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
+        if self.pos_weight <= 0:
+            raise ValueError("pos_weight must be > 0")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        MemoryExperiment(self.distance, self.effective_rounds, self.p, "x", self.noise)  # validates
+
+    @property
+    def effective_rounds(self) -> int:
+        return self.distance if self.rounds is None else self.rounds
+
+
+@dataclasses.dataclass
+class TrainState:
+    step: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+    best_ler: float | None = None
+    best_threshold: float = 0.0
+    last_validation: dict[str, Any] | None = None
+    init: dict[str, Any] | None = None  # the warm-start model (path, sha256, samples_seen)

@@ -1,0 +1,140 @@
+"""Sinter CSV files of LER statistics: reading (totals per strong id, versions checked), the
+strong id, and the locked appender a collection writes through.
+
+One collection writes a CSV at a time: :class:`CsvSink` holds an exclusive ``flock`` on the file
+while it is open, so two collections into one file never both count the shots it held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from typing import Any, Iterable, Mapping
+
+import sinter
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
+    fcntl = None
+
+from qec.noise import NOISE_VERSIONS, noise_version
+
+
+def strong_id(circuit_text: str, dem_text: str, decoder: str, json_metadata: Mapping[str, Any]) -> str:
+    """sha256 over circuit text, DEM text, decoder name and canonical JSON metadata."""
+    h = hashlib.sha256()
+    for part in (circuit_text, dem_text, decoder, json.dumps(json_metadata, sort_keys=True, separators=(",", ":"))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
+    """Totals per strong id of a sinter CSV; {} for a missing or empty file.
+
+    Raises ``ValueError`` with one line when the file is not a sinter CSV.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return {}
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory, not a CSV file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+        if [c.strip() for c in first.split(",")][:7] != [c.strip() for c in sinter.CSV_HEADER.split(",")][:7]:
+            raise ValueError("the first line is not sinter's CSV header")
+        stats = sinter.read_stats_from_csv_files(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"malformed CSV {path}: not a text file") from None
+    except Exception as e:  # sinter raises assorted errors on bad rows
+        raise ValueError(_malformed_csv_message(path, e)) from None
+    for s in stats:
+        meta = s.json_metadata
+        if isinstance(meta, dict) and meta.get("noise") in NOISE_VERSIONS and "noise_version" in meta:
+            try:
+                noise_version(meta["noise"], meta["noise_version"])
+            except ValueError as e:
+                raise ValueError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
+    return {s.strong_id: s for s in stats}
+
+
+def _malformed_csv_message(path: str, error: Exception) -> str:
+    """One line naming the file's first unreadable line (sinter's own message counts lines of a
+    row's JSON, not of the file), with how to repair it."""
+    msg = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    with open(path, encoding="utf-8") as f:
+        header, *rows = f.read().splitlines()
+    for number, row in enumerate(rows, start=2):
+        if not row.strip():
+            continue
+        try:
+            sinter.read_stats_from_csv_files(io.StringIO(header + "\n" + row + "\n"))
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return (f"malformed CSV {path}: line {number} is not a sinter row ({first}); if a run was cut off "
+                    f"while writing it, delete that line and re-run to resume")
+    return f"malformed CSV {path}: {msg}"
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"cannot write {path}: it is a directory")
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+class CsvLockedError(ValueError):
+    """Another process is collecting into the same CSV."""
+
+
+class CsvSink:
+    """Appends rows to a sinter CSV while holding an exclusive lock on it (``flock``), so two
+    collections into one file never both count the shots it held."""
+
+    def __init__(self, path: str | None):
+        self.f = None
+        self.path = path
+        if path is None:
+            return
+        check_writable(path)
+        self.f = open(path, "a", encoding="utf-8")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self.f.close()
+                self.f = None
+                raise CsvLockedError(
+                    f"{path} is being written by another collection (it holds the file's lock); "
+                    f"wait for it to finish or give another --out"
+                ) from None
+        if self.f.tell() == 0:
+            self._print(sinter.CSV_HEADER)
+
+    def _print(self, text: str) -> None:
+        try:
+            print(text, file=self.f, flush=True)
+        except OSError as e:
+            raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def write(self, rows: Iterable[sinter.TaskStats]) -> None:
+        lines = [row.to_csv_line() for row in rows]
+        if self.f is None or not lines:
+            return
+        self._print("\n".join(lines))
+
+    def close(self) -> None:
+        if self.f is not None:
+            try:
+                self.f.close()  # releases the lock
+            except OSError:
+                pass
