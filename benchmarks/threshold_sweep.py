@@ -1,7 +1,7 @@
 """Pipeline errors per logit threshold on fresh shots, paired with plain PyMatching.
 
     python benchmarks/threshold_sweep.py --distance 5 --p 0.006 --shots 100000 --seed 4242 \
-        --models predecoder/models/default.safetensors runs/x/best.safetensors [--json]
+        --models small runs/x/best.safetensors [--json]
 
 For each model: both memory bases (``--shots`` each), the network's logits computed once per
 chunk, then every threshold's corrections -> residual -> plain PyMatching. Prints errors, the

@@ -47,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="sinter CSV to append to and resume from")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    parser.add_argument("--model", default=None, help="pre-decoder model file, for decoders that take one")
+    parser.add_argument("--model", default=None,
+                        help="pre-decoder model: a shipped name (small, fast; see qec models) or a file")
+    parser.add_argument("--device", default="cpu", help="pre-decoder network device: cpu, cuda[:N] or auto")
+    parser.add_argument("--precision", default="fp32", help="pre-decoder network precision: fp32, bf16, fp16 (CUDA)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
     parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
@@ -84,7 +87,8 @@ def custom_decoders(args: argparse.Namespace) -> dict:
     if any(name in PREDECODERS for name in args.decoders):
         from predecoder import ler_decoders
 
-        out.update(ler_decoders(model=args.model, threshold=args.threshold))
+        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device,
+                                precision=args.precision))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
     return out

@@ -1,7 +1,7 @@
-"""``qec models``: what a model file is and what it was trained on.
+"""``qec models``: the shipped models (or given files), what they are and what they were trained on.
 
-    qec models                      # the shipped model(s)
-    qec models --model a.safetensors b.safetensors [--json]
+    qec models                      # every shipped model: name, preset, size, training, measured LER
+    qec models --model a.safetensors fast [--json]
 """
 
 from __future__ import annotations
@@ -10,31 +10,41 @@ import argparse
 import json
 import sys
 
-from predecoder.model_file import default_model_path, load_model
+from predecoder.model_catalog import shipped_models
+from predecoder.model_file import load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", nargs="+", default=None, help="model files (default: the shipped model)")
+    parser.add_argument("--model", nargs="+", default=None,
+                        help="model files or shipped names (default: list every shipped model)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = args.model or [default_model_path()]
-    rows = [load_model(p).summary() for p in paths]
+    if args.model:
+        rows = [{"name": None, "summary": load_model(m).summary()} for m in args.model]
+    else:
+        rows = [{"name": s.name, "default": s.default, "purpose": s.purpose, "summary": s.summary,
+                 "measured": s.measured} for s in shipped_models()]
     if args.json:
         json.dump({"models": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    for r in rows:
+    for row in rows:
+        r = row["summary"]
         v = r["validation"] or {}
         val = "-"
         if v.get("predecoder_ler") is not None and v.get("pymatching_ler"):
             val = (f"LER {v['predecoder_ler']:.5f} vs PyMatching {v['pymatching_ler']:.5f} "
                    f"({v['pymatching_ler'] / v['predecoder_ler']:.3f}x) on {v.get('shots')} shots")
         samples = "-" if r["samples_seen"] is None else f"{r['samples_seen']:,}"
-        print(f"{r['path']}\n"
+        title = r["path"] if row["name"] is None else f"{row['name']}{' (default)' if row['default'] else ''}: {row['purpose']}"
+        print(f"{title}\n"
               f"  sha256 {r['sha256'][:12]}  preset {r['preset']}  {r['parameters']:,} parameters  "
               f"R={r['receptive_field']}  threshold {r['threshold']:g}\n"
               f"  trained on {r['training_noise']} (rounds {r['rounds']}), {samples} samples\n"
               f"  validation: {val}")
+        for m in row.get("measured") or []:
+            print(f"  measured: d={m['d']} rounds={m['rounds']} p={m['p']} {m['noise']} v{m['noise_version']}: "
+                  f"{m['ratio']:.3f}x fewer errors than PyMatching ({m['shots']:,} paired shots; {m['source']})")
     return 0

@@ -1,13 +1,8 @@
 """The AI pre-decoder: 3D CNN models, training, inference and the pipeline decoder."""
 
 from predecoder.model import PRESETS, ModelConfig, PreDecoderCNN, resolve_preset
-from predecoder.model_file import (
-    LoadedModel,
-    ModelFileError,
-    default_model_path,
-    load_model,
-    save_model,
-)
+from predecoder.model_catalog import DEFAULT_MODEL, SHIPPED_MODELS, default_model_path, model_path, shipped_models
+from predecoder.model_file import LoadedModel, ModelFileError, load_model, save_model
 from predecoder.device import resolve_device
 from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory, ler_decoders
 
@@ -23,7 +18,9 @@ def sinter_decoders(model=None, **options):
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "PRESETS",
+    "SHIPPED_MODELS",
     "LoadedModel",
     "ModelConfig",
     "ModelFileError",
@@ -32,9 +29,11 @@ __all__ = [
     "PreDecoderCNN",
     "default_model_path",
     "load_model",
+    "model_path",
     "ler_decoders",
     "resolve_device",
     "resolve_preset",
     "save_model",
+    "shipped_models",
     "sinter_decoders",
 ]

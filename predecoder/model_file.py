@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
+from predecoder.model_catalog import model_path
 from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
 from qec.output_files import write_bytes
 
 METADATA_KEY = "qec_predecoder"
 FORMAT_VERSION = 1
-DEFAULT_MODEL_NAME = "default.safetensors"
 
 
 class ModelFileError(ValueError):
@@ -208,20 +207,16 @@ def load_model_bytes(data: bytes, name: str = "model") -> tuple[PreDecoderCNN, d
     return network, meta
 
 
-def default_model_path() -> str:
-    """Path of the shipped default model inside the package."""
-    return str(resources.files("predecoder") / "models" / DEFAULT_MODEL_NAME)
-
-
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model file (the shipped default when ``path`` is None).
+    """Load a model file, or a shipped model by name (``"small"``, ``"fast"``; the default
+    when ``path`` is None; see :mod:`predecoder.model_catalog`).
 
     Example:
         >>> m = load_model()
         >>> m.config.receptive_field
         9
     """
-    path = default_model_path() if path is None else os.fspath(path)
+    path = model_path(path)
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from typing import Any
 
 import numpy as np
 import sinter
 import stim
 
-from predecoder.model_file import ModelFileError, default_model_path
+from predecoder.model_catalog import model_path
+from predecoder.model_file import ModelFileError
 from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory
 from qec.layout import LayoutError, SpaceTimeLayout
 
@@ -101,8 +101,9 @@ def layout_from_dem(dem: stim.DetectorErrorModel) -> SpaceTimeLayout:
 
 
 def model_identity(model: str | None) -> tuple[str, str]:
-    """(path, sha256) of a model file (None: the shipped default); ``ModelFileError`` if missing."""
-    path = default_model_path() if model is None else os.fspath(model)
+    """(path, sha256) of a model file or shipped model name (None: the shipped default);
+    ``ModelFileError`` if missing."""
+    path = model_path(model)
     try:
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()

@@ -110,7 +110,7 @@ def test_models_command_shows_the_training_noise(make_model_file, capsys):
     out = capsys.readouterr().out
     assert "trained on depolarizing v2, d=5, p=0.006" in out and "1,000 samples" in out
     assert main(["models", "--model", path, "--json"]) == 0
-    row = json.loads(capsys.readouterr().out)["models"][0]
+    row = json.loads(capsys.readouterr().out)["models"][0]["summary"]
     assert (row["noise"], row["noise_version"], row["preset"]) == ("depolarizing", 2, "tiny")
     assert main(["models", "--model", str(path) + ".missing"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""The models shipped with the package, by name, and what was measured of them.
+
+``--model`` everywhere (and ``load_model``, ``ler_decoders``, ``sinter_decoders``,
+``train --init``) takes a shipped model's name or a file path: a name of :data:`SHIPPED_MODELS`
+means the package's file (write ``./small`` for a file called ``small``). ``models/catalog.json``
+holds, per shipped model, a line on what it is for and the paired LER ratios measured on fresh
+shots (with the command that measured them); the model files hold their training records.
+
+Example:
+    >>> sorted(SHIPPED_MODELS), DEFAULT_MODEL
+    (['fast', 'small'], 'small')
+    >>> model_path("fast").endswith("fast.safetensors")
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from importlib import resources
+from typing import Any
+
+# name -> file in predecoder/models
+SHIPPED_MODELS = {"small": "small.safetensors", "fast": "fast.safetensors"}
+# What a CPU user gets without --model: the small model runs ~15x faster than fast on a CPU.
+DEFAULT_MODEL = "small"
+
+
+def _models_dir():
+    return resources.files("predecoder") / "models"
+
+
+def model_path(model: str | os.PathLike | None = None) -> str:
+    """The file of a shipped model's name, or ``model`` itself as a path (None: the default)."""
+    if model is None:
+        model = DEFAULT_MODEL
+    text = os.fspath(model)
+    if text in SHIPPED_MODELS:
+        return str(_models_dir() / SHIPPED_MODELS[text])
+    return text
+
+
+def default_model_path() -> str:
+    """Path of the shipped default model (:data:`DEFAULT_MODEL`) inside the package."""
+    return model_path(DEFAULT_MODEL)
+
+
+@dataclasses.dataclass
+class ShippedModel:
+    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for, and
+    the paired LER ratios measured on fresh shots (dicts with d, rounds, p, ratio, shots, ...)."""
+
+    name: str
+    default: bool
+    purpose: str
+    summary: dict[str, Any]
+    measured: list[dict[str, Any]]
+
+
+def shipped_models() -> list[ShippedModel]:
+    """Every shipped model, the default first."""
+    from predecoder.model_file import load_model
+
+    catalog = json.loads((_models_dir() / "catalog.json").read_text())
+    out = []
+    for name in sorted(SHIPPED_MODELS, key=lambda n: (n != DEFAULT_MODEL, n)):
+        entry = catalog.get(name, {})
+        out.append(ShippedModel(
+            name=name, default=name == DEFAULT_MODEL, purpose=entry.get("purpose", ""),
+            summary=load_model(name).summary(), measured=entry.get("measured", []),
+        ))
+    return out

@@ -1,0 +1,46 @@
+"""benchmarks/gpu_check_and_train.py runs end to end on a CPU with tiny sizes (--smoke): every
+step's output lands in one folder, and an earlier run is never overwritten."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from predecoder import load_model
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check_and_train.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("gpu_check_and_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_smoke_run_writes_everything_into_one_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _script().main(["--out", str(out), "--device", "cpu", "--smoke"]) == 0
+    capsys.readouterr()
+    for name in ("environment.json", "tests.log", "bench.json", "train.log", "eval.json", "summary.json"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["step"] for s in summary["steps"]] == ["tests", "bench", "train", "eval"]
+    assert all(s["returncode"] == 0 for s in summary["steps"])
+    assert json.loads((out / "bench.json").read_text())["results"][0]["distance"] == 3
+    new = load_model(out / "train" / "best.safetensors")
+    assert new.training_noise == ("depolarizing", 2)
+    assert new.metadata["init"]["sha256"] == load_model("fast").sha256  # continued the flagship
+    ev = json.loads((out / "eval.json").read_text())
+    assert set(ev["results"]) == {"pymatching", "predecoder-old", "predecoder-new"}
+    assert len({r["shots"] for r in ev["results"].values()}) == 1  # the same shots for all three
+
+
+def test_an_earlier_run_is_never_overwritten(tmp_path):
+    (tmp_path / "keep.txt").write_text("earlier run")
+    with pytest.raises(SystemExit):
+        _script().main(["--out", str(tmp_path), "--device", "cpu", "--smoke"])
+    assert (tmp_path / "keep.txt").read_text() == "earlier run"

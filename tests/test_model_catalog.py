@@ -1,0 +1,69 @@
+"""Shipped models by name: small (the CPU default) and fast (the flagship), taken everywhere a
+model is taken, and listed with their training record and measured ratios."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from predecoder import DEFAULT_MODEL, SHIPPED_MODELS, load_model, model_path, sinter_decoders
+from qec import MemoryExperiment
+
+
+def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
+    assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast"}
+    for name in SHIPPED_MODELS:
+        assert os.path.exists(model_path(name))
+        assert load_model(name).summary()["preset"] == name
+    assert model_path(None) == model_path("small")
+    assert model_path(str(tmp_path / "x.safetensors")) == str(tmp_path / "x.safetensors")
+    assert load_model("fast").network.num_parameters() == 912_772
+    # The package's model files are never written by a command: they are read-only inputs.
+    assert load_model("small").sha256 == load_model(model_path("small")).sha256
+
+
+def test_models_lists_every_shipped_model(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert [r["name"] for r in rows] == ["small", "fast"] and rows[0]["default"]
+    for r in rows:
+        s = r["summary"]
+        assert {"preset", "parameters", "distance", "noise", "noise_version", "samples_seen", "sha256",
+                "validation"} <= set(s)
+        assert r["purpose"]
+    fast = rows[1]
+    assert any(m["d"] == 9 and m["ratio"] > 1 for m in fast["measured"])
+    assert main(["models"]) == 0
+    assert "small (default)" in capsys.readouterr().out
+
+
+def test_model_names_work_everywhere_a_model_is_taken(tmp_path, capsys):
+    argv = ["ler", "-d", "3", "--p", "0.01", "--decoders", "predecoder", "--max-shots", "200", "--seed", "1",
+            "--model", "fast", "--json"]
+    assert main(argv) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert row["metadata"]["model"] == load_model("fast").short_hash
+    exp = MemoryExperiment(3, 3, 0.01, "x")
+    names = sinter_decoders(model="fast")
+    assert f"predecoder@{load_model('fast').short_hash}" in names
+    assert main(["train", "--distance", "3", "--p", "0.01", "--preset", "small", "--init", "small", "--steps", "1",
+                 "--batch", "4", "--val-shots", "0", "--threads", "1", "--out", str(tmp_path / "run")]) == 0
+    meta = load_model(tmp_path / "run" / "last.safetensors").metadata
+    assert meta["init"]["sha256"] == load_model("small").sha256
+    capsys.readouterr()
+    assert main(["bench", "-d", "3", "--p", "0.01", "--batch", "2", "--shots", "2", "--repeats", "1", "--warmup", "0",
+                 "--model", "small", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["model"] == load_model("small").short_hash
+    circuit = exp.circuit()
+    dets = circuit.compile_detector_sampler(seed=1).sample(5)
+    (tmp_path / "c.stim").write_text(str(circuit))
+    np.packbits(dets, axis=1, bitorder="little").tofile(tmp_path / "d.b8")
+    assert main(["decode", "--circuit", str(tmp_path / "c.stim"), "--dets", str(tmp_path / "d.b8"), "--out",
+                 str(tmp_path / "p.01"), "--out-format", "01", "--model", "fast", "--quiet"]) == 0
+    assert len((tmp_path / "p.01").read_text().splitlines()) == 5
+    pytest.importorskip("onnx")
+    assert main(["export", "--model", "small", "--out", str(tmp_path / "m.onnx"), "--no-verify"]) == 0
