@@ -8,14 +8,17 @@ which a re-run of the same command resumes. ``--json`` prints exactly one JSON d
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import math
+import os
 import sys
 
 from experiments.cli import UsageError
 from qec.circuits import BASES, MemoryExperiment
-from qec.decoders import DECODERS, load_custom_decoders
+from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
+from qec.dem_files import read_dem
 from qec.ler import collect_ler
 from qec.ler_result import LerResult, LerTask
 from qec.stats_csv import check_writable, read_csv_stats
@@ -53,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", help="pre-decoder network precision: fp32, bf16, fp16 (CUDA)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
+    parser.add_argument("--dem", default=None, metavar="FILE",
+                        help="decode with this DEM (e.g. from qec learn-noise) instead of the experiment's; it "
+                             "must fit the circuit (detectors and coordinates)")
     parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
                         default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
 
@@ -91,6 +97,10 @@ def custom_decoders(args: argparse.Namespace) -> dict:
                                 precision=args.precision))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
+    if args.dem is not None:
+        dem = read_dem(args.dem, what="--dem")
+        label = f"{os.path.basename(args.dem)}@{hashlib.sha256(str(dem).encode()).hexdigest()[:12]}"
+        out = {name: WithDem(decoder_factory(name, out), dem, label) for name in args.decoders}
     return out
 
 

@@ -32,6 +32,7 @@ from predecoder.train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainStat
 from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
 from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
+from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.layout import SpaceTimeLayout
 from qec.sampling import LabeledSampler
 
@@ -41,37 +42,35 @@ __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "Tr
 class _Experiment:
     """Layout, basis, sampler and validation shots for one memory basis."""
 
-    def __init__(self, cfg: TrainConfig, basis: str):
+    def __init__(self, cfg: TrainConfig, basis: str, dem: stim.DetectorErrorModel | None = None):
         self.exp = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise)
         circuit = self.exp.circuit()
-        if cfg.dem_path is not None:
-            dem = _read_dem(cfg.dem_path)
-            if dem.num_detectors != circuit.num_detectors:
-                raise ValueError(
-                    f"{cfg.dem_path}: the DEM has {dem.num_detectors} detectors, the d={cfg.distance}, "
-                    f"rounds={cfg.effective_rounds} circuit has {circuit.num_detectors}"
-                )
-        else:
-            dem = self.exp.dem()
-        self.dem = dem
+        self.dem = self.exp.dem() if dem is None else dem
         self.layout = SpaceTimeLayout.from_circuit(circuit)
         self.correction_basis = CorrectionBasis.from_layout(self.layout)
-        self.sampler = LabeledSampler(dem, self.correction_basis, seed=0)
+        self.sampler = LabeledSampler(self.dem, self.correction_basis, seed=0)
         self.valid = torch.from_numpy(self.correction_basis.valid)
 
 
-def _read_dem(path: str) -> stim.DetectorErrorModel:
-    try:
-        return stim.DetectorErrorModel.from_file(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"DEM file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ValueError(f"--dem {path} is a directory") from None
-    except PermissionError:
-        raise
-    except Exception as e:  # Stim raises ValueError or IndexError; undecodable bytes raise UnicodeDecodeError
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"--dem {path} is not a Stim detector error model: {first}") from None
+def _experiments(cfg: TrainConfig) -> list[_Experiment]:
+    """Both memory bases; with ``cfg.dem_path``, the one basis whose circuit the DEM fits
+    (a DEM belongs to one circuit: its detectors' coordinates say which)."""
+    if cfg.dem_path is None:
+        return [_Experiment(cfg, b) for b in ("x", "z")]
+    dem = read_dem(cfg.dem_path, what="--dem")
+    errors = []
+    for basis in ("x", "z"):
+        circuit = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise).circuit()
+        try:
+            check_dem_fits(dem, circuit, name=f"--dem {cfg.dem_path}")
+        except DemMismatchError as e:
+            errors.append(f"{basis} basis: {e}")
+            continue
+        return [_Experiment(cfg, basis, dem)]
+    raise DemMismatchError(
+        f"--dem {cfg.dem_path} fits neither memory basis of the d={cfg.distance}, rounds={cfg.effective_rounds} "
+        f"circuit ({'; '.join(errors)})"
+    )
 
 
 def _step_seed(seed: int, step: int, rank: int, basis_index: int) -> list[int]:
@@ -195,7 +194,7 @@ def train(
     if cfg.compile:
         forward = torch.compile(model)
 
-    experiments = [_Experiment(cfg, b) for b in ("x", "z")]
+    experiments = _experiments(cfg)
     val_data = []
     if rank == 0 and cfg.val_shots > 0:
         for i, ex in enumerate(experiments):
@@ -228,7 +227,7 @@ def train(
     loss_acc, loss_n = 0.0, 0
     try:
         while _progress_fraction(cfg, state) < 1.0 and (stop_at_step is None or state.step < stop_at_step):
-            bi = state.step % 2  # alternate bases: both mixed over training
+            bi = state.step % len(experiments)  # alternate bases: both mixed over training
             ex = experiments[bi]
             seed = _step_seed(cfg.seed, state.step, rank, bi)
             if torch_samplers is not None:

@@ -87,6 +87,34 @@ def decoder_factory(name: str, custom_decoders: Mapping[str, CustomDecoder] | No
     raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class WithDem:
+    """A decoder built on its own DEM (a learned one, say) instead of the experiment's.
+
+    The DEM is checked against each circuit (:func:`qec.dem_files.check_dem_fits`: detector count
+    and coordinates, observables); the built decoder's metadata gains ``"dem": label`` so that
+    its results never merge with those of the experiment's own DEM.
+
+    Attributes:
+        decoder: a factory or a ``sinter.Decoder`` (see :func:`decoder_factory`).
+        dem: the DEM it decodes with.
+        label: how results name the DEM, e.g. ``"learned.dem@1a2b3c4d5e6f"``.
+    """
+
+    decoder: Any
+    dem: stim.DetectorErrorModel
+    label: str
+
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> Decoder:
+        from qec.dem_files import check_dem_fits
+
+        check_dem_fits(self.dem, circuit, name=f"DEM {self.label}")
+        factory = SinterDecoderFactory(self.decoder) if hasattr(self.decoder, "compile_decoder_for_dem") else self.decoder
+        built = factory(circuit, self.dem)
+        built.metadata = {**built.metadata, "dem": self.label}
+        return built
+
+
 def get_decoder(
     name: str,
     circuit: stim.Circuit,

@@ -1,0 +1,161 @@
+"""The closed loop on uneven noise: learn the DEM from syndromes, train the pre-decoder on it,
+decode better than a pre-decoder trained on the nominal model.
+
+One point (a distance, p and a few hot data qubits) is one call of :func:`run_closed_loop`
+(``qec closed-loop`` on the command line, ``benchmarks/closed_loop.py`` for tables):
+
+1. sample ``learn_shots`` shots of the hot-spot experiment; learn its DEM from their detection
+   events alone (correlation estimator with hyperedges; the structure from the nominal model);
+2. train three pre-decoders with the same budget (preset, samples, warm start, seed): on the
+   true DEM, on the learned DEM, and on the nominal (uniform-strength) DEM;
+3. decode the same fresh test shots with each pipeline, its residual matched by PyMatching on the
+   DEM it was trained on, and with plain PyMatching on each DEM.
+
+Everything is written into ``out`` (DEMs, the three training runs, results.json) and a rerun
+resumes: finished trainings and the learned DEM are reused, not redone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from noise_learning import DemStructure, estimate_dem
+from predecoder import ler_decoders
+from predecoder.training import TrainConfig, train
+from qec import LerTask, MemoryExperiment, collect_ler
+from qec.decoders import DECODERS, WithDem
+from qec.dem_files import read_dem
+from qec.output_files import write_bytes
+from qec.statistics import paired_z
+
+KINDS = ("true", "learned", "nominal")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosedLoopConfig:
+    """One point of the closed loop.
+
+    Attributes:
+        distance, p, basis: the memory experiment (rounds = distance unless ``rounds``).
+        hot: ``((x, y, factor), ...)``: the hot data qubits (Stim coordinates).
+        out: folder for the DEMs, the training runs and results.json.
+        learn_shots: shots the DEM is learned from (detection events only).
+        samples: training samples per pre-decoder (the same budget for all three).
+        test_shots: fresh shots every decoder decodes.
+        preset, init: the model preset and the warm start (a shipped name or a file; None: none).
+        lr: peak learning rate of the fine-tuning.
+        seed: seeds learning shots, training and test shots (each derived).
+        threads: torch CPU threads for training.
+    """
+
+    distance: int
+    p: float
+    hot: tuple[tuple[float, float, float], ...]
+    out: str
+    basis: str = "x"
+    rounds: int | None = None
+    learn_shots: int = 100_000
+    samples: int = 500_000
+    test_shots: int = 100_000
+    preset: str = "small"
+    init: str | None = "small"
+    lr: float = 1e-3
+    seed: int = 0
+    threads: int = 1
+    val_shots: int = 10_000
+
+    @property
+    def experiment(self) -> MemoryExperiment:
+        return MemoryExperiment(self.distance, self.rounds or self.distance, self.p, self.basis,
+                                scale_qubits=self.hot)
+
+    @property
+    def nominal(self) -> MemoryExperiment:
+        return MemoryExperiment(self.distance, self.rounds or self.distance, self.p, self.basis)
+
+
+def learn_dem(cfg: ClosedLoopConfig) -> tuple[Any, float]:
+    """The DEM learned from ``cfg.learn_shots`` shots of the hot-spot experiment, and seconds."""
+    t0 = time.perf_counter()
+    events = cfg.experiment.circuit().compile_detector_sampler(seed=cfg.seed).sample(cfg.learn_shots, bit_packed=True)
+    structure = DemStructure.from_dem(cfg.nominal.dem())
+    model = estimate_dem(events, structure, method="hyperedge", bit_packed=True)
+    return model.dem(), time.perf_counter() - t0
+
+
+def _write_dems(cfg: ClosedLoopConfig, out: Path, log) -> dict[str, Path]:
+    paths = {k: out / f"{k}.dem" for k in KINDS}
+    if not paths["learned"].exists():
+        learned, seconds = learn_dem(cfg)
+        write_bytes(paths["learned"], str(learned).encode() + b"\n", what="learned DEM")
+        log(f"learned the DEM from {cfg.learn_shots} shots in {seconds:.1f} s -> {paths['learned']}")
+    for kind, exp in (("true", cfg.experiment), ("nominal", cfg.nominal)):
+        write_bytes(paths[kind], str(exp.dem()).encode() + b"\n", what=f"{kind} DEM")
+    return paths
+
+
+def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, out: Path, log) -> Path:
+    run = out / f"train_{kind}"
+    tcfg = TrainConfig(
+        distance=cfg.distance, rounds=cfg.rounds, p=cfg.p, noise="depolarizing", dem_path=str(dem_path),
+        preset=cfg.preset, init=cfg.init, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads,
+        val_shots=cfg.val_shots, val_every=max(1, cfg.samples // (4 * 256)), out=str(run),
+    )
+    resume = (run / "state.json").exists()
+    t0 = time.perf_counter()
+    train(tcfg, resume=resume, log=lambda m: None)
+    log(f"trained on the {kind} DEM ({cfg.samples} samples) in {time.perf_counter() - t0:.0f} s -> {run}")
+    return run / "best.safetensors"
+
+
+def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
+    ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
+    how much of the nominal-to-true gap learning closes for the matcher and for the pipeline."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    dems = _write_dems(cfg, out, log)
+    models = {kind: _train(cfg, kind, dems[kind], out, log) for kind in KINDS}
+    custom: dict[str, Any] = {}
+    for kind in KINDS:
+        dem = read_dem(dems[kind])
+        custom[f"pymatching-{kind}"] = WithDem(DECODERS["pymatching"], dem, f"{kind}.dem")
+        custom[f"pipeline-{kind}"] = WithDem(ler_decoders(model=str(models[kind]))["predecoder"], dem, f"{kind}.dem")
+    names = tuple(f"{d}-{k}" for d in ("pymatching", "pipeline") for k in KINDS)
+    t_eval = time.perf_counter()
+    results = collect_ler([LerTask(cfg.experiment, names)], max_shots=cfg.test_shots, seed=cfg.seed + 7_777,
+                          custom_decoders=custom)
+    by = {r.decoder: r for r in results}
+    rows = {}
+    for name, r in by.items():
+        j = r.to_json()
+        rows[name] = {k: j[k] for k in ("shots", "errors", "ler", "ler_low", "ler_high", "only_fails")}
+
+    def closed(prefix: str) -> float | None:
+        nom, lea, tru = (by[f"{prefix}-{k}"].errors for k in ("nominal", "learned", "true"))
+        return None if nom == tru else (nom - lea) / (nom - tru)
+
+    def versus(a: str, b: str) -> dict[str, Any]:
+        only_a, only_b = by[a].only_fails()[b], by[b].only_fails()[a]
+        return {"only_a": only_a, "only_b": only_b, "z": paired_z(only_a, only_b),
+                "ratio": by[b].errors / max(1, by[a].errors)}
+
+    summary = {
+        "config": dataclasses.asdict(cfg),
+        "experiment": cfg.experiment.json_metadata(),
+        "results": rows,
+        "gap_closed": {"matcher": closed("pymatching"), "pipeline": closed("pipeline")},
+        "paired": {
+            "pipeline_learned_vs_nominal": versus("pipeline-learned", "pipeline-nominal"),
+            "pipeline_learned_vs_true": versus("pipeline-learned", "pipeline-true"),
+            "pymatching_learned_vs_nominal": versus("pymatching-learned", "pymatching-nominal"),
+        },
+        "seconds": {"total": round(time.perf_counter() - t0, 1), "evaluation": round(time.perf_counter() - t_eval, 1)},
+    }
+    write_bytes(out / "results.json", (json.dumps(summary, indent=1) + "\n").encode(), what="results")
+    return summary
