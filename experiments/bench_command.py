@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default 1: on a busy two-core machine two threads ran the "
                              "network 9x slower; raise it on an idle many-core machine)")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (default 1)")
+    parser.add_argument("--matching-workers", type=int, default=0,
+                        help="PyMatching in N worker processes, overlapped with the network (throughput mode)")
+    parser.add_argument("--latency-decodes", type=int, default=1000,
+                        help="single-shot decodes for the latency percentiles at batch 1 (default 1000; 0: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -65,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown noise model {args.noise!r}; choose from {', '.join(NOISE_MODELS)}")
     if args.basis not in BASES:
         raise UsageError(f"unknown basis {args.basis!r}; choose from {', '.join(BASES)}")
+    if args.matching_workers < 0:
+        raise UsageError(f"--matching-workers must be >= 0, got {args.matching_workers}")
+    if args.latency_decodes < 0:
+        raise UsageError(f"--latency-decodes must be >= 0, got {args.latency_decodes}")
     if args.shots is not None and args.shots < 1:
         raise UsageError(f"--shots must be >= 1, got {args.shots}")
     if args.threshold is not None and not math.isfinite(args.threshold):
@@ -83,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
             block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
             precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
+            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers,
         )
         rows.append(row)
         if not args.json:
@@ -95,7 +104,20 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump({"results": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
+        return 0
+    with_latency = [r for r in rows if r.get("latency")]
+    if with_latency:
+        print(f"\nsingle-shot latency, us per round, over {with_latency[0]['latency']['decodes']} decodes at batch 1:")
+        print(f"{'d':>3}{'r':>5}{'p':>7} {'stage':<20}" + "".join(f"{k:>9}" for k in LATENCY_KEYS))
+        for r in with_latency:
+            for stage in ("predecoder", "pymatching_residual", "end_to_end"):
+                dist = r["latency"][stage]
+                print(f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g} {stage:<20}"
+                      + "".join(f"{dist[k]:>9.2f}" for k in LATENCY_KEYS))
     return 0
+
+
+LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p99.9", "max")
 
 
 def header() -> str:

@@ -4,7 +4,8 @@ from predecoder.model import PRESETS, ModelConfig, PreDecoderCNN, resolve_preset
 from predecoder.model_catalog import DEFAULT_MODEL, SHIPPED_MODELS, default_model_path, model_path, shipped_models
 from predecoder.model_file import LoadedModel, ModelFileError, load_model, save_model
 from predecoder.device import resolve_device
-from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory, ler_decoders
+from predecoder.decoders import PipelineDecoderFactory, ler_decoders
+from predecoder.pipeline import PipelineDecoder
 
 
 def sinter_decoders(model=None, **options):

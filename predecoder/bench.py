@@ -48,7 +48,7 @@ from qec.circuits import MemoryExperiment
 class _NullDecoder:
     """A global decoder that predicts 'no flip' at no cost (for timing everything else)."""
 
-    def decode_batch(self, dets: np.ndarray) -> np.ndarray:
+    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
         return np.zeros((len(dets), 1), dtype=bool)
 
 
@@ -110,6 +110,51 @@ def time_stages(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+PERCENTILES = (50, 90, 99, 99.9)
+
+
+def distribution(values_us: np.ndarray) -> dict[str, float]:
+    """mean, p50, p90, p99, p99.9 and max of a sample of latencies (us per round)."""
+    v = np.asarray(values_us, dtype=float)
+    out = {"mean": float(v.mean())}
+    for q in PERCENTILES:
+        out[f"p{q:g}"] = float(np.percentile(v, q))
+    out["max"] = float(v.max())
+    return out
+
+
+def latency_distribution(dec: PipelineDecoder, events: np.ndarray, decodes: int, warmup: int = 20) -> dict[str, Any]:
+    """Single-shot latency, one decode at a time, ``decodes`` times (cycling through ``events``).
+
+    Per decode: the pre-decoder stage (:meth:`PipelineDecoder.residual_and_flip`, host to host),
+    PyMatching on its residual, and end to end (both, and the XOR), each in us per round. On CUDA
+    the clock is read after the residual's copy back, which synchronizes.
+
+    Returns ``{"decodes": n, "predecoder": dist, "pymatching_residual": dist, "end_to_end": dist}``
+    with ``dist`` from :func:`distribution`.
+    """
+    rounds = dec.layout.shape[0] - 1
+    n = len(events)
+    for i in range(warmup):
+        res, flip = dec.residual_and_flip(events[i % n:i % n + 1])
+        dec.global_decoder.decode_batch(res)
+    pre = np.empty(decodes)
+    match = np.empty(decodes)
+    total = np.empty(decodes)
+    clock = time.perf_counter
+    for i in range(decodes):
+        shot = events[i % n:i % n + 1]
+        t0 = clock()
+        res, flip = dec.residual_and_flip(shot)
+        t1 = clock()
+        _ = flip ^ dec.global_decoder.decode_batch(res)
+        t2 = clock()
+        pre[i], match[i], total[i] = t1 - t0, t2 - t1, t2 - t0
+    scale = 1e6 / rounds
+    return {"decodes": decodes, "predecoder": distribution(pre * scale),
+            "pymatching_residual": distribution(match * scale), "end_to_end": distribution(total * scale)}
+
+
 def run_bench(
     distance: int,
     p: float,
@@ -129,8 +174,15 @@ def run_bench(
     compile: bool = False,
     seed: int = 1,
     threshold: float | None = None,
+    latency_decodes: int = 1000,
+    matching_workers: int = 0,
 ) -> dict[str, Any]:
-    """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc)."""
+    """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
+
+    At batch 1, ``latency_decodes`` single-shot decodes also give the latency distribution
+    (``"latency"``: mean, p50, p90, p99, p99.9, max per stage; :func:`latency_distribution`);
+    0 leaves it out.
+    """
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     if repeats < 1 or warmup < 0:
@@ -142,7 +194,7 @@ def run_bench(
     dec = PipelineDecoder(
         circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,
         block_space=block_space, block_batch=block_batch, precision=precision, compile=compile,
-        threshold=threshold,
+        threshold=threshold, matching_workers=matching_workers,
     )
     if shots is None:
         shots = batch if batch >= 32 else 32
@@ -186,11 +238,15 @@ def run_bench(
         for s in chunks:
             dec.decode_batch(events[s])
 
+    def throughput():  # all shots in one call: with matching workers, matching overlaps the network
+        dec.decode_batch(events)
+
     # The same pipeline with the network and the global decoder replaced by stubs that cost
     # almost nothing: what remains is layout, windows, stitching, threshold, residual, packing.
     bare = copy.copy(dec)
     bare.network = lambda w: w.new_zeros((w.shape[0], OUT_CHANNELS, *w.shape[2:]))
     bare.global_decoder = _NullDecoder()
+    bare.matching_workers = 0
 
     def overhead():
         for s in chunks:
@@ -200,10 +256,15 @@ def run_bench(
     # Matching is timed apart from the network stages: after a forward pass the caches are cold,
     # which would penalize whichever matching stage came right after it.
     matching = {"pymatching": pymatching_raw, "pymatching_residual": pymatching_residual}
-    torch_stages = {"network": network, "predecoder": predecoder, "end_to_end": end_to_end, "overhead": overhead}
+    torch_stages = {"network": network, "predecoder": predecoder, "end_to_end": end_to_end, "overhead": overhead,
+                    "throughput": throughput}
     t = {name: sec * per_round for name, sec in time_stages(matching, dev, max(repeats, 5), warmup).items()}
     t.update({name: sec * per_round for name, sec in time_stages(torch_stages, dev, repeats, warmup).items()})
     by_difference = 1.0 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"]
+    latency = None
+    if batch == 1 and latency_decodes > 0:
+        latency = latency_distribution(dec, events, latency_decodes, warmup=max(warmup, 1) * 10)
+    dec.close()
     return {
         "device": str(dev),
         "device_name": device_name(dev),
@@ -240,4 +301,8 @@ def run_bench(
         "density_residual": float(np.mean(residual)),
         "ler_pymatching": float(np.mean(np.any(raw_prediction != obs, axis=1))),
         "ler_pipeline": float(np.mean(np.any(prediction != obs, axis=1))),
+        "latency": latency,
+        "matching_workers": matching_workers,
+        "throughput_us_per_round": t["throughput"],
+        "throughput_shots_per_s": 1e6 / (t["throughput"] * rounds) if t["throughput"] > 0 else None,
     }

@@ -13,7 +13,6 @@ are options.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from typing import Any
 
@@ -27,6 +26,7 @@ from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder, is_bit_packed
+from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
 
 GLOBAL_DECODERS = ("pymatching", "pymatching-correlated")
@@ -65,6 +65,9 @@ class PipelineDecoder:
         compile: ``torch.compile`` the network (on CUDA with CUDA graphs); every forward pass
             then has one shape (the last block batch is padded).
         layout: use this layout instead of deriving one from ``circuit``.
+        matching_workers: 0 (default): PyMatching in this process. N > 0: PyMatching in N worker
+            processes (:class:`qec.parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
+            overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
 
     Raises ``ValueError`` (a :class:`qec.layout.LayoutError` for circuits) naming the problem.
 
@@ -91,6 +94,7 @@ class PipelineDecoder:
         precision: str = "fp32",
         compile: bool = False,
         layout: SpaceTimeLayout | None = None,
+        matching_workers: int = 0,
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
@@ -142,7 +146,14 @@ class PipelineDecoder:
             net = torch.compile(net, mode=mode, dynamic=False)
         self.network = net  # the forward function the block loop calls (cast / compiled)
 
-        self.global_decoder = PyMatchingDecoder(dem, correlated=global_decoder.endswith("-correlated"))
+        correlated = global_decoder.endswith("-correlated")
+        if int(matching_workers) < 0:
+            raise ValueError(f"matching_workers must be >= 0, got {matching_workers}")
+        self.matching_workers = int(matching_workers)
+        if self.matching_workers:
+            self.global_decoder = ParallelMatcher(dem, correlated=correlated, workers=self.matching_workers)
+        else:
+            self.global_decoder = PyMatchingDecoder(dem, correlated=correlated)
         self.global_decoder_name = global_decoder
         T, H, W = layout.shape
         self._flat_index = torch.as_tensor(layout.detector_flat_index, device=self.device)
@@ -307,10 +318,14 @@ class PipelineDecoder:
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
             res, flip = self.residual_and_flip(events[i:i + self._chunk])
-            pred = flip ^ self.global_decoder.decode_batch(res)
-            preds.append(pred)
+            if self.matching_workers:  # matched in a worker while the next chunk is pre-decoded
+                preds.append((flip, self.global_decoder.submit(res, bit_packed=False)))
+            else:
+                preds.append(flip ^ self.global_decoder.decode_batch(res, bit_packed=False))
             if return_residual:
                 residuals.append(res)
+        if self.matching_workers:
+            preds = [flip ^ future.result() for flip, future in preds]
         prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
         if packed:
             prediction = np.packbits(prediction, axis=1, bitorder="little")
@@ -320,50 +335,7 @@ class PipelineDecoder:
         return prediction, residual
 
 
-PREDECODER_NAMES = {"predecoder": "pymatching", "predecoder-correlated": "pymatching-correlated"}
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineDecoderFactory:
-    """Builds a :class:`PipelineDecoder` for a circuit and its DEM: the pre-decoder's entry in a
-    ``custom_decoders`` mapping (:func:`ler_decoders`). Picklable: it holds a model path.
-
-    The fields are :class:`PipelineDecoder`'s arguments; the threshold takes one path: this field,
-    then the decoder's ``threshold`` and its ``metadata["threshold"]``, recorded with the results.
-    """
-
-    global_decoder: str = "pymatching"
-    model: str | None = None
-    threshold: float | None = None
-    device: str = "cpu"
-    batch_size: int = 256
-    block_rounds: int | None = DEFAULT_BLOCK_ROUNDS
-    block_space: int | None = None
-    block_batch: int = DEFAULT_BLOCK_BATCH
-    precision: str = "fp32"
-    compile: bool = False
-
-    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
-        return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
-
-
-def ler_decoders(model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
-    """``predecoder`` and ``predecoder-correlated`` (plain or correlated PyMatching on the
-    residual) for ``qec.ler.collect_ler(..., custom_decoders=...)`` and ``qec ler
-    --custom-decoders predecoder:ler_decoders``.
-
-    Args:
-        model: model file (None: the shipped default).
-        threshold: logit threshold (None: the model's).
-        options: further :class:`PipelineDecoderFactory` fields (device, block_rounds, ...).
-
-    Example:
-        >>> from qec import LerTask, MemoryExperiment, collect_ler
-        >>> task = LerTask(MemoryExperiment(3, 3, 0.003), ("predecoder", "pymatching"))
-        >>> [r.shots for r in collect_ler([task], max_shots=500, seed=1, custom_decoders=ler_decoders())]
-        [500, 500]
-    """
-    return {
-        name: PipelineDecoderFactory(global_decoder=g, model=model, threshold=threshold, **options)
-        for name, g in PREDECODER_NAMES.items()
-    }
+    def close(self) -> None:
+        """Stop the matching worker processes, if any (they also die with this process)."""
+        if self.matching_workers:
+            self.global_decoder.close()

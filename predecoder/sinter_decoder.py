@@ -33,7 +33,8 @@ import stim
 
 from predecoder.model_catalog import model_path
 from predecoder.model_file import ModelFileError
-from predecoder.pipeline import PipelineDecoder, PipelineDecoderFactory
+from predecoder.decoders import PipelineDecoderFactory
+from predecoder.pipeline import PipelineDecoder
 from qec.layout import LayoutError, SpaceTimeLayout
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import math
-import multiprocessing
 import os
 import secrets
 import sys
@@ -45,6 +44,7 @@ from qec.decoders import CustomDecoder, decoder_factory
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
+from qec.worker_processes import worker_pool
 
 # Names this module has always offered.
 __all__ = [
@@ -100,24 +100,8 @@ _WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, Any]]]] = []
 _WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this worker when its parent dies (even by SIGKILL); elsewhere nothing."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-
-            PR_SET_PDEATHSIG = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # pragma: no cover - no libc
-            return
-    if os.getppid() != parent_pid:  # the parent died before the request took effect
-        os._exit(1)
-
-
-def _worker_init(tasks, parent_pid: int) -> None:
+def _worker_init(tasks) -> None:
     global _WORKER_TASKS
-    _die_with_parent(parent_pid)
     _WORKER_TASKS = tasks
     _WORKER_CACHE.clear()
 
@@ -323,10 +307,7 @@ def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
 
 def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
     specs = [(p.task.experiment, list(p.factories.items())) for p in points]
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(specs, os.getpid())
-    ) as pool:
+    with worker_pool(workers, _worker_init, (specs,)) as pool:
         pending: dict[concurrent.futures.Future, tuple[_Point, tuple[str, ...]]] = {}
         try:
             while True:

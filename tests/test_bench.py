@@ -41,3 +41,29 @@ def test_bench_command_json(model_path, capsys):
     assert "odd" in capsys.readouterr().err
     assert main(["bench", "-d", "3", "--p", "0.005", "--device", "npu", "--model", model_path]) == 2
     assert "device" in capsys.readouterr().err
+
+
+def test_latency_percentiles_at_batch_1(model_path, capsys):
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "1", "4", "--shots", "8", "--repeats", "1",
+                 "--latency-decodes", "200", "--model", model_path, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    lat = rows[0]["latency"]
+    assert lat["decodes"] == 200 and rows[1]["latency"] is None  # single-shot latency: batch 1 only
+    for stage in ("predecoder", "pymatching_residual", "end_to_end"):
+        d = lat[stage]
+        assert 0 < d["p50"] <= d["p90"] <= d["p99"] <= d["p99.9"] <= d["max"] and d["mean"] > 0
+    assert lat["end_to_end"]["p50"] >= lat["predecoder"]["p50"]
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "1", "--shots", "4", "--repeats", "1",
+                 "--latency-decodes", "50", "--model", model_path]) == 0
+    out = capsys.readouterr().out
+    assert "single-shot latency" in out and "p99.9" in out
+    assert main(["bench", "-d", "3", "--p", "0.005", "--latency-decodes", "-1"]) == 2
+
+
+def test_throughput_mode_with_matching_workers(model_path, capsys):
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "8", "--shots", "32", "--repeats", "1",
+                 "--matching-workers", "2", "--model", model_path, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert row["matching_workers"] == 2 and row["throughput_shots_per_s"] > 0
+    assert row["throughput_us_per_round"] > 0
+    assert main(["bench", "-d", "3", "--p", "0.005", "--matching-workers", "-1"]) == 2

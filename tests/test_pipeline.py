@@ -11,7 +11,8 @@ from experiments.cli import main
 from predecoder import ModelConfig, PreDecoderCNN, load_model
 from predecoder.model_file import LoadedModel
 from predecoder.device import resolve_device
-from predecoder.pipeline import PipelineDecoder, ler_decoders
+from predecoder.decoders import ler_decoders
+from predecoder.pipeline import PipelineDecoder
 from qec import LabeledSampler, LayoutError, MemoryExperiment, get_decoder
 
 
@@ -144,3 +145,22 @@ def test_apply_corrections_equals_basis_algebra(model_path):
     np.testing.assert_array_equal(residual, dec.correction_basis.residual_syndrome(events, c))
     flip = dec.correction_basis.observable_flip(c)
     np.testing.assert_array_equal(pred, flip ^ dec.global_decoder.decode_batch(residual))
+
+
+def test_matching_workers_overlap_and_decode_identically(model_path):
+    """PyMatching in worker processes, overlapped with the network: the same predictions."""
+    exp = MemoryExperiment(distance=5, rounds=5, p=0.01, basis="z")
+    circuit, dem = exp.circuit(), exp.dem()
+    dets = circuit.compile_detector_sampler(seed=9).sample(700)
+    serial = PipelineDecoder(circuit, dem, model=model_path, batch_size=128)
+    parallel = PipelineDecoder(circuit, dem, model=model_path, batch_size=128, matching_workers=2)
+    try:
+        np.testing.assert_array_equal(parallel.decode_batch(dets), serial.decode_batch(dets))
+        packed = np.packbits(dets, axis=1, bitorder="little")
+        np.testing.assert_array_equal(parallel.decode_batch(packed), serial.decode_batch(packed))
+        pred, res = parallel.decode_batch(dets, return_residual=True)
+        np.testing.assert_array_equal(res, serial.decode_batch(dets, return_residual=True)[1])
+    finally:
+        parallel.close()
+    with pytest.raises(ValueError, match="matching_workers"):
+        PipelineDecoder(circuit, dem, model=model_path, matching_workers=-1)
