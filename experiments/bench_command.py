@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default 1: on a busy two-core machine two threads ran the "
                              "network 9x slower; raise it on an idle many-core machine)")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (default 1)")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                        help="network runtime: torch, or onnxruntime (the exported ONNX network; CUDA/TensorRT "
+                             "providers on CUDA; needs the [onnx] extra)")
+    parser.add_argument("--latency-path", action="store_true",
+                        help="batch-1 latency through the static path (one copy each way; a CUDA graph on "
+                             "CUDA) and its overlapped stream")
     parser.add_argument("--matching-workers", type=int, default=0,
                         help="PyMatching in N worker processes, overlapped with the network (throughput mode)")
     parser.add_argument("--latency-decodes", type=int, default=1000,
@@ -91,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
             device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
             block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
             precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
-            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers,
+            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers, backend=args.backend,
+            latency_path=args.latency_path,
         )
         rows.append(row)
         if not args.json:
             if len(rows) == 1:
                 print(f"device: {row['device']} ({row['device_name']}); model {row['model']} "
-                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}, trained on {row['model_noise']}); "
+                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}, trained on {row['model_noise']}), "
+                      f"backend {row['backend']}; "
                       f"us per round, medians of {args.repeats}")
                 print(header())
             print(format_row(row), flush=True)
@@ -107,13 +115,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with_latency = [r for r in rows if r.get("latency")]
     if with_latency:
-        print(f"\nsingle-shot latency, us per round, over {with_latency[0]['latency']['decodes']} decodes at batch 1:")
+        lat = with_latency[0]["latency"]
+        print(f"\nsingle-shot latency ({lat['path']}), us per round, over {lat['decodes']} decodes at batch 1:")
         print(f"{'d':>3}{'r':>5}{'p':>7} {'stage':<20}" + "".join(f"{k:>9}" for k in LATENCY_KEYS))
         for r in with_latency:
             for stage in ("predecoder", "pymatching_residual", "end_to_end"):
                 dist = r["latency"][stage]
                 print(f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g} {stage:<20}"
                       + "".join(f"{dist[k]:>9.2f}" for k in LATENCY_KEYS))
+            if "stream_us_per_round" in r["latency"]:
+                print(f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g} {'stream (overlapped)':<20}"
+                      f"{r['latency']['stream_us_per_round']:>9.2f}")
     return 0
 
 

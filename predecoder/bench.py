@@ -41,6 +41,7 @@ import torch
 from predecoder.blockwise import gather_windows, make_plan
 from predecoder.model import OUT_CHANNELS
 from predecoder.device import resolve_device
+from predecoder.latency_path import LatencyPath
 from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
 from qec.circuits import MemoryExperiment
 
@@ -123,36 +124,57 @@ def distribution(values_us: np.ndarray) -> dict[str, float]:
     return out
 
 
-def latency_distribution(dec: PipelineDecoder, events: np.ndarray, decodes: int, warmup: int = 20) -> dict[str, Any]:
+def latency_distribution(
+    dec: PipelineDecoder, events: np.ndarray, decodes: int, warmup: int = 20, path: LatencyPath | None = None
+) -> dict[str, Any]:
     """Single-shot latency, one decode at a time, ``decodes`` times (cycling through ``events``).
 
-    Per decode: the pre-decoder stage (:meth:`PipelineDecoder.residual_and_flip`, host to host),
+    Per decode: the pre-decoder stage (host to host: :meth:`PipelineDecoder.residual_and_flip`,
+    or with ``path`` the static batch-1 path of :class:`LatencyPath`, bit-packed in and out),
     PyMatching on its residual, and end to end (both, and the XOR), each in us per round. On CUDA
-    the clock is read after the residual's copy back, which synchronizes.
+    the clock is read after the residual's copy back, which synchronizes. With ``path``,
+    ``"stream"`` is the per-shot cost of :meth:`LatencyPath.decode_stream` (matching of shot k
+    overlapped with pre-decoding shot k+1).
 
     Returns ``{"decodes": n, "predecoder": dist, "pymatching_residual": dist, "end_to_end": dist}``
     with ``dist`` from :func:`distribution`.
     """
     rounds = dec.layout.shape[0] - 1
     n = len(events)
-    for i in range(warmup):
+    packed = np.packbits(events, axis=1, bitorder="little")
+    matcher = dec.global_decoder
+
+    def predecode(i):
+        if path is not None:
+            res, flip = path.predecode_shot(packed[i % n])
+            return res[None, :], flip, True
         res, flip = dec.residual_and_flip(events[i % n:i % n + 1])
-        dec.global_decoder.decode_batch(res)
+        return res, flip, False
+
+    for i in range(warmup):
+        res, flip, bp = predecode(i)
+        matcher.decode_batch(res, bit_packed=bp)
     pre = np.empty(decodes)
     match = np.empty(decodes)
     total = np.empty(decodes)
     clock = time.perf_counter
     for i in range(decodes):
-        shot = events[i % n:i % n + 1]
         t0 = clock()
-        res, flip = dec.residual_and_flip(shot)
+        res, flip, bp = predecode(i)
         t1 = clock()
-        _ = flip ^ dec.global_decoder.decode_batch(res)
+        _ = np.bitwise_xor(matcher.decode_batch(res, bit_packed=bp), flip)
         t2 = clock()
         pre[i], match[i], total[i] = t1 - t0, t2 - t1, t2 - t0
     scale = 1e6 / rounds
-    return {"decodes": decodes, "predecoder": distribution(pre * scale),
-            "pymatching_residual": distribution(match * scale), "end_to_end": distribution(total * scale)}
+    out = {"decodes": decodes, "path": "batch-1 static" + (" (CUDA graph)" if path and path.graph else "")
+           if path is not None else "pipeline", "predecoder": distribution(pre * scale),
+           "pymatching_residual": distribution(match * scale), "end_to_end": distribution(total * scale)}
+    if path is not None:
+        t0 = clock()
+        for _ in path.decode_stream(packed[i % n] for i in range(decodes)):
+            pass
+        out["stream_us_per_round"] = (clock() - t0) * scale / decodes
+    return out
 
 
 def run_bench(
@@ -176,6 +198,8 @@ def run_bench(
     threshold: float | None = None,
     latency_decodes: int = 1000,
     matching_workers: int = 0,
+    backend: str = "torch",
+    latency_path: bool = False,
 ) -> dict[str, Any]:
     """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
 
@@ -194,7 +218,7 @@ def run_bench(
     dec = PipelineDecoder(
         circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,
         block_space=block_space, block_batch=block_batch, precision=precision, compile=compile,
-        threshold=threshold, matching_workers=matching_workers,
+        threshold=threshold, matching_workers=matching_workers, backend=backend,
     )
     if shots is None:
         shots = batch if batch >= 32 else 32
@@ -263,7 +287,8 @@ def run_bench(
     by_difference = 1.0 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"]
     latency = None
     if batch == 1 and latency_decodes > 0:
-        latency = latency_distribution(dec, events, latency_decodes, warmup=max(warmup, 1) * 10)
+        path = LatencyPath(dec) if latency_path else None
+        latency = latency_distribution(dec, events, latency_decodes, warmup=max(warmup, 1) * 10, path=path)
     dec.close()
     return {
         "device": str(dev),
@@ -303,6 +328,8 @@ def run_bench(
         "ler_pipeline": float(np.mean(np.any(prediction != obs, axis=1))),
         "latency": latency,
         "matching_workers": matching_workers,
+        "backend": backend,
+        "providers": getattr(dec.network, "providers", None),
         "throughput_us_per_round": t["throughput"],
         "throughput_shots_per_s": 1e6 / (t["throughput"] * rounds) if t["throughput"] > 0 else None,
     }

@@ -34,6 +34,7 @@ class PipelineDecoderFactory:
     precision: str = "fp32"
     compile: bool = False
     matching_workers: int = 0
+    backend: str = "torch"
 
     def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
         return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))

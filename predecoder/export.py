@@ -9,6 +9,7 @@ correction threshold, the receptive field and halo, and the source model's sha25
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -54,16 +55,12 @@ def onnx_metadata(model: LoadedModel) -> dict[str, str]:
     }
 
 
-def export_onnx(model: LoadedModel | str | None, path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
-    """Write ``model`` (LoadedModel, path, or None = the shipped default) as ONNX to ``path``.
-
-    Returns a summary dict (path, opset, sha256, threshold, receptive_field, parameters).
-    """
+def onnx_bytes(model: LoadedModel, opset: int = DEFAULT_OPSET) -> bytes:
+    """The network as a checked ONNX model (dynamic batch, T, H, W; layout and threshold in the
+    metadata), serialized."""
     import onnx
 
-    if not isinstance(model, LoadedModel):
-        model = load_model(model)
-    net = model.network.to("cpu").eval()
+    net = copy.deepcopy(model.network).to("cpu").float().eval()
     example = torch.zeros((1, 4, 3, 4, 4), dtype=torch.float32)
     dynamic = {0: "batch", 2: "T", 3: "H", 4: "W"}
     buf = io.BytesIO()
@@ -80,7 +77,18 @@ def export_onnx(model: LoadedModel | str | None, path: str | os.PathLike, opset:
     proto.producer_name = "qec-predecoder"
     proto.doc_string = "qec pre-decoder: events (batch, 4, T, H, W) -> correction logits (batch, 4, T, H, W)"
     onnx.checker.check_model(proto)
-    data = proto.SerializeToString()
+    return proto.SerializeToString()
+
+
+def export_onnx(model: LoadedModel | str | None, path: str | os.PathLike, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
+    """Write ``model`` (LoadedModel, shipped name or path; None = the shipped default) as ONNX to
+    ``path``.
+
+    Returns a summary dict (path, opset, sha256, threshold, receptive_field, parameters).
+    """
+    if not isinstance(model, LoadedModel):
+        model = load_model(model)
+    data = onnx_bytes(model, opset)
     path = os.fspath(path)
     write_bytes(path, data, inputs=(model.path,), what="--out")
     return {
@@ -101,3 +109,38 @@ def verify_onnx(path: str | os.PathLike, model: LoadedModel, shape=(3, 4, 6, 6, 
     with torch.inference_mode():
         want = model.network.to("cpu")(torch.from_numpy(x)).numpy()
     return float(np.abs(got - want).max())
+
+
+BACKENDS = ("torch", "onnxruntime")
+
+
+class OnnxRuntimeNetwork:
+    """The network as an ONNX Runtime session, a drop-in for the torch module in the pipeline's
+    block loop: float (B, 4, T, H, W) tensor in, float32 logits tensor out on the same device.
+
+    Providers: TensorRT, then CUDA, where installed and ``device`` is CUDA; else the CPU.
+    ``ValueError`` with one line when onnxruntime (the ``[onnx]`` extra) is missing or a CUDA
+    device has no CUDA provider.
+    """
+
+    def __init__(self, model: LoadedModel, device: torch.device, opset: int = DEFAULT_OPSET):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ValueError("backend onnxruntime needs onnxruntime: pip install 'qec-predecoder[onnx]'") from None
+        available = ort.get_available_providers()
+        if device.type == "cuda":
+            providers = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+            if not providers:
+                raise ValueError(f"backend onnxruntime on {device}: this onnxruntime has no CUDA provider "
+                                 f"(has {', '.join(available)}); install onnxruntime-gpu")
+        else:
+            providers = ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        self.session = ort.InferenceSession(onnx_bytes(model, opset), sess_options=options, providers=providers)
+        self.providers = self.session.get_providers()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(["logits"], {"events": x.detach().float().cpu().numpy()})[0]
+        return torch.from_numpy(out).to(x.device)

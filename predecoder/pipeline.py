@@ -22,6 +22,7 @@ import torch
 
 from predecoder.blockwise import blockwise_forward, make_plan
 from predecoder.device import resolve_device
+from predecoder.export import BACKENDS, OnnxRuntimeNetwork
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
@@ -65,6 +66,8 @@ class PipelineDecoder:
         compile: ``torch.compile`` the network (on CUDA with CUDA graphs); every forward pass
             then has one shape (the last block batch is padded).
         layout: use this layout instead of deriving one from ``circuit``.
+        backend: ``"torch"`` (default) or ``"onnxruntime"`` (the exported ONNX network in an ONNX
+            Runtime session, CUDA/TensorRT providers on CUDA; fp32 only).
         matching_workers: 0 (default): PyMatching in this process. N > 0: PyMatching in N worker
             processes (:class:`qec.parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
             overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
@@ -95,6 +98,7 @@ class PipelineDecoder:
         compile: bool = False,
         layout: SpaceTimeLayout | None = None,
         matching_workers: int = 0,
+        backend: str = "torch",
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
@@ -141,10 +145,17 @@ class PipelineDecoder:
         if self._dtype != torch.float32:
             net = copy.deepcopy(net).to(self._dtype)
         self._compiled = bool(compile)
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        self.backend = backend
+        if backend == "onnxruntime" and (precision != "fp32" or compile):
+            raise ValueError("backend onnxruntime runs the fp32 ONNX network: no --precision or --compile with it")
         if compile:
             mode = "reduce-overhead" if self.device.type == "cuda" else None
             net = torch.compile(net, mode=mode, dynamic=False)
-        self.network = net  # the forward function the block loop calls (cast / compiled)
+        self.network = net  # the forward function the block loop calls (cast / compiled / ONNX Runtime)
+        if backend == "onnxruntime":
+            self.network = OnnxRuntimeNetwork(self.model, self.device)
 
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
@@ -186,6 +197,8 @@ class PipelineDecoder:
             self.metadata["model_noise"] = "{} v{}".format(*self.model.training_noise)
         if precision != "fp32":
             self.metadata["precision"] = precision
+        if backend != "torch":
+            self.metadata["backend"] = backend
 
     # -----------------------------------------------------------------------------------------
     # Stages (each is one vectorized step over the whole batch).

@@ -67,3 +67,15 @@ def test_throughput_mode_with_matching_workers(model_path, capsys):
     assert row["matching_workers"] == 2 and row["throughput_shots_per_s"] > 0
     assert row["throughput_us_per_round"] > 0
     assert main(["bench", "-d", "3", "--p", "0.005", "--matching-workers", "-1"]) == 2
+
+
+def test_latency_path_and_onnxruntime_backend(model_path, capsys):
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "1", "--shots", "8", "--repeats", "1",
+                 "--latency-decodes", "50", "--latency-path", "--model", model_path, "--json"]) == 0
+    lat = json.loads(capsys.readouterr().out)["results"][0]["latency"]
+    assert lat["path"].startswith("batch-1 static") and lat["stream_us_per_round"] > 0
+    pytest.importorskip("onnxruntime")
+    assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "4", "--shots", "8", "--repeats", "1",
+                 "--backend", "onnxruntime", "--model", model_path, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    assert row["backend"] == "onnxruntime" and row["providers"] == ["CPUExecutionProvider"]

@@ -60,3 +60,19 @@ def test_bench_on_the_gpu():
     row = run_bench(distance=9, p=0.006, rounds=None, noise="depolarizing", basis="x", batch=4, shots=8,
                     device="cuda", model="small", repeats=2, warmup=1, precision="fp16")
     assert row["device"].startswith("cuda") and row["end_to_end_us_per_round"] > 0
+
+
+def test_cuda_graph_latency_path_decodes_as_the_pipeline():
+    from predecoder.latency_path import LatencyPath
+
+    exp = MemoryExperiment(13, 12, 0.003, "x")
+    circuit, dem = exp.circuit(), exp.dem()
+    dets = circuit.compile_detector_sampler(seed=5).sample(300)
+    packed = np.packbits(dets, axis=1, bitorder="little")
+    for precision in ("fp32", "fp16"):
+        dec = PipelineDecoder(circuit, dem, model="small", device="cuda", precision=precision)
+        path = LatencyPath(dec)
+        assert path.graph is not None
+        want = dec.decode_batch(dets)
+        np.testing.assert_array_equal(np.array([path.decode_shot(p) for p in packed]), want)
+        np.testing.assert_array_equal(np.array(list(path.decode_stream(iter(packed)))), want)

@@ -62,3 +62,22 @@ def test_export_bad_input(model_path, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["export", "--model", model_path, "--out", str(tmp_path / "no" / "m.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_onnxruntime_backend_decodes_as_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from predecoder import PipelineDecoder
+    from qec import MemoryExperiment
+
+    exp = MemoryExperiment(5, 4, 0.006, "x")
+    circuit, dem = exp.circuit(), exp.dem()
+    dets = circuit.compile_detector_sampler(seed=2).sample(400)
+    torch_dec = PipelineDecoder(circuit, dem, model="small")
+    ort_dec = PipelineDecoder(circuit, dem, model="small", backend="onnxruntime")
+    assert ort_dec.network.providers == ["CPUExecutionProvider"] and ort_dec.metadata["backend"] == "onnxruntime"
+    lt, lo = torch_dec.logits(dets), ort_dec.logits(dets)
+    assert float((lt - lo).abs().max()) < 1e-3
+    near = ((lt - torch_dec.threshold).abs() < 1e-3).flatten(1).any(dim=1).numpy()
+    np.testing.assert_array_equal(ort_dec.decode_batch(dets)[~near], torch_dec.decode_batch(dets)[~near])
+    with pytest.raises(ValueError, match="unknown backend"):
+        PipelineDecoder(circuit, dem, model="small", backend="tensorflow")
