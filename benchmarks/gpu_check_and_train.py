@@ -8,9 +8,12 @@ Steps (each with its own time limit; a failed step is recorded and the next one 
 
 1. ``pytest -m cuda`` (tests/test_cuda.py: GPU pipeline == CPU pipeline, half precision within
    the intervals, training steps, the benchmark);
-2. ``qec bench --device cuda --precision fp16`` at d=9 and 13, p=0.003 and 0.006, batch 1 and 1024;
-3. ``qec train`` continuing the shipped ``fast`` model (``--init fast``) on the current noise for
-   ``--minutes`` (d=9, p=0.006, bf16, on-device sampling);
+2. ``qec bench --device cuda --precision fp16`` at d=9 and 13, p=0.003 and 0.006, batch 1 and
+   1024, with the batch-1 latency path (CUDA graph) and matching workers;
+3. training throughput A/B (``benchmarks/training_throughput.py``: Fast at d=9, batch 2048,
+   bf16; base, channels-last, fused AdamW, both), and ``qec train`` continuing the shipped
+   ``fast`` model (``--init fast``) on the current noise for ``--minutes`` with the fastest
+   variant's flags (d=9, p=0.006, bf16, on-device sampling);
 4. paired evaluation on fresh shots (d=9, rounds 8 = the paper's n_rounds 9, p=0.006, X basis):
    the shipped model, the new best checkpoint and plain PyMatching decode the very same shots.
 
@@ -34,20 +37,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# throughput variant -> qec train flags
+VARIANT_FLAGS = {"base": [], "channels-last": ["--channels-last"], "fused": ["--fused-optimizer"],
+                 "channels-last+fused": ["--channels-last", "--fused-optimizer"]}
+
 FULL = {
     "bench": ["-d", "9", "13", "--p", "0.003", "0.006", "--batch", "1", "1024", "--precision", "fp16",
-              "--repeats", "5"],
+              "--repeats", "5", "--latency-path", "--matching-workers", "4"],
+    "throughput": ["--distance", "9", "--presets", "fast", "--batch", "2048", "--bf16", "--steps", "10"],
     "train": ["--distance", "9", "--p", "0.006", "--preset", "fast", "--init", "fast", "--bf16", "--batch", "2048",
               "--lr", "7e-4", "--val-shots", "20000", "--val-every", "1000", "--sampler", "torch"],
     "eval": {"distance": 9, "rounds": 8, "p": 0.006, "shots": 40_000},
-    "limits": {"tests": 240, "bench": 240, "eval": 300},
+    "limits": {"tests": 240, "bench": 240, "throughput": 180, "eval": 300},
 }
 SMOKE = {
-    "bench": ["-d", "3", "--p", "0.01", "--batch", "1", "2", "--shots", "2", "--repeats", "1", "--warmup", "0"],
+    "bench": ["-d", "3", "--p", "0.01", "--batch", "1", "2", "--shots", "2", "--repeats", "1", "--warmup", "0",
+              "--latency-decodes", "20", "--latency-path"],
+    "throughput": ["--distance", "3", "--presets", "tiny", "--batch", "8", "--steps", "2"],
     "train": ["--distance", "3", "--p", "0.006", "--preset", "fast", "--init", "fast", "--batch", "4",
               "--lr", "1e-5", "--val-shots", "50", "--val-every", "1", "--steps", "2", "--threads", "1"],
     "eval": {"distance": 3, "rounds": 2, "p": 0.006, "shots": 300},
-    "limits": {"tests": 240, "bench": 120, "eval": 120},
+    "limits": {"tests": 240, "bench": 120, "throughput": 120, "eval": 120},
 }
 
 
@@ -113,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (with --smoke)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: the whole script in about a minute on a CPU")
     parser.add_argument("--wheels", default=None, help="install missing dependencies from this wheel folder first")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("tests", "bench", "train", "eval"),
+    parser.add_argument("--skip", nargs="*", default=[], choices=("tests", "bench", "throughput", "train", "eval"),
                         help="steps to leave out")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
@@ -141,12 +151,24 @@ def main(argv: list[str] | None = None) -> int:
         if row["returncode"] == 0:
             text = (out / "bench.log").read_text()
             (out / "bench.json").write_text(text[text.index("{"):])
+    variant = "base"
+    if "throughput" not in args.skip:
+        variants = list(VARIANT_FLAGS) if args.device.startswith("cuda") else ["base", "channels-last"]
+        row = run_step("throughput", [sys.executable, str(ROOT / "benchmarks" / "training_throughput.py"),
+                                      "--device", args.device, *plan["throughput"], "--variants", *variants, "--json"],
+                       out / "throughput.log", plan["limits"]["throughput"])
+        steps.append(row)
+        if row["returncode"] == 0:
+            lines = [ln for ln in (out / "throughput.log").read_text().splitlines() if ln.startswith("{")]
+            results = json.loads(lines[-1])["results"]
+            (out / "throughput.json").write_text(json.dumps({"results": results}, indent=1) + "\n")
+            variant = max(results, key=lambda r: r["samples_per_s"])["variant"]
     new_model = None
     if "train" not in args.skip:
         train_dir = out / "train"
         budget = [] if args.smoke else ["--minutes", str(args.minutes)]
         row = run_step("train", qec + ["train", "--device", args.device, *plan["train"], *budget,
-                                       "--out", str(train_dir)],
+                                       *VARIANT_FLAGS[variant], "--out", str(train_dir)],
                        out / "train.log", timeout=60 * args.minutes + 300)
         steps.append(row)
         best = train_dir / "best.safetensors"
@@ -165,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         steps.append({"step": "eval", "returncode": rc, "seconds": round(time.perf_counter() - t0, 1)})
         print(f"[eval] {'ok' if rc == 0 else 'FAILED'} in {steps[-1]['seconds']} s", flush=True)
     summary = {"environment": json.loads((out / "environment.json").read_text()), "steps": steps,
-               "new_model": new_model, "evaluation": None if evaluation is None else {
+               "new_model": new_model, "training_variant": variant, "evaluation": None if evaluation is None else {
                    k: evaluation[k] for k in ("ratio_old", "ratio_new", "new_vs_old", "new_is_better", "shots")}}
     if new_model is not None:
         from predecoder import load_model

@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--channels-last", action="store_true", help="model and inputs in channels_last_3d (GPU)")
+    parser.add_argument("--fused-optimizer", action="store_true", help="fused AdamW kernels (GPU)")
     parser.add_argument("--sampler", default="auto", choices=("auto", "numpy", "torch"),
                         help="labeled sampling: numpy on CPU, on-device torch (auto: torch on CUDA)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
             device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
             threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
-            init=args.init,
+            init=args.init, channels_last=args.channels_last, fused_optimizer=args.fused_optimizer,
         )
         state = train(cfg, resume=args.resume, overwrite=args.overwrite,
                       log=lambda m: print(m, file=sys.stderr, flush=True))

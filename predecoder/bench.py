@@ -142,7 +142,7 @@ def latency_distribution(
     rounds = dec.layout.shape[0] - 1
     n = len(events)
     packed = np.packbits(events, axis=1, bitorder="little")
-    matcher = dec.global_decoder
+    matcher = dec.local_matcher  # single shots: in this process, never a worker's round trip
 
     def predecode(i):
         if path is not None:

@@ -125,13 +125,13 @@ class LatencyPath:
     def decode_shot(self, packed: np.ndarray) -> np.ndarray:
         """uint8 (ceil(N / 8),) bit-packed events -> bool (1,) observable prediction."""
         residual, flip = self.predecode_shot(packed)
-        pred = self.decoder.global_decoder.decode_batch(residual[None, :], bit_packed=True)
+        pred = self.decoder.local_matcher.decode_batch(residual[None, :], bit_packed=True)
         return (np.unpackbits(pred[0], count=1, bitorder="little") ^ flip).astype(bool)
 
     def decode_stream(self, shots: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Predictions for a stream of bit-packed shots, in order; PyMatching on shot k runs in a
         worker thread while shot k+1 is pre-decoded."""
-        matcher = self.decoder.global_decoder
+        matcher = self.decoder.local_matcher
 
         def match(residual: np.ndarray, flip: bool) -> np.ndarray:
             pred = matcher.decode_batch(residual[None, :], bit_packed=True)

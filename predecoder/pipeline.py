@@ -161,10 +161,12 @@ class PipelineDecoder:
         if int(matching_workers) < 0:
             raise ValueError(f"matching_workers must be >= 0, got {matching_workers}")
         self.matching_workers = int(matching_workers)
+        # In this process: what single shots are matched with (a worker's round trip costs more).
+        self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
         if self.matching_workers:
             self.global_decoder = ParallelMatcher(dem, correlated=correlated, workers=self.matching_workers)
         else:
-            self.global_decoder = PyMatchingDecoder(dem, correlated=correlated)
+            self.global_decoder = self.local_matcher
         self.global_decoder_name = global_decoder
         T, H, W = layout.shape
         self._flat_index = torch.as_tensor(layout.detector_flat_index, device=self.device)

@@ -50,6 +50,8 @@ class TrainConfig:
     compile: bool = False
     sampler: str = "auto"
     init: str | None = None
+    channels_last: bool = False
+    fused_optimizer: bool = False
 
     def __post_init__(self) -> None:
         if self.batch < 1:

@@ -169,6 +169,9 @@ def train(
     model_config: ModelConfig = resolve_preset(cfg.preset)
     torch.manual_seed(cfg.seed)
     network = PreDecoderCNN(model_config).to(device)
+    memory_format = torch.channels_last_3d if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        network = network.to(memory_format=memory_format)
     state = TrainState()
     if cfg.init is not None and not resume:
         state.init = warm_start(cfg, network, device)
@@ -241,6 +244,8 @@ def train(
             torch.manual_seed(hash((cfg.seed, state.step, rank)) & 0x7FFFFFFF)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(cfg, state, _progress_fraction(cfg, state))
+            if cfg.channels_last:
+                x = x.contiguous(memory_format=memory_format)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = forward(x)
             loss_map = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -313,4 +318,5 @@ def _append_jsonl(path: Path, row: dict) -> None:
 def _make_optimizer(cfg: TrainConfig, network: torch.nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "lion":
         return Lion(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fused = {"fused": True} if cfg.fused_optimizer else {}
+    return torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)

@@ -28,7 +28,8 @@ def test_smoke_run_writes_everything_into_one_folder(tmp_path, capsys):
     for name in ("environment.json", "tests.log", "bench.json", "train.log", "eval.json", "summary.json"):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
-    assert [s["step"] for s in summary["steps"]] == ["tests", "bench", "train", "eval"]
+    assert [s["step"] for s in summary["steps"]] == ["tests", "bench", "throughput", "train", "eval"]
+    assert (out / "throughput.json").exists() and summary["training_variant"] in ("base", "channels-last")
     assert all(s["returncode"] == 0 for s in summary["steps"])
     assert json.loads((out / "bench.json").read_text())["results"][0]["distance"] == 3
     new = load_model(out / "train" / "best.safetensors")
