@@ -2,7 +2,7 @@
 
 One line per decoder and metadata other than p (distance, rounds, noise model and its version,
 basis, scaled qubits, pre-decoder model and threshold, ...), so that rows that differ in anything
-but p never share a line; error bars from ``sinter.fit_binomial`` at 95% confidence.
+but p never share a line; drawn with ``sinter.plot_error_rate`` (the 95% likelihood region shaded).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from experiments.cli import UsageError
 from qec.stats_csv import read_csv_stats
-from qec.statistics import fit_ler, per_round
+from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
 from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
 
 
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import sinter
 
     n = len(groups)
     # Distinct colours (tab20) and markers, so that 16+ series stay apart; the legend sits beside
@@ -90,26 +91,22 @@ def run(args: argparse.Namespace) -> int:
     colors = plt.get_cmap("tab20" if n > 10 else "tab10").colors
     markers = "osD^v<>phX*"
     fig, ax = plt.subplots(figsize=(7 + 3.5 * (1 + n // 24), 5))
-    for k, ((decoder, rest), rows) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        m = rows[0].json_metadata
-        r = m.get("r")
-        pts = []
-        for s in sorted(rows, key=lambda s: s.json_metadata["p"]):
-            if s.shots == 0:
-                continue
-            fit = fit_ler(s.errors, s.shots)
-            if args.per_round:
-                fit = per_round(fit, r)
-            pts.append((s.json_metadata["p"], fit))
-        pts = [(p, f) for p, f in pts if f.best > 0 and p > 0]
-        if not pts:
-            continue
-        xs = [p for p, _ in pts]
-        ys = [f.best for _, f in pts]
-        lo = [max(0.0, f.best - f.low) for _, f in pts]
-        hi = [max(0.0, f.high - f.best) for _, f in pts]
-        ax.errorbar(xs, ys, yerr=[lo, hi], marker=markers[k % len(markers)], color=colors[k % len(colors)],
-                    capsize=3, label=series_label(decoder, m))
+    label_of = {}
+    for (decoder, rest), rows in groups.items():
+        for s in rows:
+            label_of[id(s)] = series_label(decoder, rows[0].json_metadata)
+    order = {label: k for k, label in enumerate(sorted(set(label_of.values())))}
+    # sinter's plotting: one curve per series, the 95% likelihood region shaded around it.
+    sinter.plot_error_rate(
+        ax=ax,
+        stats=[s for rows in groups.values() for s in rows if s.shots > 0],
+        x_func=lambda s: s.json_metadata["p"],
+        failure_units_per_shot_func=(lambda s: s.json_metadata["r"]) if args.per_round else (lambda s: 1),
+        group_func=lambda s: label_of[id(s)],
+        plot_args_func=lambda k, label, _: {"color": colors[order[label] % len(colors)],
+                                             "marker": markers[order[label] % len(markers)]},
+        highlight_max_likelihood_factor=CONFIDENCE_95_LIKELIHOOD_FACTOR,
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("physical error rate p")
