@@ -26,7 +26,7 @@ from predecoder.export import BACKENDS, OnnxRuntimeNetwork
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
-from qec.decoders import PyMatchingDecoder, is_bit_packed
+from qec.decoders import PyMatchingDecoder, check_shots
 from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
 
@@ -211,17 +211,9 @@ class PipelineDecoder:
         return make_plan(self.layout.shape, self.halo, self.block)
 
     def _events(self, dets: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
-        dets = np.asarray(dets)
-        if dets.ndim != 2:
-            raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-        packed = is_bit_packed(dets, self.num_detectors, bit_packed)
+        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
         if packed:
             return self.layout.unpack(dets), True
-        if dets.shape[1] != self.num_detectors:
-            raise ValueError(
-                f"expected {self.num_detectors} detectors (or {(self.num_detectors + 7) // 8} bit-packed bytes) "
-                f"per shot, got {dets.shape[1]}"
-            )
         return dets.astype(bool, copy=False), False
 
     def grid(self, events: np.ndarray | torch.Tensor) -> torch.Tensor:

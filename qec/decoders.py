@@ -172,6 +172,21 @@ def is_bit_packed(dets: np.ndarray, num_detectors: int, bit_packed: bool | None 
     return False
 
 
+def check_shots(dets: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
+    """(``dets`` as an array, whether it is bit-packed); ``ValueError`` unless it is a 2D
+    (shots, detectors) array, bit-packed (uint8, ceil(N / 8) bytes) or of the full width N."""
+    dets = np.asarray(dets)
+    if dets.ndim != 2:
+        raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
+    packed = is_bit_packed(dets, num_detectors, bit_packed)
+    if not packed and dets.shape[1] != num_detectors:
+        raise ValueError(
+            f"expected {num_detectors} detectors (or {(num_detectors + 7) // 8} bit-packed bytes) per shot, "
+            f"got {dets.shape[1]}"
+        )
+    return dets, packed
+
+
 class PyMatchingDecoder:
     """PyMatching on the DEM, plain or correlated (PyMatching >= 2.3 ``enable_correlations``)."""
 
@@ -187,15 +202,11 @@ class PyMatchingDecoder:
         self.metadata: dict[str, Any] = {}
 
     def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
-        dets = np.asarray(dets)
-        if dets.ndim != 2:
-            raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-        if is_bit_packed(dets, self.num_detectors, bit_packed):
+        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
+        if packed:
             return self.matching.decode_batch(
                 dets, bit_packed_shots=True, bit_packed_predictions=True, **self._decode_kwargs
             )
-        if dets.shape[1] != self.num_detectors:
-            raise ValueError(f"expected {self.num_detectors} detectors per shot, got {dets.shape[1]}")
         out = self.matching.decode_batch(dets.astype(np.uint8, copy=False), **self._decode_kwargs)
         return out.astype(bool, copy=False)
 
@@ -230,13 +241,8 @@ class SinterDecoder:
         self.metadata: dict[str, Any] = {}
 
     def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
-        dets = np.asarray(dets)
-        if dets.ndim != 2:
-            raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-        packed = is_bit_packed(dets, self.num_detectors, bit_packed)
+        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
         if not packed:
-            if dets.shape[1] != self.num_detectors:
-                raise ValueError(f"expected {self.num_detectors} detectors per shot, got {dets.shape[1]}")
             dets = np.packbits(dets.astype(bool, copy=False), axis=1, bitorder="little")
         if self.compiled is not None:
             pred = self.compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets)
