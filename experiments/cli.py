@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `qec models | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except OSError as e:  # unreadable, unwritable, disk full: one line, the file named
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"qec {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)

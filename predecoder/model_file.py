@@ -213,8 +213,8 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
 
     Example:
         >>> m = load_model()
-        >>> m.config.receptive_field
-        9
+        >>> m.config.receptive_field, m.training_noise
+        (9, ('depolarizing', 2))
     """
     path = model_path(path)
     try:

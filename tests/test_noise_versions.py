@@ -60,6 +60,12 @@ def test_model_files_record_the_training_noise_and_reject_unknown_versions(make_
         load_model(make_model_file(4, {"noise": "depolarizing", "noise_version": 5}))
 
 
+def test_shipped_default_is_trained_on_the_current_noise():
+    model = load_model()
+    assert model.training_noise == ("depolarizing", 2)
+    assert model.noise_mismatch("depolarizing") is None
+
+
 def test_ler_names_the_model_noise_and_notes_a_mismatch(make_model_file, capsys):
     old = make_model_file(5, {"noise": "depolarizing", "distance": 3, "p": 0.01})
     argv = ["ler", "-d", "3", "--p", "0.01", "--decoders", "predecoder", "--max-shots", "300", "--seed", "1",
