@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
               f"  trained on {r['training_noise']} (rounds {r['rounds']}), {samples} samples\n"
               f"  validation: {val}")
         for m in row.get("measured") or []:
+            ler = f"LER {m['ler']:.3e} [{m['ler_low']:.3e}, {m['ler_high']:.3e}], " if "ler_low" in m else ""
             print(f"  measured: d={m['d']} rounds={m['rounds']} p={m['p']} {m['noise']} v{m['noise_version']}: "
-                  f"{m['ratio']:.3f}x fewer errors than PyMatching ({m['shots']:,} paired shots; {m['source']})")
+                  f"{ler}{m['ratio']:.3f}x fewer errors than PyMatching ({m['shots']:,} paired shots)")
     return 0
