@@ -11,8 +11,11 @@ One point (a distance, p and a few hot data qubits) is one call of :func:`run_cl
 3. decode the same fresh test shots with each pipeline, its residual matched by PyMatching on the
    DEM it was trained on, and with plain PyMatching on each DEM.
 
-Everything is written into ``out`` (DEMs, the three training runs, results.json) and a rerun
-resumes: finished trainings and the learned DEM are reused, not redone.
+Everything is written into ``out`` (DEMs, the warm start, the three training runs, results.json)
+and a rerun resumes: finished trainings and the learned DEM are reused, not redone. The warm start
+is copied into ``out`` first (``init.safetensors``), so the three trainings start from the same
+bytes even if the shipped model changes meanwhile; each pipeline uses its run's *last*
+checkpoint, so all three saw exactly the same number of training samples.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from noise_learning import DemStructure, estimate_dem
-from predecoder import ler_decoders
+from predecoder import ler_decoders, load_model, model_path
 from predecoder.training import TrainConfig, train
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
@@ -98,18 +101,28 @@ def _write_dems(cfg: ClosedLoopConfig, out: Path, log) -> dict[str, Path]:
     return paths
 
 
-def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, out: Path, log) -> Path:
+def _pin_init(cfg: ClosedLoopConfig, out: Path) -> str | None:
+    """The warm start as a file in ``out`` (copied once): the same bytes for all three runs."""
+    if cfg.init is None:
+        return None
+    pinned = out / "init.safetensors"
+    if not pinned.exists():
+        write_bytes(pinned, Path(model_path(cfg.init)).read_bytes(), what="warm start")
+    return str(pinned)
+
+
+def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, init: str | None, out: Path, log) -> Path:
     run = out / f"train_{kind}"
     tcfg = TrainConfig(
         distance=cfg.distance, rounds=cfg.rounds, p=cfg.p, noise="depolarizing", dem_path=str(dem_path),
-        preset=cfg.preset, init=cfg.init, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads,
+        preset=cfg.preset, init=init, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads,
         val_shots=cfg.val_shots, val_every=max(1, cfg.samples // (4 * 256)), out=str(run),
     )
     resume = (run / "state.json").exists()
     t0 = time.perf_counter()
     train(tcfg, resume=resume, log=lambda m: None)
     log(f"trained on the {kind} DEM ({cfg.samples} samples) in {time.perf_counter() - t0:.0f} s -> {run}")
-    return run / "best.safetensors"
+    return run / "last.safetensors"  # the same number of samples for all three
 
 
 def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -120,7 +133,8 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     dems = _write_dems(cfg, out, log)
-    models = {kind: _train(cfg, kind, dems[kind], out, log) for kind in KINDS}
+    init = _pin_init(cfg, out)
+    models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
     custom: dict[str, Any] = {}
     for kind in KINDS:
         dem = read_dem(dems[kind])
@@ -147,6 +161,8 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
 
     summary = {
         "config": dataclasses.asdict(cfg),
+        "init_sha256": None if init is None else load_model(init).sha256,
+        "models": {kind: load_model(models[kind]).sha256 for kind in KINDS},
         "experiment": cfg.experiment.json_metadata(),
         "results": rows,
         "gap_closed": {"matcher": closed("pymatching"), "pipeline": closed("pipeline")},
