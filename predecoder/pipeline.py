@@ -210,11 +210,11 @@ class PipelineDecoder:
         """The :class:`predecoder.blockwise.BlockPlan` used for this circuit's volume."""
         return make_plan(self.layout.shape, self.halo, self.block)
 
-    def _events(self, dets: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
-        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
+    def _events(self, events: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
+        events, packed = check_shots(events, self.num_detectors, bit_packed)
         if packed:
-            return self.layout.unpack(dets), True
-        return dets.astype(bool, copy=False), False
+            return self.layout.unpack(events), True
+        return events.astype(bool, copy=False), False
 
     def grid(self, events: np.ndarray | torch.Tensor) -> torch.Tensor:
         """bool (shots, num_detectors) -> network input (shots, 4, T, H, W) on the device."""
@@ -309,19 +309,19 @@ class PipelineDecoder:
 
     # -----------------------------------------------------------------------------------------
 
-    def decode_batch(self, dets: np.ndarray, return_residual: bool = False, bit_packed: bool | None = None):
+    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool | None = None):
         """Detection events -> observable predictions.
 
         Args:
-            dets: bool (shots, num_detectors), or Stim bit-packed uint8 (shots, ceil(N / 8)).
+            events: bool (shots, num_detectors), or Stim bit-packed uint8 (shots, ceil(N / 8)).
             return_residual: also return the residual events bool (shots, num_detectors).
-            bit_packed: whether ``dets`` is bit-packed (None: inferred from dtype and width).
+            bit_packed: whether ``events`` is bit-packed (None: inferred from dtype and width).
 
         Returns:
             bool (shots, 1) predictions (bit-packed uint8 (shots, 1) for bit-packed input), and
             the residual when asked.
         """
-        events, packed = self._events(dets, bit_packed)
+        events, packed = self._events(events, bit_packed)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
             res, flip = self.residual_and_flip(events[i:i + self._chunk])

@@ -2,13 +2,13 @@
 
 A decoder is built for one circuit and its detector error model with :func:`get_decoder` and has
 
-- ``decode_batch(dets) -> predictions``: ``dets`` is either a ``(shots, num_detectors)`` bool (or
+- ``decode_batch(events) -> predictions``: ``events`` is either a ``(shots, num_detectors)`` bool (or
   0/1 uint8) array, giving a ``(shots, num_observables)`` bool array; or Stim's bit-packed layout,
   a ``(shots, ceil(num_detectors / 8))`` uint8 array (little-endian bits, as
   ``stim.CompiledDetectorSampler.sample(..., bit_packed=True)`` returns), giving bit-packed
   ``(shots, ceil(num_observables / 8))`` uint8 predictions. The two are told apart by dtype and
   width (bit-packed input must be ``uint8``, unpacked input must have the full width), or said
-  explicitly with ``decode_batch(dets, bit_packed=True/False)``, which collections always do.
+  explicitly with ``decode_batch(events, bit_packed=True/False)``, which collections always do.
 - ``metadata: dict``: what distinguishes this decoder's results from another decoder of the same
   name (e.g. the pre-decoder model's hash). It is merged into the CSV row's ``json_metadata``
   and so into the strong id: results of two different models never merge.
@@ -44,7 +44,7 @@ class Decoder(Protocol):
 
     metadata: dict[str, Any]
 
-    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray: ...
+    def decode_batch(self, events: np.ndarray, bit_packed: bool | None = None) -> np.ndarray: ...
 
 
 # A factory builds a decoder for one circuit and its DEM.
@@ -152,39 +152,39 @@ def load_custom_decoders(spec: str) -> dict[str, Any]:
     return dict(out)
 
 
-def is_bit_packed(dets: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> bool:
-    """Whether ``dets`` (2D) is Stim's bit-packed layout for ``num_detectors`` detectors.
+def is_bit_packed(events: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> bool:
+    """Whether ``events`` (2D) is Stim's bit-packed layout for ``num_detectors`` detectors.
 
     ``bit_packed`` says it explicitly (and is checked: uint8 of width ceil(N / 8), or full width N);
     None infers it from dtype and width.
     """
     packed_width = (num_detectors + 7) // 8
     if bit_packed is None:
-        return dets.dtype == np.uint8 and dets.shape[-1] == packed_width and packed_width != num_detectors
+        return events.dtype == np.uint8 and events.shape[-1] == packed_width and packed_width != num_detectors
     if bit_packed:
-        if dets.dtype != np.uint8 or dets.shape[-1] != packed_width:
+        if events.dtype != np.uint8 or events.shape[-1] != packed_width:
             raise ValueError(
-                f"bit-packed shots must be uint8 with {packed_width} bytes per shot, got {dets.dtype} x {dets.shape[-1]}"
+                f"bit-packed shots must be uint8 with {packed_width} bytes per shot, got {events.dtype} x {events.shape[-1]}"
             )
         return True
-    if dets.shape[-1] != num_detectors:
-        raise ValueError(f"expected {num_detectors} detectors per shot, got {dets.shape[-1]}")
+    if events.shape[-1] != num_detectors:
+        raise ValueError(f"expected {num_detectors} detectors per shot, got {events.shape[-1]}")
     return False
 
 
-def check_shots(dets: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
-    """(``dets`` as an array, whether it is bit-packed); ``ValueError`` unless it is a 2D
+def check_shots(events: np.ndarray, num_detectors: int, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
+    """(``events`` as an array, whether it is bit-packed); ``ValueError`` unless it is a 2D
     (shots, detectors) array, bit-packed (uint8, ceil(N / 8) bytes) or of the full width N."""
-    dets = np.asarray(dets)
-    if dets.ndim != 2:
-        raise ValueError(f"expected a 2D (shots, detectors) array, got shape {dets.shape}")
-    packed = is_bit_packed(dets, num_detectors, bit_packed)
-    if not packed and dets.shape[1] != num_detectors:
+    events = np.asarray(events)
+    if events.ndim != 2:
+        raise ValueError(f"expected a 2D (shots, detectors) array, got shape {events.shape}")
+    packed = is_bit_packed(events, num_detectors, bit_packed)
+    if not packed and events.shape[1] != num_detectors:
         raise ValueError(
             f"expected {num_detectors} detectors (or {(num_detectors + 7) // 8} bit-packed bytes) per shot, "
-            f"got {dets.shape[1]}"
+            f"got {events.shape[1]}"
         )
-    return dets, packed
+    return events, packed
 
 
 class PyMatchingDecoder:
@@ -201,13 +201,13 @@ class PyMatchingDecoder:
         self.num_observables = dem.num_observables
         self.metadata: dict[str, Any] = {}
 
-    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
-        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
+    def decode_batch(self, events: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
+        events, packed = check_shots(events, self.num_detectors, bit_packed)
         if packed:
             return self.matching.decode_batch(
-                dets, bit_packed_shots=True, bit_packed_predictions=True, **self._decode_kwargs
+                events, bit_packed_shots=True, bit_packed_predictions=True, **self._decode_kwargs
             )
-        out = self.matching.decode_batch(dets.astype(np.uint8, copy=False), **self._decode_kwargs)
+        out = self.matching.decode_batch(events.astype(np.uint8, copy=False), **self._decode_kwargs)
         return out.astype(bool, copy=False)
 
 
@@ -240,14 +240,14 @@ class SinterDecoder:
         self.num_observables = dem.num_observables
         self.metadata: dict[str, Any] = {}
 
-    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
-        dets, packed = check_shots(dets, self.num_detectors, bit_packed)
+    def decode_batch(self, events: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
+        events, packed = check_shots(events, self.num_detectors, bit_packed)
         if not packed:
-            dets = np.packbits(dets.astype(bool, copy=False), axis=1, bitorder="little")
+            events = np.packbits(events.astype(bool, copy=False), axis=1, bitorder="little")
         if self.compiled is not None:
-            pred = self.compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets)
+            pred = self.compiled.decode_shots_bit_packed(bit_packed_detection_event_data=events)
         else:
-            pred = self._decode_via_files(dets)
+            pred = self._decode_via_files(events)
         pred = np.asarray(pred, dtype=np.uint8)
         if packed:
             return pred
@@ -260,10 +260,10 @@ class SinterDecoder:
         with tempfile.TemporaryDirectory() as tmp:
             d = pathlib.Path(tmp)
             self.dem.to_file(d / "dem.dem")
-            (d / "dets.b8").write_bytes(np.ascontiguousarray(packed).tobytes())
+            (d / "events.b8").write_bytes(np.ascontiguousarray(packed).tobytes())
             self.decoder.decode_via_files(
                 num_shots=len(packed), num_dets=self.num_detectors, num_obs=self.num_observables,
-                dem_path=d / "dem.dem", dets_b8_in_path=d / "dets.b8",
+                dem_path=d / "dem.dem", dets_b8_in_path=d / "events.b8",
                 obs_predictions_b8_out_path=d / "obs.b8", tmp_dir=d,
             )
             width = (self.num_observables + 7) // 8

@@ -77,13 +77,13 @@ def _run_batch(
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     sampler = circuit.compile_detector_sampler(seed=seed)
-    dets, obs = sampler.sample(shots, separate_observables=True, bit_packed=True)
+    events, obs = sampler.sample(shots, separate_observables=True, bit_packed=True)
     t_sample = time.perf_counter() - t0
     fails: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
     for name, dec in decoders:
         t = time.perf_counter()
-        pred = _pack_predictions(dec.decode_batch(dets, bit_packed=True), circuit.num_observables)
+        pred = _pack_predictions(dec.decode_batch(events, bit_packed=True), circuit.num_observables)
         if pred.shape != obs.shape:
             raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
         fails[name] = np.any(pred != obs, axis=1)

@@ -8,9 +8,9 @@ processes need nothing of PyMatching's GIL handling. Workers die with their pare
 Example:
     >>> from qec import MemoryExperiment
     >>> exp = MemoryExperiment(3, 3, 0.01, "x")
-    >>> dets = exp.circuit().compile_detector_sampler(seed=1).sample(100, bit_packed=True)
+    >>> events = exp.circuit().compile_detector_sampler(seed=1).sample(100, bit_packed=True)
     >>> with ParallelMatcher(exp.dem(), workers=2) as matcher:
-    ...     pred = matcher.decode_batch(dets, bit_packed=True)
+    ...     pred = matcher.decode_batch(events, bit_packed=True)
     >>> pred.shape, pred.dtype.name
     ((100, 1), 'uint8')
 """
@@ -33,9 +33,9 @@ def _init(dem_text: str, correlated: bool) -> None:
     _MATCHER = PyMatchingDecoder(stim.DetectorErrorModel(dem_text), correlated=correlated)
 
 
-def _decode(dets: np.ndarray, bit_packed: bool | None) -> np.ndarray:
+def _decode(events: np.ndarray, bit_packed: bool | None) -> np.ndarray:
     assert _MATCHER is not None
-    return _MATCHER.decode_batch(dets, bit_packed=bit_packed)
+    return _MATCHER.decode_batch(events, bit_packed=bit_packed)
 
 
 class ParallelMatcher:
@@ -52,16 +52,16 @@ class ParallelMatcher:
         self.metadata: dict = {}
         self._pool = worker_pool(workers, _init, (str(dem), self.correlated))
 
-    def submit(self, dets: np.ndarray, bit_packed: bool | None = None) -> concurrent.futures.Future:
-        """Decode ``dets`` in one worker, asynchronously."""
-        return self._pool.submit(_decode, np.ascontiguousarray(dets), bit_packed)
+    def submit(self, events: np.ndarray, bit_packed: bool | None = None) -> concurrent.futures.Future:
+        """Decode ``events`` in one worker, asynchronously."""
+        return self._pool.submit(_decode, np.ascontiguousarray(events), bit_packed)
 
-    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
+    def decode_batch(self, events: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
         """As :meth:`PyMatchingDecoder.decode_batch`, the shots split over the workers."""
-        dets = np.asarray(dets)
-        if len(dets) == 0:
-            return self.submit(dets, bit_packed).result()
-        parts = np.array_split(dets, min(self.workers, len(dets)))
+        events = np.asarray(events)
+        if len(events) == 0:
+            return self.submit(events, bit_packed).result()
+        parts = np.array_split(events, min(self.workers, len(events)))
         return np.concatenate([f.result() for f in [self.submit(p, bit_packed) for p in parts]])
 
     def close(self) -> None:
