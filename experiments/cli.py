@@ -29,9 +29,14 @@ class UsageError(Exception):
     """A mistake in the user's input: reported as one line, exit status 2."""
 
 
-def _available() -> dict[str, object]:
-    out = {}
+def _available(only: str | None = None) -> dict[str, object]:
+    """Subcommand -> its module (None where ``only`` names another subcommand: its module is not
+    imported, so ``qec ler`` does not pay for torch when it decodes without a network)."""
+    out: dict[str, object] = {}
     for name, (module, _) in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            out[name] = None
+            continue
         try:
             out[name] = importlib.import_module(module)
         except ModuleNotFoundError as e:
@@ -40,22 +45,25 @@ def _available() -> dict[str, object]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``qec`` parser; with ``only``, just that subcommand's arguments are built."""
     parser = argparse.ArgumentParser(
         prog="qec",
         description="Surface-code memory experiments, AI pre-decoding and noise learning.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, module in _available().items():
+    for name, module in _available(only).items():
         p = sub.add_parser(name, help=SUBCOMMANDS[name][1], description=SUBCOMMANDS[name][1])
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        if module is not None:
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
