@@ -60,8 +60,9 @@ def check_output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLik
     return real
 
 
-def _describe(e: OSError) -> str:
-    return e.strerror or str(e)
+def _cannot_write(what: str, shown: str, e: OSError) -> OutputFileError:
+    """The one message of every I/O failure: it names the user's output, never a temporary file."""
+    return OutputFileError(f"cannot write {what} {shown}: {e.strerror or e}")
 
 
 class _Writer:
@@ -74,7 +75,7 @@ class _Writer:
         try:
             return self._f.write(data)
         except OSError as e:
-            raise OutputFileError(f"cannot write {self._what} {self._shown}: {_describe(e)}") from None
+            raise _cannot_write(self._what, self._shown, e) from None
 
     def finish(self, sync: bool) -> None:
         try:
@@ -82,7 +83,7 @@ class _Writer:
             if sync:
                 os.fsync(self._f.fileno())
         except OSError as e:
-            raise OutputFileError(f"cannot write {self._what} {self._shown}: {_describe(e)}") from None
+            raise _cannot_write(self._what, self._shown, e) from None
 
     def __getattr__(self, name):
         return getattr(self._f, name)
@@ -109,13 +110,13 @@ def atomic_output(
     except FileNotFoundError:
         mode = None
     except OSError as e:
-        raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+        raise _cannot_write(what, shown, e) from None
     if mode is not None and not stat.S_ISREG(mode):
         # FIFO, device, socket: write into it, never replace it.
         try:
             f = open(real, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
         except OSError as e:
-            raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+            raise _cannot_write(what, shown, e) from None
         with f:
             w = _Writer(f, shown, what)
             yield w
@@ -125,7 +126,7 @@ def atomic_output(
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(real) + ".", suffix=".tmp")
     except OSError as e:
-        raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+        raise _cannot_write(what, shown, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             w = _Writer(f, shown, what)
@@ -138,7 +139,7 @@ def atomic_output(
         try:
             os.replace(tmp, real)
         except OSError as e:
-            raise OutputFileError(f"cannot write {what} {shown}: {_describe(e)}") from None
+            raise _cannot_write(what, shown, e) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

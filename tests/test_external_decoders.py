@@ -12,26 +12,18 @@ from experiments.cli import main
 BASE = ["ler", "-d", "5", "--rounds", "d-1", "--p", "0.006", "--max-shots", "1500", "--seed", "7", "--json"]
 
 
-def _errors(capsys, decoders, module_function):
-    assert main(BASE + ["--decoders", "pymatching", *decoders, "--custom-decoders", module_function]) == 0
-    return {r["decoder"]: r for r in json.loads(capsys.readouterr().out)["results"]}
-
-
-def test_tesseract_decodes_the_same_shots_better_than_pymatching(capsys):
-    pytest.importorskip("tesseract_decoder")
-    rows = _errors(capsys, ["tesseract"], "tesseract_decoder:make_tesseract_sinter_decoders_dict")
-    pm, ts = rows["pymatching"], rows["tesseract"]
-    assert pm["shots"] == ts["shots"] == 1500
-    # Paired: tesseract (near-optimal search) fails alone far less often than PyMatching does.
-    assert ts["only_fails"]["pymatching"] < pm["only_fails"]["tesseract"]
-
-
-def test_beliefmatching_decodes_the_same_shots(capsys):
-    pytest.importorskip("beliefmatching")
-    rows = _errors(capsys, ["beliefmatching"], "experiments.extra_decoders:beliefmatching")
-    pm, bm = rows["pymatching"], rows["beliefmatching"]
-    assert pm["shots"] == bm["shots"] == 1500
-    assert bm["only_fails"]["pymatching"] < pm["only_fails"]["beliefmatching"]
+@pytest.mark.parametrize("module, name, module_function", [
+    ("tesseract_decoder", "tesseract", "tesseract_decoder:make_tesseract_sinter_decoders_dict"),
+    ("beliefmatching", "beliefmatching", "experiments.extra_decoders:beliefmatching"),
+])
+def test_a_stronger_decoder_decodes_the_same_shots_better_than_pymatching(capsys, module, name, module_function):
+    pytest.importorskip(module)
+    assert main(BASE + ["--decoders", "pymatching", name, "--custom-decoders", module_function]) == 0
+    rows = {r["decoder"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    pm, other = rows["pymatching"], rows[name]
+    assert pm["shots"] == other["shots"] == 1500
+    # Paired: the stronger decoder fails alone far less often than PyMatching does.
+    assert other["only_fails"]["pymatching"] < pm["only_fails"][name]
 
 
 def test_unknown_custom_decoders_are_one_line(capsys):
