@@ -1,0 +1,109 @@
+"""Matching with per-shot weights: the compiled matcher equals PyMatching rebuilt per shot, bit for bit."""
+
+import numpy as np
+import pymatching
+import pytest
+import scipy.sparse
+
+from qec.weighted_matching import WeightedMatcher, compiled_available
+
+needs_compiled = pytest.mark.skipif(not compiled_available(), reason="qec._weighted_matching was not built")
+
+
+def per_shot_rebuild(H, L, events, weights):
+    """The reference: one PyMatching graph per shot, as the probe that measured the idea did."""
+    out = []
+    for ev, w in zip(events, weights):
+        m = pymatching.Matching.from_check_matrix(H, weights=w, faults_matrix=L, use_virtual_boundary_node=True)
+        out.append(m.decode(ev.astype(np.uint8)))
+    return np.array(out, dtype=bool)
+
+
+def random_graph(rng, detectors=30, columns=90, observables=2):
+    """A random check matrix with 1-2 detectors per column, many parallel columns (same detectors,
+    different observables) and some empty columns, as a correction basis has."""
+    rows, cols = [], []
+    for c in range(columns):
+        k = rng.choice([0, 1, 2, 2, 2], p=[0.05, 0.25, 0.7 / 3, 0.7 / 3, 0.7 / 3])
+        if c >= 10 and rng.random() < 0.3:  # a parallel copy of an earlier column
+            src = int(rng.integers(0, c))
+            dets = [r for r, cc in zip(rows, cols) if cc == src]
+        else:
+            dets = rng.choice(detectors, size=k, replace=False).tolist()
+        rows += dets
+        cols += [c] * len(dets)
+    H = scipy.sparse.csc_matrix((np.ones(len(rows), dtype=np.uint8), (rows, cols)), shape=(detectors, columns))
+    L = scipy.sparse.csc_matrix((rng.random((observables, columns)) < 0.3).astype(np.uint8))
+    return H, L
+
+
+@needs_compiled
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_compiled_equals_per_shot_rebuild_on_random_graphs(seed):
+    rng = np.random.default_rng(seed)
+    H, L = random_graph(rng)
+    shots = 200
+    # Weights of both signs and repeated values (ties), a few integral shots (PyMatching then
+    # skips its normalisation), and a few shots whose weights are all zero.
+    weights = np.round(rng.normal(2.0, 3.0, size=(shots, H.shape[1])), 1)
+    weights[::17] = np.round(weights[::17])
+    weights[5] = 0.0
+    events = rng.random((shots, H.shape[0])) < 0.15
+    # Only syndromes that have a matching (every component here reaches the boundary or not).
+    ok = []
+    for b in range(shots):
+        try:
+            per_shot_rebuild(H, L, events[b:b + 1], weights[b:b + 1])
+            ok.append(b)
+        except ValueError:
+            pass
+    assert len(ok) > shots // 2
+    events, weights = events[ok], weights[ok]
+    expected = per_shot_rebuild(H, L, events, weights)
+    got = WeightedMatcher(H, L, backend="compiled").decode_batch(events, weights)
+    assert got.dtype == bool and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+@needs_compiled
+def test_float32_weights_and_logits_give_the_same_predictions():
+    rng = np.random.default_rng(4)
+    H, L = random_graph(rng, detectors=20, columns=50, observables=1)
+    # A boundary column for every detector keeps every syndrome matchable.
+    H = scipy.sparse.hstack([H, scipy.sparse.eye(20, dtype=np.uint8)]).tocsc()
+    L = scipy.sparse.hstack([L, scipy.sparse.csc_matrix((1, 20), dtype=np.uint8)]).tocsc()
+    logits = rng.normal(-3, 4, size=(100, 70)).astype(np.float32)
+    events = rng.random((100, 20)) < 0.2
+    m = WeightedMatcher(H, L)
+    from_logits = m.decode_batch_from_logits(events, logits, np.arange(70), clip=6.0)
+    expected = per_shot_rebuild(H, L, events, np.clip(-logits.astype(np.float64), -6.0, 6.0))
+    np.testing.assert_array_equal(from_logits, expected)
+    np.testing.assert_array_equal(m.decode_batch(events, np.clip(-logits, -6.0, 6.0)), expected)
+
+
+def test_rebuild_backend_is_the_reference():
+    H = scipy.sparse.csc_matrix(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.uint8))
+    L = scipy.sparse.csc_matrix(np.array([[1, 0, 0]], dtype=np.uint8))
+    m = WeightedMatcher(H, L, backend="rebuild")
+    assert m.backend == "rebuild"
+    events = np.array([[1, 0], [1, 0], [0, 1]], dtype=bool)
+    weights = np.array([[1.0, 5.0, 5.0], [9.0, 1.0, 1.0], [1.0, 1.0, -2.0]])
+    np.testing.assert_array_equal(m.decode_batch(events, weights), per_shot_rebuild(H, L, events, weights))
+
+
+@pytest.mark.parametrize("backend", ["auto", "rebuild"])
+def test_bad_input_is_a_clear_error(backend):
+    H = scipy.sparse.csc_matrix(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.uint8))
+    L = scipy.sparse.csc_matrix(np.array([[1, 0, 0]], dtype=np.uint8))
+    m = WeightedMatcher(H, L, backend=backend)
+    events = np.zeros((2, 2), dtype=bool)
+    with pytest.raises(ValueError, match="NaN"):
+        m.decode_batch(events, np.array([[1.0, np.nan, 1.0], [1.0, 1.0, 1.0]]))
+    with pytest.raises(ValueError, match="weights must be"):
+        m.decode_batch(events, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="events must be"):
+        m.decode_batch(np.zeros((2, 3), dtype=bool), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="at most 2"):
+        WeightedMatcher(scipy.sparse.csc_matrix(np.ones((3, 2), dtype=np.uint8)), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="backend"):
+        WeightedMatcher(H, L, backend="fast")
