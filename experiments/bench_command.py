@@ -1,12 +1,18 @@
 """``qec bench``: per-round latency (batch 1) and throughput (large batch), stage by stage.
 
     qec bench --distance 9 13 --p 0.003 0.006 --batch 1 256 [--device cuda] [--json]
+    qec bench --distance 9 13 --p 0.003 0.006 --batch 256 --decoder predecoder-weighted
 
 One set of sampled shots per point; warm-up, then medians over ``--repeats``; CUDA timings are
 synchronized. ``--json`` prints one document ``{"results": [...]}``, one row per (distance, p,
 batch), with keys device, device_name, distance, rounds, p, batch, predecoder_us_per_round,
 network_us_per_round, pymatching_us_per_round, pymatching_residual_us_per_round,
 end_to_end_us_per_round, overhead_us_per_round, overhead_fraction, residual_speedup, density_raw, density_residual, ...
+
+``--decoder predecoder-weighted`` times neural-weighted matching: its matching stage
+(``weighted_matching_us_per_round``: per-shot weights from the logits plus matching, network
+excluded) replaces PyMatching on the residual, and ``matching_vs_pymatching`` is its time over
+plain PyMatching's on the raw events.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PyMatching in N worker processes, overlapped with the network (throughput mode)")
     parser.add_argument("--latency-decodes", type=int, default=1000,
                         help="single-shot decodes for the latency percentiles at batch 1 (default 1000; 0: none)")
+    parser.add_argument("--decoder", default="predecoder", choices=("predecoder", "predecoder-correlated",
+                                                                    "predecoder-weighted"),
+                        help="pre-decoder composition (default predecoder: PyMatching on the residual; "
+                             "predecoder-weighted: neural-weighted matching on the events)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -98,13 +108,14 @@ def run(args: argparse.Namespace) -> int:
             block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
             precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
             latency_decodes=args.latency_decodes, matching_workers=args.matching_workers, backend=args.backend,
-            latency_path=args.latency_path,
+            latency_path=args.latency_path, decoder=args.decoder,
         )
         rows.append(row)
         if not args.json:
             if len(rows) == 1:
-                print(f"device: {row['device']} ({row['device_name']}); model {row['model']} "
-                      f"(R={row['receptive_field']}, threshold {row['threshold']:g}, trained on {row['model_noise']}), "
+                threshold = "none" if row["threshold"] is None else f"{row['threshold']:g}"
+                print(f"device: {row['device']} ({row['device_name']}); {row['decoder']}, model {row['model']} "
+                      f"(R={row['receptive_field']}, threshold {threshold}, trained on {row['model_noise']}), "
                       f"backend {row['backend']}; "
                       f"us per round, medians of {args.repeats}")
                 print(header())
@@ -133,13 +144,16 @@ LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p99.9", "max")
 
 
 def header() -> str:
-    return (f"{'d':>3}{'r':>5}{'p':>7}{'batch':>6} {'predec':>9}{'network':>9}{'PM raw':>9}{'PM resid':>9}"
+    return (f"{'d':>3}{'r':>5}{'p':>7}{'batch':>6} {'predec':>9}{'network':>9}{'PM raw':>9}{'matching':>9}"
             f"{'end2end':>9} {'overhead':>8} {'(by diff)':>9} {'PM speedup':>10} {'density raw->resid':>20}")
 
 
 def format_row(r: dict) -> str:
+    """One table row; ``matching`` is PyMatching on the residual, or the weighted matcher."""
     sp = "-" if r["residual_speedup"] is None else f"{r['residual_speedup']:.2f}x"
+    matching = r["weighted_matching_us_per_round"] if r["decoder"] == "predecoder-weighted" else r[
+        "pymatching_residual_us_per_round"]
     return (f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g}{r['batch']:>6} {r['predecoder_us_per_round']:>9.2f}"
             f"{r['network_us_per_round']:>9.2f}{r['pymatching_us_per_round']:>9.2f}"
-            f"{r['pymatching_residual_us_per_round']:>9.2f}{r['end_to_end_us_per_round']:>9.2f} "
+            f"{matching:>9.2f}{r['end_to_end_us_per_round']:>9.2f} "
             f"{100 * r['overhead_fraction']:>7.1f}% {100 * r['overhead_fraction_by_difference']:>8.1f}% {sp:>10} {r['density_raw']:>9.4f} -> {r['density_residual']:.4f}")

@@ -1,7 +1,8 @@
 """``qec decode``: decode a file of detection events (Stim's sample formats) into predictions.
 
     qec decode --circuit C.stim --dets F.b8 --dets-format b8 --out P.b8 --out-format b8 \\
-        [--decoder predecoder|predecoder-correlated|pymatching|pymatching-correlated] [--model M] \\
+        [--decoder predecoder|predecoder-correlated|predecoder-weighted|pymatching|pymatching-correlated] \\
+        [--model M] \\
         [--block-rounds K] [--device D]
 
 The file is streamed in chunks of ``--chunk-shots`` shots (memory does not grow with the file),
@@ -25,7 +26,7 @@ from experiments.cli import UsageError
 from qec.output_files import atomic_output, check_output_path
 from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_size, read_shots, write_shots
 
-DECODER_CHOICES = ("predecoder", "predecoder-correlated", "pymatching", "pymatching-correlated")
+DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted", "pymatching", "pymatching-correlated")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -83,7 +83,7 @@ def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
 
 
 # The pre-decoder's names (predecoder.ler_decoders); torch is imported only when one is asked for.
-PREDECODERS = ("predecoder", "predecoder-correlated")
+PREDECODERS = ("predecoder", "predecoder-correlated", "predecoder-weighted")
 
 
 def custom_decoders(args: argparse.Namespace) -> dict:

@@ -7,6 +7,7 @@ import sys
 
 from predecoder.model import PRESETS
 from predecoder.device import resolve_device
+from predecoder.train_config import SELECT_BY
 from predecoder.training import OPTIMIZERS, TrainConfig, distributed, train
 
 
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fused-optimizer", action="store_true", help="fused AdamW kernels (GPU)")
     parser.add_argument("--sampler", default="auto", choices=("auto", "numpy", "torch"),
                         help="labeled sampling: numpy on CPU, on-device torch (auto: torch on CUDA)")
+    parser.add_argument("--select-by", default="threshold", choices=SELECT_BY,
+                        help="which validation LER picks best.safetensors: the residual pipeline's at its best "
+                             "threshold (default), or neural-weighted matching's (for --decoders predecoder-weighted)")
     parser.add_argument("--out", required=True, help="run directory (checkpoints, validation log)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace the run --out holds (its files are deleted)")
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
             threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
             init=args.init, channels_last=args.channels_last, fused_optimizer=args.fused_optimizer,
+            select_by=args.select_by,
         )
         state = train(cfg, resume=args.resume, overwrite=args.overwrite,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -60,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         v = state.last_validation
         print(
             f"trained {state.samples} samples in {state.seconds:.0f} s; best validation LER "
-            f"{state.best_ler:.5f} (threshold {state.best_threshold}) vs PyMatching {v['pymatching_ler']:.5f}; "
+            f"{state.best_ler:.5f} ({'neural-weighted' if args.select_by == 'weighted' else 'threshold ' + str(state.best_threshold)}) "
+            f"vs PyMatching {v['pymatching_ler']:.5f}; "
             f"model: {args.out}/best.safetensors"
         )
     else:

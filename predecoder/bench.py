@@ -16,6 +16,11 @@ Stages (all on the same shots, in batches of ``batch``):
 - ``pymatching_residual``: the global decoder on the residual events after pre-decoding.
 - ``end_to_end``: :meth:`PipelineDecoder.decode_batch`, all of it.
 
+For ``predecoder-weighted`` (neural-weighted matching), ``predecoder`` is the network side
+(events -> events to match, flip and logits on the host) and ``weighted_matching`` replaces
+``pymatching_residual``: per-shot weights from the logits plus matching, network excluded.
+``matching_vs_pymatching`` = (the composition's matching stage) / pymatching.
+
 - ``overhead``: the end-to-end pipeline with the network and the global decoder replaced by
   stubs that return at once: layout, windows, stitching, threshold, residual and packing.
 
@@ -129,9 +134,11 @@ def latency_distribution(
 ) -> dict[str, Any]:
     """Single-shot latency, one decode at a time, ``decodes`` times (cycling through ``events``).
 
-    Per decode: the pre-decoder stage (host to host: :meth:`PipelineDecoder.residual_and_flip`,
-    or with ``path`` the static batch-1 path of :class:`LatencyPath`, bit-packed in and out),
-    PyMatching on its residual, and end to end (both, and the XOR), each in us per round. On CUDA
+    Per decode: the pre-decoder stage (host to host: :meth:`PipelineDecoder.residual_and_flip`
+    or, for neural-weighted matching, :meth:`PipelineDecoder.weighted_inputs`; with ``path`` the
+    static batch-1 path of :class:`LatencyPath`), the matching stage (PyMatching on its residual,
+    or the weighted matcher; reported as ``pymatching_residual``), and end to end (both, and the
+    XOR), each in us per round. On CUDA
     the clock is read after the residual's copy back, which synchronizes. With ``path``,
     ``"stream"`` is the per-shot cost of :meth:`LatencyPath.decode_stream` (matching of shot k
     overlapped with pre-decoding shot k+1).
@@ -146,29 +153,36 @@ def latency_distribution(
 
     def predecode(i):
         if path is not None:
-            res, flip = path.predecode_shot(packed[i % n])
-            return res[None, :], flip, True
-        res, flip = dec.residual_and_flip(events[i % n:i % n + 1])
-        return res, flip, False
+            return path.predecode_shot(packed[i % n])
+        if dec.weighted:
+            return dec.weighted_inputs(events[i % n:i % n + 1])
+        return dec.residual_and_flip(events[i % n:i % n + 1])
+
+    def match(prepared):
+        if path is not None:
+            return path.match_shot(*prepared)
+        if dec.weighted:
+            return dec.match_weighted(*prepared)
+        res, flip = prepared
+        return np.bitwise_xor(matcher.decode_batch(res, bit_packed=False), flip)
 
     for i in range(warmup):
-        res, flip, bp = predecode(i)
-        matcher.decode_batch(res, bit_packed=bp)
+        match(predecode(i))
     pre = np.empty(decodes)
-    match = np.empty(decodes)
+    mat = np.empty(decodes)
     total = np.empty(decodes)
     clock = time.perf_counter
     for i in range(decodes):
         t0 = clock()
-        res, flip, bp = predecode(i)
+        prepared = predecode(i)
         t1 = clock()
-        _ = np.bitwise_xor(matcher.decode_batch(res, bit_packed=bp), flip)
+        _ = match(prepared)
         t2 = clock()
-        pre[i], match[i], total[i] = t1 - t0, t2 - t1, t2 - t0
+        pre[i], mat[i], total[i] = t1 - t0, t2 - t1, t2 - t0
     scale = 1e6 / rounds
     out = {"decodes": decodes, "path": "batch-1 static" + (" (CUDA graph)" if path and path.graph else "")
            if path is not None else "pipeline", "predecoder": distribution(pre * scale),
-           "pymatching_residual": distribution(match * scale), "end_to_end": distribution(total * scale)}
+           "pymatching_residual": distribution(mat * scale), "end_to_end": distribution(total * scale)}
     if path is not None:
         t0 = clock()
         for _ in path.decode_stream(packed[i % n] for i in range(decodes)):
@@ -200,8 +214,11 @@ def run_bench(
     matching_workers: int = 0,
     backend: str = "torch",
     latency_path: bool = False,
+    decoder: str = "predecoder",
 ) -> dict[str, Any]:
     """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
+
+    ``decoder`` is a pre-decoder composition (:data:`predecoder.decoders.PREDECODER_NAMES`).
 
     At batch 1, ``latency_decodes`` single-shot decodes also give the latency distribution
     (``"latency"``: mean, p50, p90, p99, p99.9, max per stage; :func:`latency_distribution`);
@@ -211,6 +228,10 @@ def run_bench(
         raise ValueError(f"batch must be >= 1, got {batch}")
     if repeats < 1 or warmup < 0:
         raise ValueError("repeats must be >= 1 and warmup >= 0")
+    from predecoder.decoders import PREDECODER_NAMES
+
+    if decoder not in PREDECODER_NAMES:
+        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
     dev = resolve_device(device)
     rounds = distance if rounds is None else rounds
     exp = MemoryExperiment(distance=distance, rounds=rounds, p=p, basis=basis, noise=noise)
@@ -219,6 +240,7 @@ def run_bench(
         circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,
         block_space=block_space, block_batch=block_batch, precision=precision, compile=compile,
         threshold=threshold, matching_workers=matching_workers, backend=backend,
+        global_decoder=PREDECODER_NAMES[decoder],
     )
     if shots is None:
         shots = batch if batch >= 32 else 32
@@ -226,7 +248,9 @@ def run_bench(
     events, obs = circuit.compile_detector_sampler(seed=seed).sample(shots, separate_observables=True)
     chunks = [slice(i, min(i + batch, shots)) for i in range(0, shots, batch)]
     prediction, residual = dec.decode_batch(events, return_residual=True)
-    raw_prediction = dec.global_decoder.decode_batch(events)
+    raw_prediction = dec.local_matcher.decode_batch(events)
+    # What the weighted matcher gets per chunk (events to match, flip, logits), prepared once.
+    weighted_inputs = [dec.weighted_inputs(events[s]) for s in chunks] if dec.weighted else []
 
     # Prepared network inputs: the forward passes exactly as the block loop makes them.
     plan = make_plan(dec.layout.shape, dec.halo, dec.block)
@@ -248,15 +272,19 @@ def run_bench(
 
     def predecoder():
         for s in chunks:
-            dec.residual_and_flip(events[s])
+            dec.weighted_inputs(events[s]) if dec.weighted else dec.residual_and_flip(events[s])
 
     def pymatching_raw():
         for s in chunks:
-            dec.global_decoder.decode_batch(events[s])
+            dec.local_matcher.decode_batch(events[s])
 
     def pymatching_residual():
         for s in chunks:
             dec.global_decoder.decode_batch(residual[s])
+
+    def weighted_matching():
+        for inputs in weighted_inputs:
+            dec.match_weighted(*inputs)
 
     def end_to_end():
         for s in chunks:
@@ -271,6 +299,8 @@ def run_bench(
     bare.network = lambda w: w.new_zeros((w.shape[0], OUT_CHANNELS, *w.shape[2:]))
     bare.global_decoder = _NullDecoder()
     bare.matching_workers = 0
+    if dec.weighted:
+        bare.match_weighted = lambda res, flip, logits: flip
 
     def overhead():
         for s in chunks:
@@ -279,12 +309,15 @@ def run_bench(
     per_round = 1e6 / (shots * rounds)
     # Matching is timed apart from the network stages: after a forward pass the caches are cold,
     # which would penalize whichever matching stage came right after it.
-    matching = {"pymatching": pymatching_raw, "pymatching_residual": pymatching_residual}
+    matching = {"pymatching": pymatching_raw}
+    matching["weighted_matching" if dec.weighted else "pymatching_residual"] = (
+        weighted_matching if dec.weighted else pymatching_residual)
     torch_stages = {"network": network, "predecoder": predecoder, "end_to_end": end_to_end, "overhead": overhead,
                     "throughput": throughput}
     t = {name: sec * per_round for name, sec in time_stages(matching, dev, max(repeats, 5), warmup).items()}
     t.update({name: sec * per_round for name, sec in time_stages(torch_stages, dev, repeats, warmup).items()})
-    by_difference = 1.0 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"]
+    match_key = "weighted_matching" if dec.weighted else "pymatching_residual"
+    by_difference = 1.0 - (t["network"] + t[match_key]) / t["end_to_end"]
     latency = None
     if batch == 1 and latency_decodes > 0:
         path = LatencyPath(dec) if latency_path else None
@@ -306,7 +339,7 @@ def run_bench(
         "model_noise": dec.model.describe_training_noise(),
         "noise_version": exp.noise_version,
         "receptive_field": dec.model.config.receptive_field,
-        "threshold": dec.threshold,
+        "threshold": dec.threshold if np.isfinite(dec.threshold) else None,
         "block": [plan.interior[0], plan.interior[1], plan.interior[2]],
         "blocks_per_shot": plan.blocks_per_shot,
         "block_batch": dec.block_batch,
@@ -316,12 +349,16 @@ def run_bench(
         "predecoder_us_per_round": t["predecoder"],
         "network_us_per_round": t["network"],
         "pymatching_us_per_round": t["pymatching"],
-        "pymatching_residual_us_per_round": t["pymatching_residual"],
+        "decoder": decoder,
+        "pymatching_residual_us_per_round": t.get("pymatching_residual"),
+        "weighted_matching_us_per_round": t.get("weighted_matching"),
+        "matching_vs_pymatching": t[match_key] / t["pymatching"] if t["pymatching"] > 0 else None,
+        "weighted_backend": dec.weighted_matcher.backend if dec.weighted else None,
         "end_to_end_us_per_round": t["end_to_end"],
         "overhead_us_per_round": t["overhead"],
         "overhead_fraction": t["overhead"] / t["end_to_end"],
         "overhead_fraction_by_difference": by_difference,
-        "residual_speedup": t["pymatching"] / t["pymatching_residual"] if t["pymatching_residual"] > 0 else None,
+        "residual_speedup": t["pymatching"] / t[match_key] if t[match_key] > 0 else None,
         "density_raw": float(np.mean(events)),
         "density_residual": float(np.mean(residual)),
         "ler_pymatching": float(np.mean(np.any(raw_prediction != obs, axis=1))),

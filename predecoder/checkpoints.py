@@ -135,6 +135,9 @@ def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainS
     for key in ("distance", "rounds", "noise", "preset", "p", "dem_path", "seed", "batch"):
         if saved_cfg.get(key) != getattr(cfg, key):
             raise ValueError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")
+    if saved_cfg.get("select_by", "threshold") != cfg.select_by:  # runs before select_by chose by threshold
+        raise ValueError(f"--resume: the run chose its best model by {saved_cfg.get('select_by', 'threshold')} "
+                         f"validation LER, not {cfg.select_by}")
     load_weights(out / "last.safetensors", network, device, "--resume")
     _load_optimizer(out / "optimizer.safetensors", opt, device)
     s = saved["state"]

@@ -1,5 +1,5 @@
-"""The pre-decoder's decoders for ``qec``'s collection: ``predecoder`` and
-``predecoder-correlated`` as typed, picklable factories, passed in as ``custom_decoders``
+"""The pre-decoder's decoders for ``qec``'s collection: ``predecoder``, ``predecoder-correlated``
+and ``predecoder-weighted`` as typed, picklable factories, passed in as ``custom_decoders``
 (``qec`` itself knows only its own decoders)."""
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ import stim
 
 from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
 
-PREDECODER_NAMES = {"predecoder": "pymatching", "predecoder-correlated": "pymatching-correlated"}
+# Decoder name -> how the pipeline finishes: plain or correlated PyMatching on the residual, or
+# PyMatching on the events with the network's per-shot weights (neural-weighted matching).
+PREDECODER_NAMES = {
+    "predecoder": "pymatching",
+    "predecoder-correlated": "pymatching-correlated",
+    "predecoder-weighted": "pymatching-weighted",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +41,7 @@ class PipelineDecoderFactory:
     compile: bool = False
     matching_workers: int = 0
     backend: str = "torch"
+    weighted_backend: str = "auto"
 
     def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
         return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
@@ -42,8 +49,9 @@ class PipelineDecoderFactory:
 
 def ler_decoders(model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
     """``predecoder`` and ``predecoder-correlated`` (plain or correlated PyMatching on the
-    residual) for ``qec.ler.collect_ler(..., custom_decoders=...)`` and ``qec ler
-    --custom-decoders predecoder:ler_decoders``.
+    residual) and ``predecoder-weighted`` (neural-weighted matching) for
+    ``qec.ler.collect_ler(..., custom_decoders=...)`` and ``qec ler --custom-decoders
+    predecoder:ler_decoders``.
 
     Args:
         model: model file (None: the shipped default).
@@ -56,7 +64,10 @@ def ler_decoders(model: str | None = None, threshold: float | None = None, **opt
         >>> [r.shots for r in collect_ler([task], max_shots=500, seed=1, custom_decoders=ler_decoders())]
         [500, 500]
     """
-    return {
-        name: PipelineDecoderFactory(global_decoder=g, model=model, threshold=threshold, **options)
-        for name, g in PREDECODER_NAMES.items()
-    }
+    out = {}
+    for name, g in PREDECODER_NAMES.items():
+        fields = dict(options)
+        if g == "pymatching-weighted":
+            fields.pop("matching_workers", None)  # weighted matching runs in the decoding process
+        out[name] = PipelineDecoderFactory(global_decoder=g, model=model, threshold=threshold, **fields)
+    return out

@@ -11,6 +11,9 @@ No host synchronization happens in between.
 PyMatching decodes shot k in a worker thread, the device already pre-decodes shot k+1, so the
 per-shot cost is bounded by the slower half, not their sum.
 
+For neural-weighted matching (``global_decoder="pymatching-weighted"``) the step also copies the
+logits back (one more copy), and the host matches with per-shot weights instead.
+
 On the CPU (or without CUDA graphs) the same static step runs eagerly, so its logic is tested
 everywhere: it gives exactly the predictions of :meth:`PipelineDecoder.decode_batch`.
 
@@ -32,7 +35,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from predecoder.pipeline import PipelineDecoder
+from predecoder.pipeline import MAX_WEIGHT, PipelineDecoder
 
 
 class LatencyPath:
@@ -69,6 +72,11 @@ class LatencyPath:
         self._weights = (2 ** torch.arange(8, device=dev)).to(torch.uint8)
         self._out_dev = torch.zeros((1, self.packed_width + 1), dtype=torch.uint8, device=dev)
         self._out_host = torch.zeros((1, self.packed_width + 1), dtype=torch.uint8, pin_memory=pin)
+        self.weighted = decoder.weighted
+        if self.weighted:
+            width = int(np.prod(decoder.correction_basis.shape))
+            self._logits_dev = torch.zeros((1, width), dtype=torch.float32, device=dev)
+            self._logits_host = torch.zeros((1, width), dtype=torch.float32, pin_memory=pin)
         self.graph = None
         if graph is None:
             graph = dev.type == "cuda"
@@ -86,8 +94,10 @@ class LatencyPath:
         bits = (self._in_dev[0, self._byte] >> self._shift) & 1  # uint8 (N,)
         events = bits.view(1, -1)
         logits = d.logits_from_grid(d.grid(events.to(torch.bool)))  # one block: network(x), as float32
-        c = d.corrections_from_logits(logits)
+        c = d.corrections_from_logits(logits)  # none for neural-weighted matching without a threshold
         residual, flip = d.apply_corrections(events, c)
+        if self.weighted:
+            self._logits_dev.copy_(logits.masked_fill(c, -MAX_WEIGHT).view(1, -1))
         r = residual.view(torch.uint8)
         if self._pad:
             r = torch.cat([r, torch.zeros((1, self._pad), dtype=torch.uint8, device=self.device)], dim=1)
@@ -108,8 +118,9 @@ class LatencyPath:
 
     # -----------------------------------------------------------------------------------------
 
-    def predecode_shot(self, packed: np.ndarray) -> tuple[np.ndarray, bool]:
-        """uint8 (ceil(N / 8),) bit-packed events -> (packed residual uint8 (ceil(N / 8),), flip)."""
+    def predecode_shot(self, packed: np.ndarray) -> tuple:
+        """uint8 (ceil(N / 8),) bit-packed events -> (packed residual uint8 (ceil(N / 8),), flip),
+        and the logits float32 (4 * T * H * W,) for neural-weighted matching."""
         self._in_host.numpy()[0] = packed
         self._in_dev.copy_(self._in_host, non_blocking=True)
         if self.graph is not None:
@@ -117,32 +128,36 @@ class LatencyPath:
         else:
             self._step()
         self._out_host.copy_(self._out_dev, non_blocking=True)
+        if self.weighted:
+            self._logits_host.copy_(self._logits_dev, non_blocking=True)
         if self.device.type == "cuda":
             torch.cuda.current_stream(self.device).synchronize()
         out = self._out_host.numpy()[0]
+        if self.weighted:
+            return out[:self.packed_width].copy(), bool(out[self.packed_width]), self._logits_host.numpy()[0].copy()
         return out[:self.packed_width].copy(), bool(out[self.packed_width])
 
-    def decode_shot(self, packed: np.ndarray) -> np.ndarray:
-        """uint8 (ceil(N / 8),) bit-packed events -> bool (1,) observable prediction."""
-        residual, flip = self.predecode_shot(packed)
+    def match_shot(self, residual: np.ndarray, flip: bool, logits: np.ndarray | None = None) -> np.ndarray:
+        """The host half: :meth:`predecode_shot`'s output -> bool (1,) observable prediction."""
+        if self.weighted:
+            events = np.unpackbits(residual, count=self.num_detectors, bitorder="little").astype(bool)[None, :]
+            return self.decoder.match_weighted(events, np.array([[flip]]), logits[None, :])[0]
         pred = self.decoder.local_matcher.decode_batch(residual[None, :], bit_packed=True)
         return (np.unpackbits(pred[0], count=1, bitorder="little") ^ flip).astype(bool)
 
+    def decode_shot(self, packed: np.ndarray) -> np.ndarray:
+        """uint8 (ceil(N / 8),) bit-packed events -> bool (1,) observable prediction."""
+        return self.match_shot(*self.predecode_shot(packed))
+
     def decode_stream(self, shots: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Predictions for a stream of bit-packed shots, in order; PyMatching on shot k runs in a
+        """Predictions for a stream of bit-packed shots, in order; matching of shot k runs in a
         worker thread while shot k+1 is pre-decoded."""
-        matcher = self.decoder.local_matcher
-
-        def match(residual: np.ndarray, flip: bool) -> np.ndarray:
-            pred = matcher.decode_batch(residual[None, :], bit_packed=True)
-            return (np.unpackbits(pred[0], count=1, bitorder="little") ^ flip).astype(bool)
-
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             pending = None
             for packed in shots:
-                residual, flip = self.predecode_shot(packed)
+                prepared = self.predecode_shot(packed)
                 if pending is not None:
                     yield pending.result()
-                pending = pool.submit(match, residual, flip)
+                pending = pool.submit(self.match_shot, *prepared)
             if pending is not None:
                 yield pending.result()

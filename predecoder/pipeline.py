@@ -2,6 +2,13 @@
 
 prediction = L * c  XOR  global_decoder(events XOR H * c),  c = (logits >= threshold) & valid.
 
+With ``global_decoder="pymatching-weighted"`` the network's logits become per-shot matching
+weights instead (neural-weighted matching, :mod:`qec.weighted_matching`): every valid basis
+element k with detectors is an edge of one matching graph with weight -logit_k (clipped to
++-:data:`MAX_WEIGHT`), and the raw events are matched on it. A finite ``threshold`` makes it a
+hybrid: corrections with logit >= threshold are applied first (as above) and their edges frozen
+at the largest weight; the residual is matched with the neural weights of the rest.
+
 The network runs block-wise (:mod:`predecoder.blockwise`): the (T, H, W) volume is cut into
 blocks with the model's receptive radius as halo, all blocks of all shots go through batched
 forward passes and the interiors are stitched, which equals whole-volume inference. CPU and CUDA
@@ -29,8 +36,11 @@ from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder, check_shots
 from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
+from qec.weighted_matching import WeightedMatcher
 
-GLOBAL_DECODERS = ("pymatching", "pymatching-correlated")
+GLOBAL_DECODERS = ("pymatching", "pymatching-correlated", "pymatching-weighted")
+# Neural weights are clipped to +-MAX_WEIGHT: log((1 - p) / p) = 30 is p = 1e-13 either way.
+MAX_WEIGHT = 30.0
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 DEFAULT_BLOCK_ROUNDS = 32
 DEFAULT_BLOCK_BATCH = 64
@@ -55,8 +65,10 @@ class PipelineDecoder:
             May be None when ``layout`` is given.
         dem: the circuit's detector error model (the global decoder's weights).
         model: a :class:`LoadedModel` or a path (None: the shipped default).
-        global_decoder: ``"pymatching"`` or ``"pymatching-correlated"``.
-        threshold: logit threshold (None: the model's stored threshold).
+        global_decoder: ``"pymatching"`` or ``"pymatching-correlated"`` on the residual, or
+            ``"pymatching-weighted"``: PyMatching on the events with the network's per-shot weights.
+        threshold: logit threshold (None: the model's stored threshold; with
+            ``"pymatching-weighted"``, None means no corrections are applied before matching).
         device: torch device for the network ('cpu', 'cuda', 'cuda:N', 'auto').
         batch_size: shots per inference chunk (capped so a chunk's grid stays small).
         block_rounds: block interior size in rounds (None: all rounds in one block).
@@ -71,6 +83,7 @@ class PipelineDecoder:
         matching_workers: 0 (default): PyMatching in this process. N > 0: PyMatching in N worker
             processes (:class:`qec.parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
             overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
+        weighted_backend: the per-shot weighted matcher's backend (:data:`qec.weighted_matching.BACKENDS`).
 
     Raises ``ValueError`` (a :class:`qec.layout.LayoutError` for circuits) naming the problem.
 
@@ -99,6 +112,7 @@ class PipelineDecoder:
         layout: SpaceTimeLayout | None = None,
         matching_workers: int = 0,
         backend: str = "torch",
+        weighted_backend: str = "auto",
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
@@ -137,7 +151,10 @@ class PipelineDecoder:
             )
         self.model.network.to(self.device).eval()
         self.halo = cfg.halo
-        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        self.weighted = global_decoder == "pymatching-weighted"
+        if threshold is None:
+            threshold = float("inf") if self.weighted else self.model.threshold
+        self.threshold = float(threshold)
         if math.isnan(self.threshold):  # +inf is allowed: no corrections at all
             raise ValueError(f"threshold must be a number, got {self.threshold}")
         self._dtype = PRECISIONS[precision]
@@ -160,6 +177,8 @@ class PipelineDecoder:
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
             raise ValueError(f"matching_workers must be >= 0, got {matching_workers}")
+        if self.weighted and int(matching_workers):
+            raise ValueError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
         self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
@@ -193,7 +212,20 @@ class PipelineDecoder:
         self._flips_flat = torch.as_tensor(flips.reshape(-1), device=self.device)
         self._obs_elements = torch.as_tensor(np.flatnonzero(self.correction_basis.L), device=self.device)
         self._chunk = max(1, min(self.batch_size, MAX_CHUNK_SITES // (T * H * W)))
-        self.metadata: dict[str, Any] = {"model": self.model.short_hash, "threshold": self.threshold}
+        self.weighted_matcher: WeightedMatcher | None = None
+        if self.weighted:
+            # The edges: valid basis elements that flip at least one detector, in flat grid order.
+            basis = self.correction_basis
+            Hc = basis.H.tocsc()
+            self.weight_index = np.flatnonzero(basis.valid.ravel() & (np.diff(Hc.indptr) > 0))
+            self.weighted_matcher = WeightedMatcher(
+                Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
+            )
+        self.metadata: dict[str, Any] = {"model": self.model.short_hash}
+        if math.isfinite(self.threshold) or not self.weighted:
+            self.metadata["threshold"] = self.threshold
+        if self.weighted:
+            self.metadata["matching"] = "neural-weights"
         if self.model.training_noise is not None:
             # Shown in results: which noise (and version) the model learned.
             self.metadata["model_noise"] = "{} v{}".format(*self.model.training_noise)
@@ -322,6 +354,8 @@ class PipelineDecoder:
             the residual when asked.
         """
         events, packed = self._events(events, bit_packed)
+        if self.weighted:
+            return self._decode_weighted(events, packed, return_residual)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
             res, flip = self.residual_and_flip(events[i:i + self._chunk])
@@ -341,6 +375,61 @@ class PipelineDecoder:
         residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)
         return prediction, residual
 
+
+    # -----------------------------------------------------------------------------------------
+    # Neural-weighted matching.
+
+    @torch.inference_mode()
+    def weighted_inputs(self, events: np.ndarray, logits: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network side of neural-weighted matching for one chunk: bool events (k, N) on the
+        host -> (events to match bool (k, N), observable flip bool (k, 1), logits float32
+        (k, 4 * T * H * W)) on the host. Without a finite threshold the events are the raw ones
+        and the flip is zero; with one, corrections at logit >= threshold are applied and their
+        logits set to -MAX_WEIGHT (a frozen edge). ``logits`` (k, 4, T, H, W) on the device, if
+        given, are used instead of running the network."""
+        ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device, non_blocking=True)
+        if logits is None:
+            logits = self.logits_from_grid(self.grid(ev))
+        if math.isfinite(self.threshold):
+            c = self.corrections_from_logits(logits)
+            residual, flip = self.apply_corrections(ev, c)
+            logits = logits.masked_fill(c, -MAX_WEIGHT)
+            residual, flip = residual.cpu().numpy(), flip.cpu().numpy()
+        else:
+            residual, flip = np.asarray(events, dtype=bool), np.zeros((len(events), 1), dtype=bool)
+        return residual, flip, logits.reshape(len(events), -1).cpu().numpy()
+
+    def match_weighted(self, events: np.ndarray, flip: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """The matching side: :meth:`weighted_inputs`' arrays -> bool (k, 1) predictions."""
+        assert self.weighted_matcher is not None, "this pipeline does not use pymatching-weighted"
+        return flip ^ self.weighted_matcher.decode_batch_from_logits(events, logits, self.weight_index, clip=MAX_WEIGHT)
+
+    @torch.inference_mode()
+    def decode_from_logits(self, events: np.ndarray, logits: torch.Tensor) -> np.ndarray:
+        """Everything after the network for one chunk: bool events (k, N) and their logits
+        (k, 4, T, H, W) -> bool (k, 1) predictions (so that one network pass can serve several
+        compositions, e.g. in a comparison on the same shots)."""
+        events = np.asarray(events, dtype=bool)
+        if self.weighted:
+            return self.match_weighted(*self.weighted_inputs(events, logits))
+        ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device)
+        residual, flip = self.apply_corrections(ev, self.corrections_from_logits(logits))
+        return flip.cpu().numpy() ^ self.local_matcher.decode_batch(residual.cpu().numpy(), bit_packed=False)
+
+    def _decode_weighted(self, events: np.ndarray, packed: bool, return_residual: bool):
+        preds, residuals = [], []
+        for i in range(0, len(events), self._chunk):
+            res, flip, logits = self.weighted_inputs(events[i:i + self._chunk])
+            preds.append(self.match_weighted(res, flip, logits))
+            if return_residual:
+                residuals.append(res)
+        prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
+        if packed:
+            prediction = np.packbits(prediction, axis=1, bitorder="little")
+        if not return_residual:
+            return prediction
+        residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)
+        return prediction, residual
 
     def close(self) -> None:
         """Stop the matching worker processes, if any (they also die with this process)."""

@@ -1,6 +1,6 @@
 """The pipeline decoder as a ``sinter.Decoder``.
 
-    sinter collect --circuits *.stim --decoders predecoder predecoder-correlated \\
+    sinter collect --circuits *.stim --decoders predecoder predecoder-correlated predecoder-weighted \\
         --custom_decoders_module_function "predecoder:sinter_decoders" ...
 
 Sinter hands a decoder only the detector error model, not the circuit, so the layout is derived
@@ -12,9 +12,8 @@ itself holds only the model's path and options.
 
 Sinter records a result under the decoder's *name* (its strong id is circuit, DEM, decoder name
 and the task's metadata), so the model's identity has to be in the name: besides
-``predecoder`` and ``predecoder-correlated``, :func:`sinter_decoders` offers
-``predecoder@<hash>`` and ``predecoder-correlated@<hash>`` (the first 12 hex digits of the model
-file's sha256). Use the pinned names whenever results of more than one model may meet in one
+``predecoder``, ``predecoder-correlated`` and ``predecoder-weighted``, :func:`sinter_decoders`
+offers each pinned as ``<name>@<hash>`` (the first 12 hex digits of the model file's sha256). Use the pinned names whenever results of more than one model may meet in one
 CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the shipped
 default when called without one, as ``sinter collect`` does). For another model on the command
 line, point ``--custom_decoders_module_function`` at a two-line function of your own that calls
@@ -33,7 +32,7 @@ import stim
 
 from predecoder.model_catalog import model_path
 from predecoder.model_file import ModelFileError
-from predecoder.decoders import PipelineDecoderFactory
+from predecoder.decoders import PREDECODER_NAMES, PipelineDecoderFactory
 from predecoder.pipeline import PipelineDecoder
 from qec.layout import LayoutError, SpaceTimeLayout
 
@@ -129,7 +128,7 @@ class SinterPreDecoder(sinter.Decoder):
 
     Args:
         model: model file (None: the shipped default).
-        global_decoder: ``"pymatching"`` or ``"pymatching-correlated"``.
+        global_decoder: ``"pymatching"``, ``"pymatching-correlated"`` or ``"pymatching-weighted"``.
         options: further :class:`PipelineDecoder` options (device, block_rounds, ...).
     """
 
@@ -161,8 +160,8 @@ class SinterPreDecoder(sinter.Decoder):
 
 
 def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinter.Decoder]:
-    """Custom decoders for sinter: ``predecoder``, ``predecoder-correlated`` and the same pinned
-    to the model's hash (``predecoder@<hash12>``, ``predecoder-correlated@<hash12>``).
+    """Custom decoders for sinter: ``predecoder``, ``predecoder-correlated``,
+    ``predecoder-weighted`` and each pinned to the model's hash (``predecoder@<hash12>``, ...).
 
     Args:
         model: model file; None: the shipped default.
@@ -170,15 +169,12 @@ def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinte
 
     Example:
         >>> decoders = sinter_decoders()
-        >>> sorted(name.split("@")[0] for name in decoders)
-        ['predecoder', 'predecoder', 'predecoder-correlated', 'predecoder-correlated']
+        >>> sorted(name.split("@")[0] for name in decoders)[::2]
+        ['predecoder', 'predecoder-correlated', 'predecoder-weighted']
     """
-    plain = SinterPreDecoder(model, "pymatching", **options)
-    corr = SinterPreDecoder(model, "pymatching-correlated", **options)
-    tag = plain.sha256[:12]
-    return {
-        "predecoder": plain,
-        "predecoder-correlated": corr,
-        f"predecoder@{tag}": plain,
-        f"predecoder-correlated@{tag}": corr,
-    }
+    out: dict[str, sinter.Decoder] = {}
+    for name, global_decoder in PREDECODER_NAMES.items():
+        decoder = SinterPreDecoder(model, global_decoder, **options)
+        out[name] = decoder
+        out[f"{name}@{decoder.sha256[:12]}"] = decoder
+    return out

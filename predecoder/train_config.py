@@ -11,6 +11,9 @@ from qec.circuits import MemoryExperiment
 
 OPTIMIZERS = ("adamw", "lion")
 SAMPLERS = ("auto", "numpy", "torch")
+# Which validation LER picks ``best.safetensors``: the residual pipeline's at its best threshold,
+# or neural-weighted matching's (the logits as per-shot matching weights).
+SELECT_BY = ("threshold", "weighted")
 # The files a run directory holds.
 RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")
 
@@ -20,7 +23,8 @@ class TrainConfig:
     """Everything a training run depends on (written into checkpoints).
 
     Stop after ``steps`` optimizer steps, ``samples`` training samples or ``minutes`` of wall
-    time, whichever comes first (at least one must be set).
+    time, whichever comes first (at least one must be set). ``select_by`` says which validation
+    LER chooses the best checkpoint (:data:`SELECT_BY`).
     """
 
     distance: int
@@ -52,6 +56,7 @@ class TrainConfig:
     init: str | None = None
     channels_last: bool = False
     fused_optimizer: bool = False
+    select_by: str = "threshold"
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -69,6 +74,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0")
         if self.val_shots < 0 or self.val_every < 1:
             raise ValueError("val_shots must be >= 0 and val_every >= 1")
+        if self.select_by not in SELECT_BY:
+            raise ValueError(f"unknown select_by {self.select_by!r}; choose from {', '.join(SELECT_BY)}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
         if self.pos_weight <= 0:

@@ -271,7 +271,8 @@ def train(
                 msg = f"step {state.step} samples {state.samples} loss {float(loss_acc) / loss_n:.5f} {rate:.0f} samples/s"
                 if state.last_validation:
                     v = state.last_validation
-                    msg += f" | val LER {v['predecoder_ler']:.4f} vs pymatching {v['pymatching_ler']:.4f} (t={v['best_threshold']})"
+                    msg += (f" | val LER {v['predecoder_ler']:.4f} (t={v['best_threshold']}), weighted "
+                            f"{v['weighted_ler']:.4f} vs pymatching {v['pymatching_ler']:.4f}")
                 if bar is not None:
                     bar.set_postfix_str(msg.split(" ", 4)[-1])
                 else:
@@ -286,13 +287,15 @@ def train(
                     state.last_validation = v
                     log(
                         f"validation step {state.step}: pre-decoder LER {v['predecoder_ler']:.5f} "
-                        f"(threshold {v['best_threshold']}) vs PyMatching {v['pymatching_ler']:.5f}, "
+                        f"(threshold {v['best_threshold']}), neural-weighted {v['weighted_ler']:.5f} "
+                        f"vs PyMatching {v['pymatching_ler']:.5f}, "
                         f"residual density x{v['residual_density_ratio']:.3f}, BCE {v['bce']:.5f}, "
                         f"precision {v['precision']:.3f} recall {v['recall']:.3f} at threshold 0"
                     )
                     _append_jsonl(out / "validation.jsonl", v)
-                    if state.best_ler is None or v["predecoder_ler"] <= state.best_ler:
-                        state.best_ler = v["predecoder_ler"]
+                    score = v["weighted_ler"] if cfg.select_by == "weighted" else v["predecoder_ler"]
+                    if state.best_ler is None or score <= state.best_ler:
+                        state.best_ler = score
                         state.best_threshold = v["best_threshold"]
                         save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
                 save("periodic")

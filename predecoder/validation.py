@@ -1,6 +1,7 @@
 """Validation of a pre-decoder during training: on fixed labeled shots, the pipeline's errors per
-logit threshold against plain PyMatching, the residual density, and per-voxel BCE, precision and
-recall against the labels.
+logit threshold against plain PyMatching, the errors of neural-weighted matching (the logits as
+per-shot matching weights), the residual density, and per-voxel BCE, precision and recall against
+the labels.
 
 The pipeline part is the pipeline's own code (:meth:`PipelineDecoder.decode_corrections`:
 prediction = L*c XOR match(events XOR H*c)), so validation measures exactly what decoding does.
@@ -16,7 +17,7 @@ import torch
 
 from predecoder.model import PreDecoderCNN
 from predecoder.model_file import LoadedModel
-from predecoder.pipeline import PipelineDecoder
+from predecoder.pipeline import MAX_WEIGHT, PipelineDecoder
 from qec.layout import SpaceTimeLayout
 
 VALIDATION_THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
@@ -38,8 +39,9 @@ def validate(
     thresholds=VALIDATION_THRESHOLDS,
     batch: int = 512,
 ) -> dict[str, Any]:
-    """Pipeline LER per threshold vs plain PyMatching on fixed shots (summed over bases), and the
-    per-voxel BCE, precision and recall (threshold 0) against the shots' labels.
+    """Pipeline LER per threshold vs plain PyMatching on fixed shots (summed over bases),
+    neural-weighted matching's LER (``weighted_ler``), and the per-voxel BCE, precision and recall
+    (threshold 0) against the shots' labels.
 
     Args:
         network: the model being trained (put in eval mode here, back in train mode after).
@@ -51,6 +53,7 @@ def validate(
     """
     network.eval()
     errors = {t: 0 for t in thresholds}
+    weighted = 0
     plain = 0
     shots = 0
     events_before = 0
@@ -79,6 +82,9 @@ def validate(
                 pred, residual = pipeline.decode_corrections(events, (logits_all >= t).numpy())
                 errors[t] += int(np.any(pred != obs, axis=1).sum())
                 events_after[t] += int(residual.sum())
+            pred = pipeline.weighted_matcher.decode_batch_from_logits(
+                events, logits_all.reshape(len(events), -1).numpy(), pipeline.weight_index, clip=MAX_WEIGHT)
+            weighted += int(np.any(pred != obs, axis=1).sum())
     network.train()
     best_t = min(thresholds, key=lambda t: (errors[t], -t))
     return {
@@ -88,6 +94,8 @@ def validate(
         "errors_by_threshold": {str(t): errors[t] for t in thresholds},
         "best_threshold": best_t,
         "predecoder_ler": errors[best_t] / max(1, shots),
+        "weighted_errors": weighted,
+        "weighted_ler": weighted / max(1, shots),
         "residual_density_ratio": events_after[best_t] / max(1, events_before),
         "bce": bce_sum / max(1, voxels),
         "precision": tp / max(1, tp + fp),
@@ -99,8 +107,10 @@ def validation_pipeline(
     network: PreDecoderCNN, layout: SpaceTimeLayout, dem: stim.DetectorErrorModel, device: torch.device
 ) -> PipelineDecoder:
     """A :class:`PipelineDecoder` sharing ``network`` (its weights as they train), for
-    :func:`validate`. Leaves ``network`` in train mode."""
+    :func:`validate`: corrections by threshold are scored through its ``decode_corrections``
+    (plain PyMatching on the residual), neural weights through its weighted matcher. Leaves
+    ``network`` in train mode."""
     live = LoadedModel(network=network, metadata={"threshold": 0.0}, sha256="", path="<training>")
-    pipeline = PipelineDecoder(None, dem, model=live, device=device, layout=layout)
+    pipeline = PipelineDecoder(None, dem, model=live, device=device, layout=layout, global_decoder="pymatching-weighted")
     network.train()
     return pipeline

@@ -134,7 +134,7 @@ def load_custom_decoders(spec: str) -> dict[str, Any]:
 
     Example:
         >>> sorted(load_custom_decoders("predecoder:ler_decoders"))
-        ['predecoder', 'predecoder-correlated']
+        ['predecoder', 'predecoder-correlated', 'predecoder-weighted']
     """
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:

@@ -81,7 +81,8 @@ def test_custom_decoders_are_passed_in_like_sinters():
 
 
 def test_load_custom_decoders():
-    assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated"]
+    assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated",
+                                                                       "predecoder-weighted"]
     for bad, match in (("nocolon", "MODULE:FUNCTION"), ("no_such_module_x:f", "cannot import"),
                        ("qec.decoders:nothing", "has no function")):
         with pytest.raises(ValueError, match=match):

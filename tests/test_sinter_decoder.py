@@ -54,7 +54,8 @@ def test_compiled_decoder_equals_pipeline(model_path):
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     decoders = sinter_decoders(model=model_path, block_rounds=2)
     tag = load_model(model_path).short_hash
-    assert set(decoders) == {"predecoder", "predecoder-correlated", f"predecoder@{tag}", f"predecoder-correlated@{tag}"}
+    assert set(decoders) == {"predecoder", "predecoder-correlated", "predecoder-weighted", f"predecoder@{tag}",
+                             f"predecoder-correlated@{tag}", f"predecoder-weighted@{tag}"}
     dec = pickle.loads(pickle.dumps(decoders["predecoder-correlated"]))  # workers get pickled decoders
     compiled = dec.compile_decoder_for_dem(dem=dem)
     dets = circuit.compile_detector_sampler(seed=3).sample(100, bit_packed=True)
@@ -78,7 +79,8 @@ def test_sinter_collect_round_trip(tmp_path):
     by_name = {s.decoder: s for s in stats}
     assert set(by_name) == {"predecoder", f"predecoder@{tag}"}
     assert all(s.shots == 500 for s in stats)
-    assert 0 < by_name["predecoder"].errors < 60  # PyMatching: about 3%
+    # PyMatching's LER here is 10.4% (100k shots): 52 expected of 500, 25-85 at 4.5 sigma.
+    assert 25 < by_name["predecoder"].errors < 85
     assert by_name["predecoder"].strong_id != by_name[f"predecoder@{tag}"].strong_id
     # The CSV lines read back with sinter.
     path = tmp_path / "s.csv"

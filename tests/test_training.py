@@ -79,6 +79,19 @@ def test_validation_keeps_best_checkpoint_with_threshold(tmp_path):
     assert len(rows) == 2
 
 
+def test_validation_scores_neural_weighted_matching_and_can_select_by_it(tmp_path):
+    state = train(_cfg(tmp_path, steps=4, val_shots=400, val_every=2, select_by="weighted"), log=lambda m: None)
+    rows = [json.loads(r) for r in (tmp_path / "validation.jsonl").read_text().strip().splitlines()]
+    assert all(0 <= r["weighted_errors"] <= r["shots"] and r["weighted_ler"] == r["weighted_errors"] / r["shots"]
+               for r in rows)
+    # The best checkpoint is the one with the lowest neural-weighted validation LER.
+    assert state.best_ler == min(r["weighted_ler"] for r in rows)
+    with pytest.raises(ValueError, match="chose its best model by weighted"):
+        train(_cfg(tmp_path, steps=6, val_shots=400, val_every=2), resume=True, log=lambda m: None)
+    with pytest.raises(ValueError, match="select_by"):
+        _cfg(tmp_path, select_by="lowest")
+
+
 def test_impossible_settings_are_errors(tmp_path):
     with pytest.raises(ValueError, match="batch"):
         _cfg(tmp_path, batch=0)
