@@ -1,26 +1,38 @@
-"""One GPU, one command, about 12 minutes: check the CUDA paths, measure latency, train the
-flagship further on the current noise, and evaluate old against new on fresh paired shots.
+"""One GPU lease (15 minutes of device time, the machine's start included; one call at most 10):
+check the CUDA paths, measure latency, train the flagship further on the current noise, and
+evaluate old against new on fresh paired shots, in two calls.
 
-    python benchmarks/gpu_check_and_train.py --out gpu_run --minutes 8 [--wheels DIR]
+    # call 1 (at most 9 minutes: install 1, tests 1, bench 2, throughput 0.75, training 3.25 + 1)
+    python benchmarks/gpu_check_and_train.py --out $OUT/run --minutes 3.25 --skip eval [--wheels DIR]
+    # call 2 at once, on the still-warm machine (at most 3 minutes), with call 1's best.safetensors
+    # copied into the repo (an ignored folder named in carry)
+    python benchmarks/gpu_check_and_train.py --out $OUT/eval --eval-model gpu/best.safetensors \
+        --skip tests bench throughput train [--wheels DIR]
     python benchmarks/gpu_check_and_train.py --out /tmp/smoke --device cpu --smoke   # its test
+    python benchmarks/gpu_check_and_train.py --plan                                   # the budget
 
 Steps (each with its own time limit; a failed step is recorded and the next one still runs):
 
 1. ``pytest -m cuda`` (tests/test_cuda.py: GPU pipeline == CPU pipeline, half precision within
    the intervals, training steps, the benchmark);
-2. ``qec bench --device cuda --precision fp16`` at d=9 and 13, p=0.003 and 0.006, batch 1 and
-   1024, with the batch-1 latency path (CUDA graph) and matching workers;
+2. ``qec bench --device cuda --precision fp16`` at d=13, p=0.003 (the latency targets' point),
+   batch 1 through the batch-1 latency path (CUDA graph) and batch 1024, for ``predecoder`` and
+   ``predecoder-weighted``;
 3. training throughput A/B (``benchmarks/training_throughput.py``: Fast at d=9, batch 2048,
    bf16; base, channels-last, fused AdamW, both), and ``qec train`` continuing the shipped
    ``fast`` model (``--init fast``) on the current noise for ``--minutes`` with the fastest
-   variant's flags (d=9, p=0.006, bf16, on-device sampling);
+   variant's flags (d=9, p=0.006, bf16, on-device sampling, best checkpoint by neural-weighted
+   validation LER);
 4. paired evaluation on fresh shots (d=9, rounds 8 = the paper's n_rounds 9, p=0.006, X basis):
-   the shipped model, the new best checkpoint and plain PyMatching decode the very same shots.
+   the shipped model and the new one (call 1's, or ``--eval-model``), each as ``predecoder`` and
+   ``predecoder-weighted``, and plain and correlated PyMatching decode the very same shots.
 
 Everything lands in ``--out``: environment.json, tests.log, bench.json (+ bench.log),
 train/ (best.safetensors, last.safetensors, validation.jsonl, train.log), eval.json and
 summary.json. No network access is needed: with ``--wheels DIR`` the missing dependencies
-(stim, pymatching, sinter, ...) are installed from that folder only (``pip --no-index``).
+(stim, pymatching, sinter, setuptools, pybind11, ...) are installed from that folder only (``pip
+--no-index``); put ``pymatching-2.4.0.tar.gz`` next to setup.py to build the compiled weighted
+matcher there (else neural-weighted matching runs its exact, slower fallback).
 ``--smoke`` uses tiny sizes so that the whole script runs on a CPU in about a minute.
 """
 
@@ -42,23 +54,39 @@ VARIANT_FLAGS = {"base": [], "channels-last": ["--channels-last"], "fused": ["--
                  "channels-last+fused": ["--channels-last", "--fused-optimizer"]}
 
 FULL = {
-    "bench": ["-d", "9", "13", "--p", "0.003", "0.006", "--batch", "1", "1024", "--precision", "fp16",
-              "--repeats", "5", "--latency-path", "--matching-workers", "4"],
+    "bench": ["-d", "13", "--p", "0.003", "--batch", "1", "1024", "--precision", "fp16", "--repeats", "5",
+              "--latency-path", "--latency-decodes", "2000"],
     "throughput": ["--distance", "9", "--presets", "fast", "--batch", "2048", "--bf16", "--steps", "10"],
     "train": ["--distance", "9", "--p", "0.006", "--preset", "fast", "--init", "fast", "--bf16", "--batch", "2048",
-              "--lr", "7e-4", "--val-shots", "20000", "--val-every", "1000", "--sampler", "torch"],
+              "--lr", "7e-4", "--val-shots", "20000", "--val-every", "1000", "--sampler", "torch",
+              "--select-by", "weighted"],
     "eval": {"distance": 9, "rounds": 8, "p": 0.006, "shots": 40_000},
-    "limits": {"tests": 240, "bench": 240, "throughput": 180, "eval": 300},
+    # seconds: the machine's start (1.5 min) + call 1 (9) + call 2 (3) = 13.5 of the lease's 15
+    "limits": {"tests": 60, "bench": 120, "throughput": 45, "eval": 150},
 }
 SMOKE = {
     "bench": ["-d", "3", "--p", "0.01", "--batch", "1", "2", "--shots", "2", "--repeats", "1", "--warmup", "0",
               "--latency-decodes", "20", "--latency-path"],
     "throughput": ["--distance", "3", "--presets", "tiny", "--batch", "8", "--steps", "2"],
     "train": ["--distance", "3", "--p", "0.006", "--preset", "fast", "--init", "fast", "--batch", "4",
-              "--lr", "1e-5", "--val-shots", "50", "--val-every", "1", "--steps", "2", "--threads", "1"],
+              "--lr", "1e-5", "--val-shots", "50", "--val-every", "1", "--steps", "2", "--threads", "1",
+              "--select-by", "weighted"],
     "eval": {"distance": 3, "rounds": 2, "p": 0.006, "shots": 300},
     "limits": {"tests": 240, "bench": 120, "throughput": 120, "eval": 120},
 }
+BENCH_DECODERS = ("predecoder", "predecoder-weighted")
+
+
+def plan_minutes(minutes: float, limits: dict, skip=()) -> dict:
+    """Minutes of each call of the two-call plan: every step at its limit, training's minutes plus
+    its start and final validation (1 expected), the installs; call 2 runs at once on the warm
+    machine, so the lease pays for one start."""
+    steps = {"install": 1.0, "tests": limits["tests"] / 60, "bench": limits["bench"] / 60,
+             "throughput": limits["throughput"] / 60, "train": minutes + 1.0}
+    call1 = {k: v for k, v in steps.items() if k not in skip}
+    return {"call1": call1, "call1_total": round(sum(call1.values()), 2),
+            "call2": {"install": 0.5, "eval": limits["eval"] / 60}, "call2_total": round(0.5 + limits["eval"] / 60, 2),
+            "machine_starts": 1.5}
 
 
 def run_step(name: str, cmd: list[str], log: Path, timeout: float) -> dict:
@@ -92,34 +120,49 @@ def environment(device: str) -> dict:
 
 
 def evaluate(old: str, new: str, spec: dict, device: str, seed: int) -> dict:
-    """The shipped model, the new one and plain PyMatching on the same fresh shots."""
+    """The shipped model and the new one (each as ``predecoder`` and ``predecoder-weighted``),
+    plain and correlated PyMatching, all on the same fresh shots."""
     from predecoder import ler_decoders, load_model
     from qec import LerTask, MemoryExperiment, collect_ler
     from qec.statistics import paired_z
 
-    custom = {
-        "predecoder-old": ler_decoders(model=old, device=device)["predecoder"],
-        "predecoder-new": ler_decoders(model=new, device=device)["predecoder"],
-    }
+    custom = {}
+    for tag, model in (("old", old), ("new", new)):
+        decoders = ler_decoders(model=model, device=device)
+        custom[f"predecoder-{tag}"] = decoders["predecoder"]
+        custom[f"predecoder-weighted-{tag}"] = decoders["predecoder-weighted"]
     exp = MemoryExperiment(spec["distance"], spec["rounds"], spec["p"], "x")
-    task = LerTask(exp, ("pymatching", "predecoder-old", "predecoder-new"))
+    task = LerTask(exp, ("pymatching", "pymatching-correlated", *custom))
     results = {r.decoder: r for r in collect_ler([task], max_shots=spec["shots"], seed=seed, custom_decoders=custom)}
     rows = {name: r.to_json() for name, r in results.items()}
-    pm, o, n = results["pymatching"], results["predecoder-old"], results["predecoder-new"]
-    only_new, only_old = n.only_fails().get("predecoder-old", 0), o.only_fails().get("predecoder-new", 0)
+    pm = results["pymatching"]
+
+    def versus(a: str, b: str) -> dict:
+        only_a, only_b = results[a].only_fails().get(b, 0), results[b].only_fails().get(a, 0)
+        return {"only_" + a: only_a, "only_" + b: only_b, "z": paired_z(only_a, only_b)}
+
+    n, o = results["predecoder-new"], results["predecoder-old"]
+    nw, ow = results["predecoder-weighted-new"], results["predecoder-weighted-old"]
     return {
         "experiment": exp.json_metadata(), "shots": spec["shots"], "seed": seed, "results": rows,
         "old_model": load_model(old).sha256, "new_model": load_model(new).sha256,
         "ratio_old": pm.errors / max(1, o.errors), "ratio_new": pm.errors / max(1, n.errors),
-        "new_vs_old": {"only_new_fails": only_new, "only_old_fails": only_old, "z": paired_z(only_new, only_old)},
-        "new_is_better": n.errors < o.errors and paired_z(only_new, only_old) < -1.96,
+        "ratio_weighted_old": pm.errors / max(1, ow.errors), "ratio_weighted_new": pm.errors / max(1, nw.errors),
+        "ratio_correlated": pm.errors / max(1, results["pymatching-correlated"].errors),
+        "new_vs_old": versus("predecoder-new", "predecoder-old"),
+        "weighted_new_vs_old": versus("predecoder-weighted-new", "predecoder-weighted-old"),
+        "weighted_new_vs_correlated": versus("predecoder-weighted-new", "pymatching-correlated"),
+        "new_is_better": nw.errors < ow.errors and versus("predecoder-weighted-new", "predecoder-weighted-old")["z"] < -1.96,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="output folder (created; must not hold an earlier run)")
-    parser.add_argument("--minutes", type=float, default=8.0, help="training minutes (default 8)")
+    parser.add_argument("--out", help="output folder (created; must not hold an earlier run)")
+    parser.add_argument("--plan", action="store_true", help="print the two calls' worst-case minutes and exit")
+    parser.add_argument("--eval-model", default=None,
+                        help="evaluate this model against the shipped fast (call 2) instead of one trained now")
+    parser.add_argument("--minutes", type=float, default=3.25, help="training minutes (default 3.25: call 1 of the plan)")
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu (with --smoke)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: the whole script in about a minute on a CPU")
     parser.add_argument("--wheels", default=None, help="install missing dependencies from this wheel folder first")
@@ -129,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error("--minutes must be > 0")
+    if args.plan:
+        print(json.dumps(plan_minutes(args.minutes, FULL["limits"], args.skip), indent=1))
+        return 0
+    if not args.out:
+        parser.error("--out is required")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {out} is not empty: give a new folder (an earlier run is never overwritten)")
@@ -145,12 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(run_step("tests", [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider",
                                         str(ROOT / "tests" / "test_cuda.py")], out / "tests.log", limits["tests"]))
     if "bench" not in args.skip:
-        row = run_step("bench", qec + ["bench", "--device", args.device, *plan["bench"], "--json"], out / "bench.log",
-                       limits["bench"])
-        steps.append(row)
-        if row["returncode"] == 0:
-            text = (out / "bench.log").read_text()
-            (out / "bench.json").write_text(text[text.index("{"):])
+        rows = []
+        for decoder in BENCH_DECODERS:
+            log = out / f"bench_{decoder}.log"
+            row = run_step(f"bench {decoder}", qec + ["bench", "--device", args.device, *plan["bench"], "--decoder",
+                                                      decoder, "--json"], log, limits["bench"] / len(BENCH_DECODERS))
+            steps.append(row)
+            if row["returncode"] == 0:
+                text = log.read_text()
+                rows += json.loads(text[text.index("{"):])["results"]
+        (out / "bench.json").write_text(json.dumps({"results": rows}, indent=1) + "\n")
     variant = "base"
     if "throughput" not in args.skip:
         variants = list(VARIANT_FLAGS) if args.device.startswith("cuda") else ["base", "channels-last"]
@@ -163,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             results = json.loads(lines[-1])["results"]
             (out / "throughput.json").write_text(json.dumps({"results": results}, indent=1) + "\n")
             variant = max(results, key=lambda r: r["samples_per_s"])["variant"]
-    new_model = None
+    new_model = args.eval_model
     if "train" not in args.skip:
         train_dir = out / "train"
         budget = [] if args.smoke else ["--minutes", str(args.minutes)]
@@ -188,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[eval] {'ok' if rc == 0 else 'FAILED'} in {steps[-1]['seconds']} s", flush=True)
     summary = {"environment": json.loads((out / "environment.json").read_text()), "steps": steps,
                "new_model": new_model, "training_variant": variant, "evaluation": None if evaluation is None else {
-                   k: evaluation[k] for k in ("ratio_old", "ratio_new", "new_vs_old", "new_is_better", "shots")}}
-    if new_model is not None:
+                   k: evaluation[k] for k in ("ratio_old", "ratio_new", "ratio_weighted_old", "ratio_weighted_new",
+                                              "ratio_correlated", "new_vs_old", "weighted_new_vs_old",
+                                              "weighted_new_vs_correlated", "new_is_better", "shots")}}
+    if new_model is not None and args.eval_model is None:
         from predecoder import load_model
 
         meta = load_model(new_model).metadata
