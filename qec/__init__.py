@@ -7,6 +7,7 @@ from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
 from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
+from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 from qec.noise import NOISE_MODELS, CircuitNoise
 from qec.noise_insertion import scale_qubit_noise
 from qec.sampling import SAMPLING_METHODS, LabeledSampler
@@ -23,15 +24,18 @@ __all__ = [
     "NOISE_MODELS",
     "SAMPLING_METHODS",
     "CircuitNoise",
+    "CircuitStructureError",
     "CorrectionBasis",
     "ErrorLabels",
     "LabelError",
     "LabeledSampler",
     "LayoutError",
+    "MemoryCircuitStructure",
     "MemoryExperiment",
     "SpaceTimeLayout",
     "dem_error_labels",
     "gf2_product",
     "memory_circuit",
+    "read_memory_structure",
     "scale_qubit_noise",
 ]
