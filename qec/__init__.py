@@ -1,11 +1,12 @@
 """Rotated surface-code memory experiments: circuits, noise models, layout, correction basis,
-labeled sampling, matching and statistics."""
+labeled sampling, matching and statistics; hardware experiment folders."""
 
 from qec.circuits import BASES, MemoryExperiment, memory_circuit
 from qec.decoders import DECODERS, get_decoder
 from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
+from qec.experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
 from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
 from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 from qec.noise import NOISE_MODELS, CircuitNoise
@@ -27,6 +28,8 @@ __all__ = [
     "CircuitStructureError",
     "CorrectionBasis",
     "ErrorLabels",
+    "ExperimentFolder",
+    "ExperimentFolderError",
     "LabelError",
     "LabeledSampler",
     "LayoutError",
@@ -36,6 +39,7 @@ __all__ = [
     "dem_error_labels",
     "gf2_product",
     "memory_circuit",
+    "read_experiment_folder",
     "read_memory_structure",
     "scale_qubit_noise",
 ]
