@@ -7,6 +7,7 @@ from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
 from qec.experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
+from qec.hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
 from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
 from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 from qec.noise import NOISE_MODELS, CircuitNoise
@@ -30,6 +31,8 @@ __all__ = [
     "ErrorLabels",
     "ExperimentFolder",
     "ExperimentFolderError",
+    "GOOGLE_DECODERS",
+    "HardwareScores",
     "LabelError",
     "LabeledSampler",
     "LayoutError",
@@ -38,8 +41,10 @@ __all__ = [
     "SpaceTimeLayout",
     "dem_error_labels",
     "gf2_product",
+    "hardware_columns",
     "memory_circuit",
     "read_experiment_folder",
     "read_memory_structure",
     "scale_qubit_noise",
+    "score_hardware",
 ]
