@@ -33,7 +33,7 @@ from qec.hardware_scores import GOOGLE_DECODERS, MIN_ROUNDS, CircuitDem, FileDem
 from qec.output_files import atomic_output, check_output_path
 from qec.stats_csv import check_writable, read_csv_stats
 
-DEM_CHOICES = ("circuit", "pij", "learned", "learned-pairwise")
+DEM_CHOICES = ("circuit", "pij", "learned", "learned-per-round")
 DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
 
 
@@ -45,15 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"or names from --custom-decoders) and the folders' recorded predictions "
                              f"({', '.join(GOOGLE_DECODERS)}); default: {' '.join(DEFAULT_DECODERS)}")
     parser.add_argument("--dem", nargs="+", default=["circuit"], metavar="DEM",
-                        help="our decoders' DEMs: circuit, pij, learned (hyperedge estimator; learned-pairwise: "
-                             "pairwise), or a DEM file; several give one column per decoder and DEM, named "
-                             "decoder@dem (default: circuit)")
+                        help="our decoders' DEMs: circuit, pij, learned (noise_learning's estimator on the other "
+                             "half, pooled over rounds; learned-per-round: not pooled), or a DEM file; several give "
+                             "one column per decoder and DEM, named decoder@dem (default: circuit)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="the first N shots of each folder (split into even/odd halves the same way)")
     parser.add_argument("--min-rounds", type=int, default=MIN_ROUNDS,
                         help=f"fit the decay over folders of at least this many rounds (default {MIN_ROUNDS})")
     parser.add_argument("--bootstrap", type=int, default=1000,
                         help="bootstrap replicates of the error-per-round interval (default 1000; 0: none)")
+    parser.add_argument("--reference", default=None, metavar="DECODER",
+                        help="the table's paired only-fails counts are against this decoder (default: the one "
+                             "with the lowest error per round in each patch)")
     parser.add_argument("--workers", type=int, default=1, help="processes, a folder each (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--out", default=None, help="sinter CSV to append to, a folder at a time (and resume from)")
@@ -84,10 +87,10 @@ def dem_sources(choices: list[str]) -> list:
             out.append(CircuitDem())
         elif c == "pij":
             out.append(PijDem())
-        elif c in ("learned", "learned-pairwise"):
+        elif c in ("learned", "learned-per-round"):
             from noise_learning.experiment_dems import LearnedDem
 
-            out.append(LearnedDem(method="hyperedge" if c == "learned" else "pairwise"))
+            out.append(LearnedDem(pool_rounds=c == "learned"))
         elif os.path.isfile(c):
             out.append(FileDem(c))
         else:
@@ -113,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     ours = [n for n in args.decoders if n not in GOOGLE_DECODERS]
     sources = dem_sources(args.dem) if ours else []
     columns = hardware_columns(args.decoders, sources)
+    if args.reference is not None and args.reference not in [c.name for c in columns]:
+        raise UsageError(f"--reference {args.reference} is not one of the decoders: {', '.join(c.name for c in columns)}")
     inputs = [os.path.join(f, name) for f in folders if os.path.isdir(f) for name in os.listdir(f)]
     inputs += [s.path for s in sources if isinstance(s, FileDem)]
     if args.out is not None:
@@ -141,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(scores.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print_tables(scores)
+        print_tables(scores, reference=args.reference)
     if args.plot is not None:
         print(f"qec hardware: wrote {args.plot}", file=sys.stderr)
     return 0
@@ -155,9 +160,10 @@ def _pct(x: float) -> str:
     return "nan" if x is None or math.isnan(x) else f"{100 * x:.3f}%"
 
 
-def print_tables(scores, file=None) -> None:
+def print_tables(scores, file=None, reference: str | None = None) -> None:
     """Errors per folder and decoder; then per patch the error per round of each decoder, best
-    first, with the paired only-fails counts (summed over the fitted folders) against the best."""
+    first, with the paired only-fails counts (summed over the fitted folders) against
+    ``reference`` (default: the best)."""
     file = file or sys.stdout
     names = list(scores.folders[0].decoders) if scores.folders else []
     width = max([len(n) for n in names] + [10])
@@ -173,7 +179,7 @@ def print_tables(scores, file=None) -> None:
         ranked = sorted(p.decoders, key=lambda n: (math.isnan(p.decoders[n].eps), p.decoders[n].eps))
         if not ranked:
             continue
-        best = ranked[0]
+        best = reference or ranked[0]
         for n in ranked:
             fit = p.decoders[n]
             only = ""
@@ -182,8 +188,8 @@ def print_tables(scores, file=None) -> None:
                 b = sum(f.decoders[best].only_fails.get(n, 0) for f in used)
                 only = f"  only-fails vs {best}: {a} vs {b}"
             print(f"  {n:<{width}}  {_pct(fit.eps):>8} [{_pct(fit.low)}, {_pct(fit.high)}]{only}", file=file)
-    print("\nonly-fails a vs b = shots (of the fitted folders) where this decoder failed and the best did not, "
-          "and the other way round.", file=file)
+    print(f"\nonly-fails a vs b = shots (of the fitted folders) where this decoder failed and "
+          f"{reference or 'the best'} did not, and the other way round.", file=file)
 
 
 def plot_hardware(scores, path: str, inputs) -> None:

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--experiment", metavar="FOLDER", help="experiment folder (Google's data layout)")
     e.add_argument("--half", choices=("even", "odd"), help="learn from this half of the shots (by index)")
     e.add_argument("--max-shots", type=int, default=None, help="use the first N shots of the folder")
+    e.add_argument("--per-round", action="store_true",
+                   help="estimate every round on its own (default: pool each mechanism over its translates in "
+                        "time, the first and last layers kept apart)")
     s = parser.add_argument_group("simulated")
     s.add_argument("--distance", type=int, help="code distance (odd, >= 3)")
     s.add_argument("--rounds", type=int, help="rounds (default: distance)")
@@ -88,7 +91,7 @@ def _run_experiment(args) -> int:
     check_output_path(args.out, inputs, what="--out")
     t0 = time.perf_counter()
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots,
-                             method="pairwise" if args.order == 2 else "hyperedge")
+                             method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round)
     write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=inputs, what="--out")
     out = {
         "experiment": folder.path, "half": args.half, "shots": model.shots, "detectors": folder.num_detectors,

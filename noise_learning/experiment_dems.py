@@ -4,7 +4,9 @@ The structure (which error mechanisms exist) comes from the folder: its
 ``circuit_detector_error_model.dem`` when present, else its noisy circuit's DEM, else its
 noiseless circuit with this project's noise inserted; the probabilities come only from the
 detection events of one half of the shots (even or odd index), through
-:class:`noise_learning.correlations.CorrelationEstimator`. :class:`LearnedDem` is the DEM source
+:class:`noise_learning.correlations.CorrelationEstimator` (3- and 4-point hyperedges; by default
+each mechanism's weight pooled over its translates in time, the first and last detector layers
+kept per round). :class:`LearnedDem` is the DEM source
 ``qec hardware --dem learned`` uses: each half is decoded with the DEM learned from the other.
 
 Example:
@@ -41,15 +43,18 @@ def folder_structure(folder: ExperimentFolder) -> DemStructure:
 
 
 def learn_folder_dem(
-    folder: ExperimentFolder, half: str, *, max_shots: int | None = None, method: str = "hyperedge"
+    folder: ExperimentFolder, half: str, *, max_shots: int | None = None, method: str = "hyperedge",
+    pool_rounds: bool = True,
 ) -> EstimatedModel:
     """The DEM estimated from the detection events of ``half`` ("even" or "odd") of the first
-    ``max_shots`` shots (all when None): for decoding the *other* half."""
+    ``max_shots`` shots (all when None): for decoding the *other* half. ``method`` and
+    ``pool_rounds``: :class:`~noise_learning.correlations.CorrelationEstimator`'s."""
     events = folder.events(max_shots)
     idx = half_indices(len(events), half)
     if len(idx) == 0:
         raise ValueError(f"{folder.path}: the {half} half holds no shots")
-    return CorrelationEstimator(folder_structure(folder), method=method).fit(events[idx], bit_packed=True)
+    estimator = CorrelationEstimator(folder_structure(folder), method=method, pool_rounds=pool_rounds)
+    return estimator.fit(events[idx], bit_packed=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +63,19 @@ class LearnedDem:
 
     Attributes:
         method: the estimator's method, ``"hyperedge"`` (default) or ``"pairwise"``.
+        pool_rounds: pool each mechanism's weight over its translates in time (default).
     """
 
     method: str = "hyperedge"
+    pool_rounds: bool = True
     per_half: bool = True
 
     @property
     def label(self) -> str:
-        return "learned" if self.method == "hyperedge" else f"learned-{self.method}"
+        """``learned`` (the default estimate); ``-pairwise`` and ``-per-round`` name the others."""
+        return "learned" + ("" if self.method == "hyperedge" else f"-{self.method}") + (
+            "" if self.pool_rounds else "-per-round")
 
     def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
-        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, method=self.method).dem()
+        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, method=self.method,
+                                pool_rounds=self.pool_rounds).dem()

@@ -57,11 +57,12 @@ def test_json_contract(capsys):
 def test_table_plot_csv_and_max_shots(tmp_path, capsys):
     out, png = tmp_path / "hw.csv", tmp_path / "hw.png"
     argv = ["hardware", str(DATA), "--decoders", "pymatching", "google-pymatching", "--dem", "circuit", "pij",
-            "--max-shots", "800", "--out", str(out), "--plot", str(png), "--bootstrap", "50"]
+            "--max-shots", "800", "--out", str(out), "--plot", str(png), "--bootstrap", "50",
+            "--reference", "google-pymatching"]
     assert main(argv) == 0
     table = capsys.readouterr().out
     assert "pymatching@circuit" in table and "pymatching@pij" in table and "google-pymatching" in table
-    assert "patch d=3 center 3_5 basis x" in table and "only-fails vs" in table
+    assert "patch d=3 center 3_5 basis x" in table and "only-fails vs google-pymatching: 0 vs 0" in table
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     stats = sinter.read_stats_from_csv_files(out)
     assert len(stats) == 3 * 3 and {s.shots for s in stats} == {800}
@@ -110,6 +111,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["hardware", str(R03), "--decoders", "magic"], "unknown decoder 'magic'")
     one_line_error(capsys, ["hardware", str(R03), "--dem", "fancy"], "--dem fancy: give circuit, pij, learned")
     one_line_error(capsys, ["hardware", str(R03), "--max-shots", "0"], "--max-shots must be >= 1")
+    one_line_error(capsys, ["hardware", str(R03), "--reference", "nope"], "--reference nope is not one of the decoders")
     one_line_error(capsys, ["hardware", str(R03), "--out", str(R03 / "properties.yml")], "refusing to overwrite an input")
     one_line_error(capsys, ["hardware", str(R03), "--plot", str(R03 / "circuit_ideal.stim")], "refusing to overwrite")
     broken = tmp_path / R03.name
