@@ -206,7 +206,7 @@ def plot_hardware(scores, path: str, inputs) -> None:
     patches = list(scores.patches)
     if not patches:
         raise UsageError("nothing to plot: no folders")
-    fig, axes = plt.subplots(1, len(patches), figsize=(5.2 * len(patches) + 2.5, 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(patches), figsize=(5.6 * len(patches), 5.0), squeeze=False)
     colors = plt.get_cmap("tab20" if len(patches[0].decoders) > 10 else "tab10").colors
     markers = "osD^v<>phX*"
     for ax, p in zip(axes[0], patches):
@@ -227,8 +227,7 @@ def plot_hardware(scores, path: str, inputs) -> None:
         ax.set_xlabel("rounds r")
         ax.set_ylabel("logical error per shot P(r)")
         ax.grid(True, alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
-                       title="decoder (error per round)", title_fontsize=7)
+        ax.legend(fontsize=6, loc="lower right", title="decoder (error per round)", title_fontsize=6)
     fig.tight_layout()
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
     try:
