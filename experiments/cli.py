@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("experiments.export_command", "export a pre-decoder to ONNX"),
     "models": ("experiments.models_command", "show a model file's preset, size and training record"),
     "learn-noise": ("experiments.learn_noise_command", "estimate a DEM from detection events"),
+    "hardware": ("experiments.hardware_command",
+                 "score decoders on hardware shots (experiment folders) against the folders' own predictions"),
     "closed-loop": ("experiments.closed_loop_command", "learn the DEM, train pre-decoders on it, compare"),
 }
 

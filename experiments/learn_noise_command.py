@@ -1,7 +1,10 @@
 """``qec learn-noise``: estimate a detector error model from detection events.
 
-Two modes:
+Three modes:
 
+- From an experiment folder: ``--experiment FOLDER --half even|odd --out learned.dem`` learns
+  from the detection events of that half of the folder's shots (the structure from the folder's
+  circuit DEM; see :mod:`noise_learning.experiment_dems`): a DEM for decoding the *other* half.
 - From files: ``--circuit C.stim --dets F [--dets-format b8] --out learned.dem`` reads detection
   events (Stim's shot formats), takes the DEM *structure* from the circuit (its noise strengths
   are discarded) and writes the estimated DEM.
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 from experiments.cli import UsageError
-from qec.output_files import write_bytes
+from qec.output_files import check_output_path, write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
@@ -31,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--dets", help="detection events file (one shot per record)")
     f.add_argument("--dets-format", default="b8", choices=_FORMATS, help="Stim shot format (default b8)")
     f.add_argument("--out", help="write the estimated DEM here (.dem)")
+    e = parser.add_argument_group("from an experiment folder")
+    e.add_argument("--experiment", metavar="FOLDER", help="experiment folder (Google's data layout)")
+    e.add_argument("--half", choices=("even", "odd"), help="learn from this half of the shots (by index)")
+    e.add_argument("--max-shots", type=int, default=None, help="use the first N shots of the folder")
+    e.add_argument("--per-round", action="store_true",
+                   help="estimate every round on its own (default: pool each mechanism over its translates in "
+                        "time, the first and last layers kept apart)")
     s = parser.add_argument_group("simulated")
     s.add_argument("--distance", type=int, help="code distance (odd, >= 3)")
     s.add_argument("--rounds", type=int, help="rounds (default: distance)")
@@ -51,11 +62,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.experiment is not None:
+        return _run_experiment(args)
+    if args.half is not None:
+        raise UsageError("--half needs --experiment")
     if args.circuit or args.dets:
         return _run_files(args)
     if args.distance is None or args.p is None:
         raise UsageError("give --circuit and --dets (file mode) or --distance and --p (simulated mode)")
     return _run_simulated(args)
+
+
+def _run_experiment(args) -> int:
+    from noise_learning.experiment_dems import learn_folder_dem
+    from qec.experiment_folders import read_experiment_folder
+
+    if args.circuit or args.dets or args.distance is not None:
+        raise UsageError("--experiment reads its circuit and shots from the folder: leave out --circuit, --dets "
+                         "and --distance")
+    if args.half is None or args.out is None:
+        raise UsageError("--experiment needs --half even|odd and --out")
+    if args.method != "correlations":
+        raise UsageError("--experiment supports --method correlations only")
+    if args.max_shots is not None and args.max_shots < 2:
+        raise UsageError(f"--max-shots must be >= 2, got {args.max_shots}")
+    folder = read_experiment_folder(args.experiment)
+    inputs = [folder.file(name) for name in os.listdir(folder.path)]
+    check_output_path(args.out, inputs, what="--out")
+    t0 = time.perf_counter()
+    model = learn_folder_dem(folder, args.half, max_shots=args.max_shots,
+                             method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round)
+    write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=inputs, what="--out")
+    out = {
+        "experiment": folder.path, "half": args.half, "shots": model.shots, "detectors": folder.num_detectors,
+        "method": model.method, "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3),
+        "out": args.out,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"estimated {len(model.mechanisms)} mechanisms from the {model.shots} {args.half} shots of "
+              f"{folder.name} ({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote {args.out} "
+              f"(decode the {'odd' if args.half == 'even' else 'even'} shots with it)")
+    return 0
 
 
 def _run_files(args) -> int:

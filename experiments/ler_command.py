@@ -37,11 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--decoders", nargs="+", default=["pymatching"],
                         help=f"decoders compared on the same shots ({', '.join([*DECODERS, *PREDECODERS])}, or "
                              f"names from --custom-decoders)")
-    parser.add_argument("--custom-decoders", nargs="+", default=[], metavar="MODULE:FUNCTION",
-                        help="more decoders: FUNCTION() returns {name: sinter.Decoder or factory(circuit, dem)}, "
-                             "as sinter's --custom_decoders_module_function (e.g. "
-                             "tesseract_decoder:make_tesseract_sinter_decoders_dict, "
-                             "experiments.extra_decoders:beliefmatching)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="shots per point and decoder, CSV rows included (default 100000 "
                              "unless --max-errors is given)")
@@ -50,17 +45,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="sinter CSV to append to and resume from")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_decoder_arguments(parser)
+    parser.add_argument("--dem", default=None, metavar="FILE",
+                        help="decode with this DEM (e.g. from qec learn-noise) instead of the experiment's; it "
+                             "must fit the circuit (detectors and coordinates)")
+    parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
+                        default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
+
+
+def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose and configure decoders beyond qec's own (``--custom-decoders`` and
+    the pre-decoder's), shared by every command that decodes with :func:`decoder_mapping`."""
+    parser.add_argument("--custom-decoders", nargs="+", default=[], metavar="MODULE:FUNCTION",
+                        help="more decoders: FUNCTION() returns {name: sinter.Decoder or factory(circuit, dem)}, "
+                             "as sinter's --custom_decoders_module_function (e.g. "
+                             "tesseract_decoder:make_tesseract_sinter_decoders_dict, "
+                             "experiments.extra_decoders:beliefmatching)")
     parser.add_argument("--model", default=None,
                         help="pre-decoder model: a shipped name (small, fast; see qec models) or a file")
     parser.add_argument("--device", default="cpu", help="pre-decoder network device: cpu, cuda[:N] or auto")
     parser.add_argument("--precision", default="fp32", help="pre-decoder network precision: fp32, bf16, fp16 (CUDA)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
-    parser.add_argument("--dem", default=None, metavar="FILE",
-                        help="decode with this DEM (e.g. from qec learn-noise) instead of the experiment's; it "
-                             "must fit the circuit (detectors and coordinates)")
-    parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
-                        default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
 
 
 def rounds_spec(text: str) -> tuple[str, int]:
@@ -86,9 +92,9 @@ def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
 PREDECODERS = ("predecoder", "predecoder-correlated", "predecoder-weighted")
 
 
-def custom_decoders(args: argparse.Namespace) -> dict:
-    """The decoders beyond qec's own: the pre-decoder's (with --model and --threshold) when asked
-    for, then those of every --custom-decoders MODULE:FUNCTION."""
+def decoder_mapping(args: argparse.Namespace) -> dict:
+    """The decoders beyond qec's own (:func:`add_decoder_arguments`): the pre-decoder's (with
+    --model and --threshold) when asked for, then those of every --custom-decoders MODULE:FUNCTION."""
     out: dict = {}
     if any(name in PREDECODERS for name in args.decoders):
         from predecoder import ler_decoders
@@ -97,6 +103,12 @@ def custom_decoders(args: argparse.Namespace) -> dict:
                                 precision=args.precision))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
+    return out
+
+
+def custom_decoders(args: argparse.Namespace) -> dict:
+    """:func:`decoder_mapping`, every decoder wrapped to decode with --dem when it is given."""
+    out = decoder_mapping(args)
     if args.dem is not None:
         dem = read_dem(args.dem, what="--dem")
         label = f"{os.path.basename(args.dem)}@{hashlib.sha256(str(dem).encode()).hexdigest()[:12]}"

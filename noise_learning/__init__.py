@@ -5,6 +5,8 @@
   estimator, its DEM output and a sliding-window form for drifting noise.
 - :mod:`noise_learning.evaluate`: paired decodings (:class:`~noise_learning.evaluate.DecodedShots`)
   and per-edge error statistics.
+- :mod:`noise_learning.experiment_dems`: DEMs learned from half of an experiment folder's shots
+  (``LearnedDem``, the ``--dem learned`` of ``qec hardware``).
 - :mod:`noise_learning.comparison`: the simulated experiment "true / learned / nominal / uniform
   DEM on the same test shots" (``qec learn-noise --distance ...`` and the benchmarks).
 - :mod:`noise_learning.network`: the paper's learned 25-parameter estimator (comparison).
@@ -18,6 +20,7 @@ from noise_learning.correlations import (
     estimate_dem,
 )
 from noise_learning.evaluate import DecodedShots
+from noise_learning.experiment_dems import LearnedDem, folder_structure, learn_folder_dem
 from noise_learning.structure import DemStructure, graph_edge_probabilities, structure_from_circuit
 
 __all__ = [
@@ -25,10 +28,13 @@ __all__ = [
     "DecodedShots",
     "DemStructure",
     "EstimatedModel",
+    "LearnedDem",
     "LearnedDemComparison",
     "SlidingWindowEstimator",
     "compare_learned_dem",
     "estimate_dem",
+    "folder_structure",
     "graph_edge_probabilities",
+    "learn_folder_dem",
     "structure_from_circuit",
 ]

@@ -1,10 +1,29 @@
 """Space-time layout: detector index <-> (channel, t, row, col) on one grid.
 
-The grid is indexed by Stim's qubit coordinates of a rotated surface-code memory circuit:
-measure qubits at even (x, y) sit at site (row, col) = (y / 2, x / 2) and data qubits at odd
-(x, y) at site ((y - 1) / 2, (x - 1) / 2), so a data qubit shares its site with the measure qubit
-above-left of it. X and Z plaquettes form a checkerboard: one (d + 1) x (d + 1) grid holds both.
-Time t = 0 .. rounds is Stim's third detector coordinate.
+The layout is read from the circuit's own structure (:mod:`qec.memory_circuit_structure`: which
+data qubits each stabilizer measures, which results each detector compares), never from qubit
+coordinates or gate conventions, so it holds for Stim's CX circuits and for hardware circuits
+alike (Google's Sycamore circuits: CZ gates, single-qubit rotations, diagonal coordinates).
+
+The grid: the weight-4 stabilizers overlap their edge neighbours in two data qubits, so they form
+a (d - 1) x (d - 1) grid graph; placing it (from two of its corners) places every data qubit on a
+d x d grid and every stabilizer on a (d + 1) x (d + 1) grid of sites, a weight-4 stabilizer at
+site (r, c) acting on the data qubits at (r - 1, c - 1), (r - 1, c), (r, c - 1), (r, c) and a
+weight-2 one on the two of those inside the patch. Of the eight ways to place the grid (rotations
+and reflections), the layout takes one where X-type stabilizers sit on sites with odd r + c and
+the weight-2 X-type stabilizers on the top and bottom rows, as in Stim's generated circuits; of
+the two such (a half turn apart), the one whose data qubit (0, 0) has the smallest coordinates
+(y first), else the smallest qubit index. Stim's generated circuits so get measure qubits at
+even (x, y) on site (y / 2, x / 2) and data qubits at odd (x, y) on ((y - 1) / 2, (x - 1) / 2).
+Time t = 0 .. rounds: a detector's round (the first layer compares one result, the last the
+final readout).
+
+Stabilizer *types*: the two classes of the checkerboard; the class with first-layer detectors is
+the memory basis's type. Which of X and Z that is comes from the circuit (the Pauli its
+first-layer stabilizers apply to the data qubits, see
+:class:`~qec.memory_circuit_structure.MemoryCircuitStructure`); a circuit whose data qubits sit in
+mixed frames (Google's) names it by convention, and a caller who knows better says so
+(``basis=``; an experiment folder's ``properties.yml`` does).
 
 Channels of the event tensor: 0 = X-type events, 1 = Z-type events, 2 = X-detector mask,
 3 = Z-detector mask (1 where a detector of that type exists at (t, row, col)).
@@ -13,10 +32,11 @@ Channels of the event tensor: 0 = X-type events, 1 = Z-type events, 2 = X-detect
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
 
 import numpy as np
 import stim
+
+from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 
 EVENT_CHANNELS = ("x_events", "z_events", "x_mask", "z_mask")
 
@@ -27,49 +47,25 @@ class LayoutError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Stabilizer:
-    """A measure qubit: its Stim qubit index, coordinates, grid site and type ('X' or 'Z')."""
+    """A measure qubit: its Stim qubit index, coordinates (as the circuit gives them, possibly
+    none), grid site, type ('X' or 'Z') and the data qubits it acts on."""
 
     qubit: int
-    x: int
-    y: int
+    coords: tuple[float, ...]
     row: int
     col: int
     kind: str
+    support: frozenset[int] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
 class DataQubit:
-    """A data qubit: its Stim qubit index, coordinates and grid site."""
+    """A data qubit: its Stim qubit index, coordinates (possibly none) and grid site."""
 
     qubit: int
-    x: int
-    y: int
+    coords: tuple[float, ...]
     row: int
     col: int
-
-
-def _integer_coords(values: Iterable[float], what: str) -> tuple[int, ...]:
-    out = []
-    for v in values:
-        if abs(v - round(v)) > 1e-9:
-            raise LayoutError(f"{what} has non-integer coordinate {v}")
-        out.append(int(round(v)))
-    return tuple(out)
-
-
-def _cx_roles(circuit: stim.Circuit) -> tuple[set[int], set[int]]:
-    controls: set[int] = set()
-    targets: set[int] = set()
-    for inst in circuit.flattened():
-        if inst.name in ("CX", "CNOT", "ZCX"):
-            ts = [t.value for t in inst.targets_copy()]
-            controls.update(ts[0::2])
-            targets.update(ts[1::2])
-        elif inst.name in ("CZ", "XCX", "XCZ", "YCX", "CY", "ZCY", "ZCZ"):
-            raise LayoutError(
-                f"the layout reads stabilizer types from CX gates; the circuit uses {inst.name}"
-            )
-    return controls, targets
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -80,7 +76,7 @@ class SpaceTimeLayout:
         distance: code distance d.
         rounds: stabilizer rounds; the grid has T = rounds + 1 time layers.
         basis: memory basis, "x" or "z" (the type of the first and last detector layers).
-        height, width: grid size H, W (d + 1 for Stim's generated circuits).
+        height, width: grid size H, W (d + 1).
         stabilizers: measure qubits with their grid sites and types.
         data_qubits: data qubits with their grid sites.
         detector_channel, detector_t, detector_row, detector_col: int64 arrays of shape
@@ -117,101 +113,64 @@ class SpaceTimeLayout:
         return (self.rounds + 1, self.height, self.width)
 
     @staticmethod
-    def from_circuit(circuit: stim.Circuit) -> "SpaceTimeLayout":
-        """Derive the layout from detector and qubit coordinates and the CX gates' directions.
+    def from_circuit(circuit: stim.Circuit, basis: str | None = None) -> "SpaceTimeLayout":
+        """Derive the layout from the circuit's structure (see the module docstring).
+
+        Args:
+            circuit: a rotated surface-code memory circuit, noisy or not.
+            basis: the memory basis, ``"x"`` or ``"z"``; None reads it from the circuit. Checked
+                against the circuit when its data qubits share one frame; for mixed frames
+                (where X and Z are names by convention) it names the memory stabilizers' type.
 
         Raises :class:`LayoutError` (one line saying why) when the circuit is not a rotated
         surface-code memory experiment this layout can hold.
         """
-        if circuit.num_observables != 1:
-            raise LayoutError(f"expected exactly 1 observable, the circuit has {circuit.num_observables}")
-        if circuit.num_detectors == 0:
-            raise LayoutError("the circuit has no detectors")
-        qcoords = circuit.get_final_qubit_coordinates()
-        if not qcoords:
-            raise LayoutError("the circuit has no QUBIT_COORDS")
-        coords = {q: _integer_coords(c[:2], f"qubit {q}") for q, c in qcoords.items() if len(c) >= 2}
-        if len(coords) != len(qcoords):
-            raise LayoutError("every qubit needs (x, y) coordinates")
-        min_x = min(c[0] for c in coords.values())
-        min_y = min(c[1] for c in coords.values())
-        # Measure qubits sit at even offsets: align the origin to an even coordinate.
-        min_x -= min_x % 2
-        min_y -= min_y % 2
-        controls, targets = _cx_roles(circuit)
-
-        stabilizers: dict[tuple[int, int], Stabilizer] = {}
-        data: dict[tuple[int, int], DataQubit] = {}
-        for q, (x, y) in sorted(coords.items()):
-            dx, dy = x - min_x, y - min_y
-            if dx % 2 == 0 and dy % 2 == 0:
-                if q in controls and q not in targets:
-                    kind = "X"
-                elif q in targets and q not in controls:
-                    kind = "Z"
-                else:
-                    raise LayoutError(f"cannot tell the type of the measure qubit at ({x}, {y}) from its CX gates")
-                stabilizers[(x, y)] = Stabilizer(q, x, y, dy // 2, dx // 2, kind)
-            elif dx % 2 == 1 and dy % 2 == 1:
-                data[(x, y)] = DataQubit(q, x, y, (dy - 1) // 2, (dx - 1) // 2)
-            else:
-                raise LayoutError(f"qubit {q} at ({x}, {y}) is neither a data nor a measure position")
-        if not data or not stabilizers:
-            raise LayoutError("no data or no measure qubits found")
-        height = max(s.row for s in stabilizers.values()) + 1
-        width = max(s.col for s in stabilizers.values()) + 1
-        distance = int(round(len(data) ** 0.5))
-        if distance * distance != len(data) or len(stabilizers) != len(data) - 1:
+        if basis is not None and basis not in ("x", "z"):
+            raise LayoutError(f"basis must be 'x' or 'z', got {basis!r}")
+        try:
+            structure = read_memory_structure(circuit)
+        except CircuitStructureError as e:
+            raise LayoutError(str(e)) from None
+        if structure.uniform_frame and basis is not None and basis != structure.memory_basis:
             raise LayoutError(
-                f"{len(data)} data and {len(stabilizers)} measure qubits do not form a rotated surface code"
+                f"the circuit is a {structure.memory_basis.upper()}-basis memory; basis {basis!r} was given"
             )
-        det_coords = circuit.get_detector_coordinates()
-        n = circuit.num_detectors
-        channel = np.empty(n, dtype=np.int64)
-        t_arr = np.empty(n, dtype=np.int64)
-        row = np.empty(n, dtype=np.int64)
-        col = np.empty(n, dtype=np.int64)
-        for k in range(n):
-            c = det_coords.get(k)
-            if c is None or len(c) < 3:
-                raise LayoutError(f"detector {k} has no (x, y, t) coordinates")
-            x, y, t = _integer_coords(c[:3], f"detector {k}")
-            s = stabilizers.get((x, y))
-            if s is None:
-                raise LayoutError(f"detector {k} at ({x}, {y}, {t}) is not at a measure qubit")
-            channel[k] = 0 if s.kind == "X" else 1
-            t_arr[k], row[k], col[k] = t, s.row, s.col
-        if t_arr.min() != 0:
-            raise LayoutError(f"detector times start at {t_arr.min()}, expected 0")
-        rounds = int(t_arr.max())
-        if rounds < 1:
-            raise LayoutError("detectors span a single time layer; need at least one round")
-        flat = ((channel * (rounds + 1) + t_arr) * height + row) * width + col
-        if len(np.unique(flat)) != n:
-            raise LayoutError("two detectors share one (type, t, row, col) place")
-        first = set(channel[t_arr == 0].tolist())
-        if len(first) != 1:
-            raise LayoutError("the first detector layer mixes X and Z types; not a memory experiment")
-        basis = "x" if first == {0} else "z"
-
-        observable_qubits = _observable_data_qubits(circuit)
-        data_qubit_ids = {d.qubit for d in data.values()}
-        if not observable_qubits <= data_qubit_ids:
-            raise LayoutError("the observable includes measurements of non-data qubits")
-
+        basis = basis or structure.memory_basis
+        if basis is None:
+            raise LayoutError(
+                "the circuit's first-layer stabilizers act with X on as many data qubits as with Z, so the "
+                "circuit alone does not say whether it is an X- or Z-basis memory: give the basis"
+            )
+        distance, sites, data_cells = _place_on_grid(structure, basis, circuit.get_final_qubit_coordinates())
+        coords = circuit.get_final_qubit_coordinates()
+        memory = structure.memory_qubits
+        kind_of = {q: (basis.upper() if q in memory else _other(basis).upper()) for q in structure.measure_qubits}
+        stabilizers = tuple(sorted(
+            (Stabilizer(q, tuple(coords.get(q, ())), r, c, kind_of[q], structure.supports[q])
+             for q, (r, c) in sites.items()),
+            key=lambda s: (s.row, s.col),
+        ))
+        data_qubits = tuple(sorted(
+            (DataQubit(q, tuple(coords.get(q, ())), r, c) for q, (r, c) in data_cells.items()),
+            key=lambda d: (d.row, d.col),
+        ))
+        det_q = structure.detector_qubit
+        channel = np.asarray([0 if kind_of[q] == "X" else 1 for q in det_q.tolist()], dtype=np.int64)
+        row = np.asarray([sites[q][0] for q in det_q.tolist()], dtype=np.int64)
+        col = np.asarray([sites[q][1] for q in det_q.tolist()], dtype=np.int64)
         return SpaceTimeLayout(
             distance=distance,
-            rounds=rounds,
+            rounds=structure.rounds,
             basis=basis,
-            height=height,
-            width=width,
-            stabilizers=tuple(sorted(stabilizers.values(), key=lambda s: (s.row, s.col))),
-            data_qubits=tuple(sorted(data.values(), key=lambda d: (d.row, d.col))),
+            height=distance + 1,
+            width=distance + 1,
+            stabilizers=stabilizers,
+            data_qubits=data_qubits,
             detector_channel=channel,
-            detector_t=t_arr,
+            detector_t=structure.detector_t.copy(),
             detector_row=row,
             detector_col=col,
-            observable_qubits=frozenset(observable_qubits),
+            observable_qubits=structure.observable_qubits,
         )
 
     # -----------------------------------------------------------------------------------------
@@ -271,19 +230,130 @@ class SpaceTimeLayout:
         return flat[:, self.detector_flat_index] != 0
 
 
-def _observable_data_qubits(circuit: stim.Circuit) -> set[int]:
-    """Qubits whose measurement results observable 0 includes (by measurement record)."""
-    measured: list[int] = []
-    included: dict[int, int] = {}
-    for inst in circuit.flattened():
-        name = inst.name
-        if name in ("M", "MX", "MY", "MR", "MRX", "MRY", "MZ", "MRZ"):
-            measured.extend(t.value for t in inst.targets_copy())
-        elif name in ("MPP", "MXX", "MYY", "MZZ", "MPAD", "HERALDED_ERASE", "HERALDED_PAULI_CHANNEL_1"):
-            raise LayoutError(f"the layout does not support {name}")
-        elif name == "OBSERVABLE_INCLUDE":
-            for t in inst.targets_copy():
-                if t.is_measurement_record_target:
-                    m = len(measured) + t.value
-                    included[m] = included.get(m, 0) ^ 1
-    return {measured[m] for m, bit in included.items() if bit}
+def _other(basis: str) -> str:
+    return "z" if basis == "x" else "x"
+
+
+def _place_on_grid(
+    structure: MemoryCircuitStructure, basis: str, coords: dict[int, list[float]]
+) -> tuple[int, dict[int, tuple[int, int]], dict[int, tuple[int, int]]]:
+    """(d, measure qubit -> site (row, col), data qubit -> cell (row, col)); see the module docstring."""
+    n_data = len(structure.data_qubits)
+    d = int(round(n_data ** 0.5))
+    supports = structure.supports
+    plaquettes = sorted(q for q in structure.measure_qubits if len(supports[q]) == 4)
+    pairs = sorted(q for q in structure.measure_qubits if len(supports[q]) == 2)
+    if (d < 3 or d * d != n_data or len(structure.measure_qubits) != n_data - 1
+            or len(plaquettes) != (d - 1) ** 2 or len(pairs) != 2 * (d - 1)):
+        raise LayoutError(
+            f"{n_data} data qubits and {len(structure.measure_qubits)} stabilizers of weights "
+            f"{sorted({len(s) for s in supports.values()})} do not form a rotated surface code of distance >= 3"
+        )
+    if not structure.memory_qubits <= set(plaquettes) | set(pairs):
+        raise LayoutError("a first-layer detector belongs to a stabilizer of weight other than 2 or 4")
+
+    # The plaquettes' grid graph: edge neighbours share two data qubits.
+    nbrs = {p: [o for o in plaquettes if o != p and len(supports[p] & supports[o]) == 2] for p in plaquettes}
+    corners = [p for p in plaquettes if len(nbrs[p]) == 2]
+    side = d - 1  # plaquettes per side
+    candidates = []
+    for c0 in corners:
+        dist0 = _bfs(nbrs, c0)
+        for c1 in corners:
+            if dist0.get(c1) != side - 1:
+                continue
+            placed = _placement(structure, nbrs, dist0, _bfs(nbrs, c1), d)
+            if placed is not None and _has_stim_pattern(placed[0], supports, structure.memory_qubits, basis, d):
+                candidates.append(placed)
+    if not candidates:
+        raise LayoutError("the stabilizers do not form the grid of a rotated surface code")
+
+    def key(placed):
+        origin = next(q for q, cell in placed[1].items() if cell == (0, 0))
+        c = coords.get(origin, [])
+        return (0, tuple(c[1::-1]) + tuple(c[2:]), origin) if len(c) >= 2 else (1, (), origin)
+
+    sites, cells = min(candidates, key=key)
+    return d, sites, cells
+
+
+def _bfs(nbrs: dict[int, list[int]], start: int) -> dict[int, int]:
+    dist = {start: 0}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for p in frontier:
+            for o in nbrs[p]:
+                if o not in dist:
+                    dist[o] = dist[p] + 1
+                    nxt.append(o)
+        frontier = nxt
+    return dist
+
+
+def _placement(structure, nbrs, dist0, dist1, d):
+    """(measure qubit -> site, data qubit -> cell) with plaquette corner c0 at plaquette (0, 0)
+    and c1 at (0, d - 2); None when the plaquettes are not a (d - 1) x (d - 1) grid graph."""
+    side = d - 1
+    supports = structure.supports
+    pos: dict[int, tuple[int, int]] = {}
+    for p in nbrs:
+        a, b = dist0.get(p), dist1.get(p)
+        if a is None or b is None or (a + b - (side - 1)) % 2:
+            return None
+        i, j = (a + b - (side - 1)) // 2, (a - b + (side - 1)) // 2
+        if not (0 <= i < side and 0 <= j < side):
+            return None
+        pos[p] = (i, j)
+    if len(set(pos.values())) != len(pos):
+        return None
+    for p, (i, j) in pos.items():
+        if {pos[o] for o in nbrs[p]} != {(i + di, j + dj) for di, dj in ((1, 0), (-1, 0), (0, 1), (0, -1))
+                                          if 0 <= i + di < side and 0 <= j + dj < side}:
+            return None
+    # A data qubit's cell is the one whose covering plaquettes are exactly those holding it.
+    holders: dict[int, set[tuple[int, int]]] = {q: set() for q in structure.data_qubits}
+    for p, ij in pos.items():
+        for q in supports[p]:
+            holders[q].add(ij)
+
+    def covering(i, j):
+        return {(a, b) for a in (i - 1, i) for b in (j - 1, j) if 0 <= a < side and 0 <= b < side}
+
+    cells: dict[int, tuple[int, int]] = {}
+    for q, held in holders.items():
+        options = {(a + da, b + db) for a, b in held for da in (0, 1) for db in (0, 1)}
+        match = [c for c in options if covering(*c) == held]
+        if len(match) != 1:
+            return None
+        cells[q] = match[0]
+    if len(set(cells.values())) != len(cells):
+        return None
+    sites = {p: (i + 1, j + 1) for p, (i, j) in pos.items()}
+    for q in structure.measure_qubits:
+        if q in sites:
+            continue
+        got = {cells[x] for x in supports[q]}
+        (r0, c0), (r1, c1) = sorted(got)
+        if r0 == r1 and c1 == c0 + 1 and r0 in (0, d - 1):
+            site = (0 if r0 == 0 else d, c1)
+        elif c0 == c1 and r1 == r0 + 1 and c0 in (0, d - 1):
+            site = (r1, 0 if c0 == 0 else d)
+        else:
+            return None
+        sites[q] = site
+    if len(set(sites.values())) != len(sites):
+        return None
+    return sites, cells
+
+
+def _has_stim_pattern(sites, supports, memory_qubits, basis, d) -> bool:
+    """X-type stabilizers on odd r + c, Z-type on even; weight-2 X-type on rows 0 and d, weight-2
+    Z-type on columns 0 and d; the memory qubits are one type."""
+    for q, (r, c) in sites.items():
+        is_x = (q in memory_qubits) == (basis == "x")
+        if ((r + c) % 2 == 1) != is_x:
+            return False
+        if len(supports[q]) == 2 and ((r in (0, d)) != is_x or (c in (0, d)) == is_x):
+            return False
+    return True

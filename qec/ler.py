@@ -49,7 +49,7 @@ from qec.worker_processes import worker_pool
 # Names this module has always offered.
 __all__ = [
     "CONFIDENCE_95_LIKELIHOOD_FACTOR", "CsvLockedError", "LerResult", "LerTask", "PAIR_KEY", "check_writable",
-    "collect_ler", "per_round", "read_csv_stats", "strong_id",
+    "collect_ler", "paired_failure_counts", "per_round", "read_csv_stats", "strong_id",
 ]
 
 _MIN_BATCH = 256
@@ -72,6 +72,16 @@ def _pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
     return np.packbits(pred.astype(bool, copy=False), axis=1, bitorder="little")
 
 
+def paired_failure_counts(
+    fails: Mapping[str, np.ndarray]
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """(errors per decoder, {(a, b): shots where a failed and b did not}) from bool (shots,)
+    failure vectors of decoders that decoded the same shots (McNemar's discordant pairs)."""
+    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
+    pairs = {(a, b): int(np.count_nonzero(fails[a] & ~fails[b])) for a in fails for b in fails if a != b}
+    return errors, pairs
+
+
 def _run_batch(
     circuit: stim.Circuit, decoders: Sequence[tuple[str, Any]], shots: int, seed: int
 ) -> dict[str, Any]:
@@ -88,11 +98,7 @@ def _run_batch(
             raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
         fails[name] = np.any(pred != obs, axis=1)
         seconds[name] = time.perf_counter() - t + t_sample
-    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
-    pairs = {
-        (a, b): int(np.count_nonzero(fails[a] & ~fails[b]))
-        for a in fails for b in fails if a != b
-    }
+    errors, pairs = paired_failure_counts(fails)
     return {"shots": shots, "errors": errors, "seconds": seconds, "pairs": pairs}
 
 

@@ -4,7 +4,8 @@
 per shot) and ``r8`` (run lengths of zeros) in; ``b8`` and ``01`` out. The readers yield chunks
 of at most ``chunk_shots`` shots, so memory does not grow with the file (``stim.read_shot_data_file``
 reads a whole file at once). A file that does not fit the number of bits per shot raises
-:class:`ShotFileError` with one line naming the file and the problem.
+:class:`ShotFileError` with one line naming the file and the problem. :func:`read_b8_file` and
+:func:`read_01_file` read the first shots of a whole file into one array.
 
 Example:
     >>> import io
@@ -20,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import os
 from typing import BinaryIO, Iterator
 
 import numpy as np
@@ -64,7 +66,6 @@ def read_shots(
 def read_b8(f: BinaryIO, num_bits: int, chunk_shots: int, name: str) -> Iterator[tuple[np.ndarray, int]]:
     """Yields (bool (k, num_bits), bytes consumed) from a b8 stream."""
     per_shot = (num_bits + 7) // 8
-    pad_mask = np.uint8((0xFF << (num_bits % 8)) & 0xFF) if num_bits % 8 else np.uint8(0)
     while True:
         data = f.read(per_shot * chunk_shots)
         if not data:
@@ -72,11 +73,7 @@ def read_b8(f: BinaryIO, num_bits: int, chunk_shots: int, name: str) -> Iterator
         if len(data) % per_shot:
             raise ShotFileError(f"{name} ended in the middle of a shot")
         packed = np.frombuffer(data, dtype=np.uint8).reshape(-1, per_shot)
-        if pad_mask and (packed[:, -1] & pad_mask).any():
-            raise ShotFileError(
-                f"{name} sets padding bits past detector {num_bits}: it does not fit the circuit's "
-                f"{num_bits} detectors in b8 format"
-            )
+        _b8_padding_error(packed, num_bits, name)
         yield np.unpackbits(packed, axis=1, count=num_bits, bitorder="little").astype(bool), len(data)
 
 
@@ -148,6 +145,47 @@ def read_r8(f: BinaryIO, num_bits: int, chunk_shots: int, name: str) -> Iterator
             if len(carry):
                 raise ShotFileError(f"{name} ends in the middle of a shot: it does not fit the circuit's {num_bits} detectors in r8 format")
             return
+
+
+def _b8_padding_error(packed: np.ndarray, num_bits: int, name: str) -> None:
+    if num_bits % 8 and (packed[:, -1] & np.uint8((0xFF << (num_bits % 8)) & 0xFF)).any():
+        raise ShotFileError(
+            f"{name} sets padding bits past detector {num_bits}: it does not fit the circuit's "
+            f"{num_bits} detectors in b8 format"
+        )
+
+
+def read_b8_file(path: str, num_bits: int, max_shots: int | None = None, name: str | None = None) -> np.ndarray:
+    """The first ``max_shots`` shots (all when None) of a b8 file, bit-packed: uint8 (shots,
+    ceil(num_bits / 8)), Stim's ``bit_packed=True`` layout, ready for ``decode_batch``.
+
+    :class:`ShotFileError` (one line naming the file) when its size is not a whole number of
+    shots or it sets padding bits; ``OSError`` when it cannot be read.
+    """
+    name = name or path
+    per_shot = (num_bits + 7) // 8
+    check_b8_size(os.path.getsize(path), num_bits, name)
+    count = -1 if max_shots is None else max_shots * per_shot
+    packed = np.fromfile(path, dtype=np.uint8, count=count).reshape(-1, per_shot)
+    _b8_padding_error(packed, num_bits, name)
+    return packed
+
+
+def read_01_file(path: str, num_bits: int, max_shots: int | None = None, name: str | None = None) -> np.ndarray:
+    """The first ``max_shots`` shots (all when None) of a 01 file: bool (shots, num_bits);
+    :class:`ShotFileError` (one line naming the file and line) for a malformed line."""
+    name = name or path
+    chunks = []
+    taken = 0
+    with open(path, "rb") as f:
+        for chunk, _ in read_01(f, num_bits, chunk_shots=1 << 16, name=name):
+            if max_shots is not None and taken + len(chunk) > max_shots:
+                chunk = chunk[: max_shots - taken]
+            chunks.append(chunk)
+            taken += len(chunk)
+            if max_shots is not None and taken >= max_shots:
+                break
+    return np.concatenate(chunks) if chunks else np.zeros((0, num_bits), dtype=bool)
 
 
 def write_shots(f: BinaryIO, shots: np.ndarray, fmt: str) -> None:

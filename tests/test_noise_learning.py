@@ -315,3 +315,52 @@ def test_repeat_blocks_are_flattened():
     learned = CorrelationEstimator(structure).fit(dets).dem()
     assert not any(i.type == "repeat" for i in learned)
     np.testing.assert_allclose(structure.probabilities_of(learned), structure.probabilities_of(dem), atol=0.006)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling over rounds.
+
+
+def _graphlike(dem: stim.DetectorErrorModel) -> stim.DetectorErrorModel:
+    out = stim.DetectorErrorModel()
+    for inst in dem.flattened():
+        if inst.type != "error" or not any(t.is_separator() for t in inst.targets_copy()):
+            out.append(inst)
+    return out
+
+
+def test_pooling_over_rounds_shares_weights_between_translates_and_helps_stationary_noise():
+    """A DEM whose bulk rounds repeat (the graphlike part of a 10-round memory experiment):
+    translates share one weight, the two first and last layers keep their own, and the pooled
+    bulk estimates are closer to the truth than each round's own."""
+    dem = _graphlike(MemoryExperiment(3, 10, 0.006, "x").dem())
+    structure = DemStructure.from_dem(dem)
+    dets = dem.compile_sampler(seed=4).sample(20_000)[0]
+    per_round = CorrelationEstimator(structure).fit(dets)
+    pooled = CorrelationEstimator(structure, pool_rounds=True).fit(dets)
+    coords = dem.get_detector_coordinates()
+    T = max(c[2] for c in coords.values())
+    w, w0 = pooled.mechanism_probability(), per_round.mechanism_probability()
+    bulk, ends = {}, []
+    for m, p in w.items():
+        ts = [coords[d][2] for d in m]
+        if min(ts) >= 2 and max(ts) <= T - 2:
+            key = tuple(sorted((coords[d][0], coords[d][1], coords[d][2] - min(ts)) for d in m))
+            bulk.setdefault(key, []).append(m)
+        else:
+            ends.append(m)
+    assert bulk and all(len({w[m] for m in ms}) == 1 for ms in bulk.values())
+    assert ends and all(w[m] == w0[m] for m in ends)
+    truth = dict.fromkeys(per_round.mechanisms, 0.0)
+    for term, p in zip(structure.terms, structure.probabilities_of(dem)):  # XOR-combined per support
+        truth[term.support] = truth[term.support] * (1 - p) + p * (1 - truth[term.support])
+    pooled_bulk = [m for ms in bulk.values() for m in ms]
+    rms = {name: np.sqrt(np.mean([(model[m] - truth[m]) ** 2 for m in pooled_bulk]))
+           for name, model in (("per_round", w0), ("pooled", w))}
+    assert rms["pooled"] < 0.5 * rms["per_round"], rms
+
+
+def test_pooling_needs_detector_times():
+    dem = stim.DetectorErrorModel("error(0.1) D0 D1\nerror(0.1) D1\nerror(0.1) D0")
+    with pytest.raises(ValueError, match="needs detector coordinates"):
+        CorrelationEstimator(DemStructure.from_dem(dem), pool_rounds=True)

@@ -1,0 +1,245 @@
+"""``qec hardware``: decoders scored on hardware shots (experiment folders in the layout of Google's
+published surface-code data), against the predictions the folders hold, all on the same shots.
+
+    qec hardware ../shared/google-qec3v5 --decoders pymatching pymatching-correlated \\
+        google-pymatching google-correlated-matching --dem circuit pij learned --plot hw.png
+
+A FOLDER that is not itself an experiment folder but holds some stands for all of them. Per folder:
+errors and paired only-fails counts of every decoder (as ``qec ler``); per patch (same distance,
+center, basis): the error per round from the decay 1 - 2P(r) = A(1 - 2 eps)^r over the folders of
+at least 3 rounds, with a bootstrap-over-shots interval. ``--dem`` chooses our decoders' DEMs
+(several give columns ``name@dem``): ``circuit`` (the folder's circuit DEM), ``pij`` (each half
+with the p_ij DEM fitted on the other half), ``learned`` (learned from the other half's detection
+events by noise_learning's estimator), or a DEM file. ``--json`` prints one document
+``{"folders": [...], "patches": [...]}``; ``--out`` appends a sinter CSV a folder at a time (a
+rerun takes the folders it holds from it); ``--plot`` draws P(r) against r for every decoder.
+The work is :func:`qec.hardware_scores.score_hardware`; this module parses, prints and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+from experiments.cli import UsageError
+from experiments.ler_command import PREDECODERS, add_decoder_arguments, decoder_mapping, report_model
+from qec.decoders import DECODERS
+from qec.experiment_folders import PROPERTIES
+from qec.hardware_scores import GOOGLE_DECODERS, MIN_ROUNDS, CircuitDem, FileDem, PijDem, hardware_columns
+from qec.output_files import atomic_output, check_output_path
+from qec.stats_csv import check_writable, read_csv_stats
+
+DEM_CHOICES = ("circuit", "pij", "learned", "learned-per-round")
+DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folders", nargs="+", metavar="FOLDER",
+                        help="experiment folders (or a folder holding experiment folders)")
+    parser.add_argument("--decoders", nargs="+", default=list(DEFAULT_DECODERS),
+                        help=f"decoders compared on the same shots: ours ({', '.join([*DECODERS, *PREDECODERS])}, "
+                             f"or names from --custom-decoders) and the folders' recorded predictions "
+                             f"({', '.join(GOOGLE_DECODERS)}); default: {' '.join(DEFAULT_DECODERS)}")
+    parser.add_argument("--dem", nargs="+", default=["circuit"], metavar="DEM",
+                        help="our decoders' DEMs: circuit, pij, learned (noise_learning's estimator on the other "
+                             "half, pooled over rounds; learned-per-round: not pooled), or a DEM file; several give "
+                             "one column per decoder and DEM, named decoder@dem (default: circuit)")
+    parser.add_argument("--max-shots", type=int, default=None,
+                        help="the first N shots of each folder (split into even/odd halves the same way)")
+    parser.add_argument("--min-rounds", type=int, default=MIN_ROUNDS,
+                        help=f"fit the decay over folders of at least this many rounds (default {MIN_ROUNDS})")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help="bootstrap replicates of the error-per-round interval (default 1000; 0: none)")
+    parser.add_argument("--reference", default=None, metavar="DECODER",
+                        help="the table's paired only-fails counts are against this decoder (default: the one "
+                             "with the lowest error per round in each patch)")
+    parser.add_argument("--workers", type=int, default=1, help="processes, a folder each (default 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--out", default=None, help="sinter CSV to append to, a folder at a time (and resume from)")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="draw P(r) against r for every decoder")
+    add_decoder_arguments(parser)
+
+
+def expand_folders(paths: list[str]) -> list[str]:
+    """Experiment folders; a directory without ``properties.yml`` whose subdirectories have one
+    stands for those subdirectories (sorted)."""
+    out = []
+    for p in paths:
+        if os.path.isdir(p) and not os.path.exists(os.path.join(p, PROPERTIES)):
+            inner = sorted(os.path.join(p, q) for q in os.listdir(p)
+                           if os.path.isfile(os.path.join(p, q, PROPERTIES)))
+            if inner:
+                out.extend(inner)
+                continue
+        out.append(p)
+    return out
+
+
+def dem_sources(choices: list[str]) -> list:
+    """The DEM sources for --dem (learned ones from noise_learning)."""
+    out = []
+    for c in choices:
+        if c == "circuit":
+            out.append(CircuitDem())
+        elif c == "pij":
+            out.append(PijDem())
+        elif c in ("learned", "learned-per-round"):
+            from noise_learning.experiment_dems import LearnedDem
+
+            out.append(LearnedDem(pool_rounds=c == "learned"))
+        elif os.path.isfile(c):
+            out.append(FileDem(c))
+        else:
+            raise UsageError(f"--dem {c}: give {', '.join(DEM_CHOICES)} or a DEM file")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_shots is not None and args.max_shots < 1:
+        raise UsageError(f"--max-shots must be >= 1, got {args.max_shots}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
+    folders = expand_folders(args.folders)
+    custom = decoder_mapping(args)
+    known = [*DECODERS, *PREDECODERS, *GOOGLE_DECODERS, *(n for n in custom if n not in DECODERS and n not in PREDECODERS)]
+    for name in args.decoders:
+        if name not in known:
+            raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
+    ours = [n for n in args.decoders if n not in GOOGLE_DECODERS]
+    sources = dem_sources(args.dem) if ours else []
+    columns = hardware_columns(args.decoders, sources)
+    if args.reference is not None and args.reference not in [c.name for c in columns]:
+        raise UsageError(f"--reference {args.reference} is not one of the decoders: {', '.join(c.name for c in columns)}")
+    inputs = [os.path.join(f, name) for f in folders if os.path.isdir(f) for name in os.listdir(f)]
+    inputs += [s.path for s in sources if isinstance(s, FileDem)]
+    if args.out is not None:
+        check_output_path(args.out, inputs, what="--out")
+        read_csv_stats(args.out)  # a malformed CSV fails before any decoding
+        check_writable(args.out)
+    if args.plot is not None:
+        check_output_path(args.plot, inputs, what="--plot")
+    report_model(args.model, ours, set())
+
+    from qec.hardware_scores import score_hardware
+
+    t0 = time.perf_counter()
+
+    def progress(score) -> None:
+        how = "from the CSV" if score.from_csv else f"{time.perf_counter() - t0:.1f} s"
+        print(f"qec hardware: {score.name}: {score.shots} shots ({how})", file=sys.stderr, flush=True)
+
+    scores = score_hardware(
+        folders, columns, max_shots=args.max_shots, custom_decoders=custom, workers=args.workers, out=args.out,
+        on_folder=progress, min_rounds=args.min_rounds, bootstrap=args.bootstrap,
+    )
+    if args.plot is not None:
+        plot_hardware(scores, args.plot, inputs)
+    if args.json:
+        json.dump(scores.to_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print_tables(scores, reference=args.reference)
+    if args.plot is not None:
+        print(f"qec hardware: wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _center(center) -> str:
+    return "-" if center is None else f"{center[0]}_{center[1]}"
+
+
+def _pct(x: float) -> str:
+    return "nan" if x is None or math.isnan(x) else f"{100 * x:.3f}%"
+
+
+def print_tables(scores, file=None, reference: str | None = None) -> None:
+    """Errors per folder and decoder; then per patch the error per round of each decoder, best
+    first, with the paired only-fails counts (summed over the fitted folders) against
+    ``reference`` (default: the best)."""
+    file = file or sys.stdout
+    names = list(scores.folders[0].decoders) if scores.folders else []
+    width = max([len(n) for n in names] + [10])
+    print(f"{'folder':<36}{'d':>3}{'r':>4}{'shots':>8}  " + "  ".join(f"{n:>{width}}" for n in names), file=file)
+    for f in scores.folders:
+        print(f"{f.name:<36}{f.distance:>3}{f.rounds:>4}{f.shots:>8}  "
+              + "  ".join(f"{f.decoders[n].errors:>{width}}" for n in names), file=file)
+    for p in scores.patches:
+        used = [f for f in scores.folders if f.patch == (p.distance, p.center, p.basis) and f.rounds in p.rounds]
+        print(f"\npatch d={p.distance} center {_center(p.center)} basis {p.basis}: error per round, fit of "
+              f"1 - 2P(r) = A(1 - 2 eps)^r over rounds {', '.join(map(str, p.rounds)) or '(none)'} "
+              f"[95% bootstrap interval]", file=file)
+        ranked = sorted(p.decoders, key=lambda n: (math.isnan(p.decoders[n].eps), p.decoders[n].eps))
+        if not ranked:
+            continue
+        best = reference or ranked[0]
+        for n in ranked:
+            fit = p.decoders[n]
+            only = ""
+            if n != best and used:
+                a = sum(f.decoders[n].only_fails.get(best, 0) for f in used)
+                b = sum(f.decoders[best].only_fails.get(n, 0) for f in used)
+                only = f"  only-fails vs {best}: {a} vs {b}"
+            print(f"  {n:<{width}}  {_pct(fit.eps):>8} [{_pct(fit.low)}, {_pct(fit.high)}]{only}", file=file)
+    print(f"\nonly-fails a vs b = shots (of the fitted folders) where this decoder failed and "
+          f"{reference or 'the best'} did not, and the other way round.", file=file)
+
+
+def plot_hardware(scores, path: str, inputs) -> None:
+    """P(r) against r, one panel per patch: every decoder's points (95% likelihood intervals) and
+    its fitted decay over the fitted rounds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from qec.statistics import fit_ler
+
+    patches = list(scores.patches)
+    if not patches:
+        raise UsageError("nothing to plot: no folders")
+    fig, axes = plt.subplots(1, len(patches), figsize=(5.6 * len(patches), 5.0), squeeze=False)
+    colors = plt.get_cmap("tab20" if len(patches[0].decoders) > 10 else "tab10").colors
+    markers = "osD^v<>phX*"
+    for ax, p in zip(axes[0], patches):
+        folders = sorted((f for f in scores.folders if f.patch == (p.distance, p.center, p.basis)),
+                         key=lambda f: f.rounds)
+        for k, (name, fit) in enumerate(p.decoders.items()):
+            color, marker = colors[k % len(colors)], markers[k % len(markers)]
+            r = np.array([f.rounds for f in folders])
+            fits = [fit_ler(f.decoders[name].errors, f.decoders[name].shots) for f in folders]
+            best = np.array([x.best for x in fits])
+            err = np.array([[x.best - x.low for x in fits], [x.high - x.best for x in fits]])
+            label = f"{name} ({_pct(fit.eps)})"
+            ax.errorbar(r, best, yerr=err, fmt=marker, color=color, ms=4, capsize=2, label=label)
+            if p.rounds and not math.isnan(fit.eps):
+                rr = np.linspace(min(p.rounds), max(p.rounds), 100)
+                ax.plot(rr, 0.5 * (1 - fit.amplitude * (1 - 2 * fit.eps) ** rr), color=color, lw=1)
+        ax.set_title(f"d={p.distance}, center {_center(p.center)}, {p.basis.upper()} basis")
+        ax.set_xlabel("rounds r")
+        ax.set_ylabel("logical error per shot P(r)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right", title="decoder (error per round)", title_fontsize=6)
+    fig.tight_layout()
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    try:
+        with atomic_output(path, inputs, what="--plot") as f:
+            fig.savefig(f, format=fmt)
+    except ValueError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    finally:
+        plt.close(fig)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from experiments.cli import main
+
+    sys.exit(main(["hardware", *sys.argv[1:]]))

@@ -1,0 +1,518 @@
+"""Decoders scored on hardware shots: every decoder on the same measured shots of every experiment
+folder (:mod:`qec.experiment_folders`), paired, and each patch's error per round from the decay
+over rounds.
+
+A *column* of the results is one of
+
+- a decoder of ours, by any name :func:`qec.decoders.decoder_factory` knows (``pymatching``,
+  ``pymatching-correlated``, custom ones such as the pre-decoder's or a ``sinter.Decoder``),
+  built for the folder's circuit with a DEM from a *DEM source*:
+
+  * :class:`CircuitDem` (``circuit``): the folder's ``circuit_detector_error_model.dem``;
+  * :class:`PijDem` (``pij``): each half decoded with the p_ij DEM estimated from the other half;
+  * :class:`FileDem`: a DEM file;
+  * any object with ``label``, ``per_half`` and ``dem(folder, fitted_on, max_shots)``, e.g.
+    ``noise_learning.LearnedDem`` (a DEM learned from the other half's detection events);
+
+  with one DEM source the column is the decoder's name, with several ``name@label``;
+- a folder's recorded predictions of another decoder, Google's as :data:`GOOGLE_DECODERS`
+  (``google-pymatching``, ``google-correlated-matching``, ``google-belief-matching``,
+  ``google-tensor-network``).
+
+Every column decodes (or predicted) the same shots; a shot fails when the prediction differs from
+``obs_flips_actual.01``. Per folder: errors and, as ``qec ler``, the paired only-fails counts
+(shots where this column failed and that one did not). A DEM fitted on a half is only ever used
+on the other half. Per patch (same distance, center and basis): the error per round of each column
+from :func:`qec.statistics.fit_decay_interval` over the folders with at least ``min_rounds``
+rounds.
+
+Results can go to a sinter CSV, a whole folder at a time; a rerun into the same CSV takes the
+folders it already holds from it instead of decoding them again.
+
+Example:
+    >>> import pathlib
+    >>> root = pathlib.Path(__file__).parent.parent / "tests" / "data" / "google_qec3v5"
+    >>> cols = hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()])
+    >>> [c.name for c in cols]
+    ['pymatching', 'google-pymatching']
+    >>> s = score_folder(root / "surface_code_bX_d3_r03_center_3_5", cols, max_shots=1000)
+    >>> s.shots, s.decoders["pymatching"].errors == s.decoders["google-pymatching"].errors
+    (1000, True)
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+import sinter
+import stim
+
+from qec.decoders import CustomDecoder, decoder_factory
+from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.experiment_folders import (
+    HALVES,
+    ExperimentFolder,
+    ExperimentFolderError,
+    half_indices,
+    other_half,
+    read_experiment_folder,
+)
+from qec.ler import paired_failure_counts
+from qec.ler_result import PAIR_KEY
+from qec.statistics import DecayFit, fit_decay_interval
+from qec.stats_csv import CsvSink, read_csv_stats, strong_id
+
+# Column name -> the prediction file's decoder name (obs_flips_predicted_by_<name>.01).
+GOOGLE_DECODERS = {
+    "google-pymatching": "pymatching",
+    "google-correlated-matching": "correlated_matching",
+    "google-belief-matching": "belief_matching",
+    "google-tensor-network": "tensor_network_contraction",
+}
+MIN_ROUNDS = 3
+
+
+class DemSource(Protocol):
+    """Where a column's DEM comes from."""
+
+    label: str
+    per_half: bool
+
+    def dem(self, folder: ExperimentFolder, fitted_on: str | None, max_shots: int | None) -> stim.DetectorErrorModel:
+        """The DEM; for ``per_half`` sources fitted on half ``fitted_on`` of the first
+        ``max_shots`` shots (never used on that half)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitDem:
+    """The folder's ``circuit_detector_error_model.dem`` (the device's noise model)."""
+
+    label: str = "circuit"
+    per_half: bool = False
+
+    def dem(self, folder, fitted_on=None, max_shots=None):
+        return folder.circuit_dem()
+
+
+@dataclasses.dataclass(frozen=True)
+class PijDem:
+    """The folder's p_ij DEM estimated from the other half of the shots."""
+
+    label: str = "pij"
+    per_half: bool = True
+
+    def dem(self, folder, fitted_on, max_shots=None):
+        return folder.pij_dem(fitted_on)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileDem:
+    """A DEM file, checked against each folder's circuit."""
+
+    path: str
+
+    @property
+    def label(self) -> str:
+        text = str(read_dem(self.path, what="DEM file"))
+        return f"{os.path.basename(self.path)}@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+    per_half: bool = False
+
+    def dem(self, folder, fitted_on=None, max_shots=None):
+        dem = read_dem(self.path, what="DEM file")
+        try:
+            check_dem_fits(dem, folder.circuit(), name=f"DEM file {self.path}")
+        except DemMismatchError as e:
+            raise ExperimentFolderError(f"{folder.path}: {e}") from None
+        return dem
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of the results: a decoder of ours with a DEM source, or recorded predictions.
+
+    Attributes:
+        name: how the results name it.
+        decoder: our decoder's name, or the prediction file's decoder name.
+        dem: the DEM source; None for recorded predictions.
+    """
+
+    name: str
+    decoder: str
+    dem: Any = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.dem is None
+
+
+def hardware_columns(decoders: Sequence[str], dems: Sequence[Any]) -> list[Column]:
+    """The columns for ``decoders`` (ours and :data:`GOOGLE_DECODERS` names) and DEM sources:
+    every decoder of ours once per DEM source (named ``name@label`` when there are several),
+    recorded predictions once."""
+    if not decoders:
+        raise ValueError("give at least one decoder")
+    if len(set(decoders)) != len(decoders):
+        raise ValueError(f"decoder listed twice: {', '.join(decoders)}")
+    labels = [d.label for d in dems]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"DEM listed twice: {', '.join(labels)}")
+    ours = [n for n in decoders if n not in GOOGLE_DECODERS]
+    if ours and not dems:
+        raise ValueError("our decoders need a DEM source")
+    out = []
+    for name in decoders:
+        if name in GOOGLE_DECODERS:
+            out.append(Column(name, GOOGLE_DECODERS[name]))
+        else:
+            for src in dems:
+                out.append(Column(name if len(dems) == 1 else f"{name}@{src.label}", name, src))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnCounts:
+    """One column's result on one folder.
+
+    Attributes:
+        errors, shots: shots whose prediction differs from the measured flip, of ``shots``.
+        only_fails: other column -> shots where this one failed and that one did not.
+        seconds: decoding time (DEM estimation included; 0 for recorded predictions).
+        metadata: what tells this column's results apart (DEM label, model hash, ...).
+    """
+
+    errors: int
+    shots: int
+    only_fails: Mapping[str, int]
+    seconds: float = 0.0
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderScore:
+    """Every column on one folder's shots (the first ``shots`` of them)."""
+
+    name: str
+    path: str
+    distance: int
+    rounds: int
+    center: tuple[int, int] | None
+    basis: str
+    shots: int
+    decoders: Mapping[str, ColumnCounts]
+    from_csv: bool = False
+
+    @property
+    def patch(self) -> tuple[int, tuple[int, int] | None, str]:
+        return (self.distance, self.center, self.basis)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "d": self.distance, "rounds": self.rounds,
+            "center": None if self.center is None else list(self.center), "basis": self.basis, "shots": self.shots,
+            "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails)}
+                         for n, c in self.decoders.items()},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchScore:
+    """One patch's error per round for every column (:class:`qec.statistics.DecayFit`)."""
+
+    distance: int
+    center: tuple[int, int] | None
+    basis: str
+    rounds: tuple[int, ...]
+    decoders: Mapping[str, DecayFit]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "d": self.distance, "center": None if self.center is None else list(self.center), "basis": self.basis,
+            "rounds": list(self.rounds),
+            "decoders": {n: {"eps_per_round": _num(f.eps), "low": _num(f.low), "high": _num(f.high)}
+                         for n, f in self.decoders.items()},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class HardwareScores:
+    """Folders and patches; :meth:`to_json` is ``qec hardware --json``'s document."""
+
+    folders: tuple[FolderScore, ...]
+    patches: tuple[PatchScore, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"folders": [f.to_json() for f in self.folders], "patches": [p.to_json() for p in self.patches]}
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else float(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# One folder.
+
+
+def _unpack(pred: np.ndarray, num_observables: int) -> np.ndarray:
+    pred = np.asarray(pred)
+    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == (num_observables + 7) // 8:
+        return np.unpackbits(pred, axis=1, bitorder="little", count=num_observables).astype(bool)
+    return pred.astype(bool)
+
+
+class _Prepared:
+    """A folder's columns ready to decode: DEMs built, decoders built, strong ids known."""
+
+    def __init__(self, folder: ExperimentFolder, columns: Sequence[Column], max_shots: int | None,
+                 custom_decoders: Mapping[str, CustomDecoder] | None):
+        self.folder = folder
+        self.shots = folder.shots if max_shots is None else min(int(max_shots), folder.shots)
+        self.circuit = folder.circuit()
+        self.events = folder.events(self.shots)
+        self.events_hash = hashlib.sha256(self.events.tobytes()).hexdigest()[:16]
+        circuit_text = str(self.circuit)
+        self.plans: dict[str, tuple[Column, dict[str | None, Any], float]] = {}
+        self.ids: dict[str, str] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        dems: dict[tuple[str, str | None], tuple[stim.DetectorErrorModel, float]] = {}
+        base = {"folder": folder.name, "d": folder.distance, "r": folder.rounds, "b": folder.basis,
+                "center": None if folder.center is None else "_".join(map(str, folder.center)),
+                "shots": self.shots, "events": self.events_hash}
+        for col in columns:
+            if col.recorded:
+                if col.decoder not in folder.prediction_names:  # fails before any decoding
+                    folder.predictions(col.decoder)
+                meta = {**base, "predictions": col.decoder}
+                self.plans[col.name] = (col, {}, 0.0)
+                self.meta[col.name] = meta
+                self.ids[col.name] = strong_id(circuit_text, "", col.name, meta)
+                continue
+            factory = decoder_factory(col.decoder, custom_decoders)
+            halves = HALVES if col.dem.per_half else (None,)
+            decoders: dict[str | None, Any] = {}
+            seconds = 0.0
+            dem_texts = []
+            for half in halves:
+                fitted_on = None if half is None else other_half(half)
+                key = (col.dem.label, fitted_on)
+                if key not in dems:
+                    t0 = time.perf_counter()
+                    dems[key] = (col.dem.dem(folder, fitted_on, self.shots), time.perf_counter() - t0)
+                    seconds += dems[key][1]
+                dem = dems[key][0]
+                decoders[half] = factory(self.circuit, dem)
+                dem_texts.append(str(dem))
+            meta = {**base, "dem": col.dem.label}
+            for dec in decoders.values():
+                meta.update(getattr(dec, "metadata", None) or {})
+            self.plans[col.name] = (col, decoders, seconds)
+            self.meta[col.name] = meta
+            self.ids[col.name] = strong_id(circuit_text, "\n".join(dem_texts), col.name, meta)
+
+    def decode(self) -> dict[str, ColumnCounts]:
+        folder = self.folder
+        actual = folder.actual_flips(self.shots)
+        fails: dict[str, np.ndarray] = {}
+        seconds: dict[str, float] = {}
+        for name, (col, decoders, setup_seconds) in self.plans.items():
+            t0 = time.perf_counter()
+            if col.recorded:
+                pred = folder.predictions(col.decoder, self.shots)
+            else:
+                pred = np.zeros_like(actual)
+                for half, dec in decoders.items():
+                    idx = slice(None) if half is None else half_indices(self.shots, half)
+                    try:
+                        out = dec.decode_batch(self.events[idx], bit_packed=True)
+                    except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
+                        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                        raise ValueError(f"{folder.path}: {name} cannot decode these shots: {first}") from None
+                    pred[idx] = _unpack(out, folder.num_observables)
+            if pred.shape != actual.shape:
+                raise RuntimeError(f"column {name} predicted shape {pred.shape}, expected {actual.shape}")
+            fails[name] = np.any(pred != actual, axis=1)
+            seconds[name] = time.perf_counter() - t0 + setup_seconds
+        errors, pairs = paired_failure_counts(fails)
+        return {
+            name: ColumnCounts(
+                errors=errors[name], shots=self.shots,
+                only_fails={b: pairs[(a, b)] for (a, b) in pairs if a == name},
+                seconds=seconds[name], metadata=self.meta[name],
+            )
+            for name in fails
+        }
+
+
+def score_folder(
+    folder: ExperimentFolder | str | os.PathLike,
+    columns: Sequence[Column],
+    *,
+    max_shots: int | None = None,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
+) -> FolderScore:
+    """Every column on the first ``max_shots`` shots (all when None) of one folder."""
+    if not isinstance(folder, ExperimentFolder):
+        folder = read_experiment_folder(folder)
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders)
+    return _score(folder, prepared.shots, prepared.decode())
+
+
+def _score(folder: ExperimentFolder, shots: int, counts: Mapping[str, ColumnCounts], from_csv: bool = False):
+    return FolderScore(
+        name=folder.name, path=folder.path, distance=folder.distance, rounds=folder.rounds, center=folder.center,
+        basis=folder.basis, shots=shots, decoders=dict(counts), from_csv=from_csv,
+    )
+
+
+def _rows(score: FolderScore, ids: Mapping[str, str], skip: Iterable[str] = ()) -> list[sinter.TaskStats]:
+    skip = set(skip)
+    return [
+        sinter.TaskStats(
+            strong_id=ids[name], decoder=name, json_metadata=dict(c.metadata), shots=c.shots, errors=c.errors,
+            discards=0, seconds=c.seconds,
+            custom_counts=collections.Counter({PAIR_KEY + b: v for b, v in c.only_fails.items()}),
+        )
+        for name, c in score.decoders.items() if ids[name] not in skip
+    ]
+
+
+def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[str, sinter.TaskStats]):
+    """(score, strong ids): decoded, or taken from CSV rows ``held`` when they hold every column."""
+    folder = read_experiment_folder(path)
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders)
+    rows = {name: held.get(sid) for name, sid in prepared.ids.items()}
+    if all(r is not None and r.shots == prepared.shots for r in rows.values()):
+        counts = {
+            name: ColumnCounts(
+                errors=r.errors, shots=r.shots, seconds=r.seconds, metadata=prepared.meta[name],
+                only_fails={k[len(PAIR_KEY):]: int(v) for k, v in r.custom_counts.items() if k.startswith(PAIR_KEY)},
+            )
+            for name, r in rows.items()
+        }
+        return _score(folder, prepared.shots, counts, from_csv=True), prepared.ids
+    return _score(folder, prepared.shots, prepared.decode()), prepared.ids
+
+
+def score_folders(
+    folders: Sequence[str | os.PathLike],
+    columns: Sequence[Column],
+    *,
+    max_shots: int | None = None,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    workers: int = 1,
+    out: str | os.PathLike | None = None,
+    on_folder: Callable[[FolderScore], None] | None = None,
+) -> list[FolderScore]:
+    """Every column on every folder, in the folders' order.
+
+    Args:
+        folders: experiment folders (checked before any decoding).
+        columns: from :func:`hardware_columns`.
+        max_shots: the first N shots of each folder (halves split the same way); None = all.
+        custom_decoders: decoders beyond qec's own (as :func:`qec.ler.collect_ler` takes them).
+        workers: processes; folders are decoded one per process, the largest first.
+        out: sinter CSV: every finished folder's rows are appended at once; folders it already
+            holds (every column, the same shots) are read from it, not decoded again.
+        on_folder: called with each folder's score as it finishes (in finishing order).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if max_shots is not None and max_shots < 1:
+        raise ValueError(f"max_shots must be >= 1, got {max_shots}")
+    opened = [read_experiment_folder(f) for f in folders]
+    names = [f.path for f in opened]
+    if len(set(map(os.path.realpath, names))) != len(names):
+        raise ValueError("a folder is listed twice")
+    for col in columns:
+        if not col.recorded:
+            decoder_factory(col.decoder, custom_decoders)  # an unknown name fails before any decoding
+    sink = CsvSink(None if out is None else os.fspath(out))
+    try:
+        held = {} if out is None else read_csv_stats(out)
+        results: dict[str, FolderScore] = {}
+
+        def finish(score: FolderScore, ids: Mapping[str, str]) -> None:
+            if not score.from_csv:
+                sink.write(_rows(score, ids, skip=held))
+            results[score.path] = score
+            if on_folder is not None:
+                on_folder(score)
+
+        order = sorted(opened, key=lambda f: -f.num_detectors)
+        if workers == 1:
+            for f in order:
+                finish(*_folder_job(f.path, columns, max_shots, custom_decoders, held))
+        else:
+            from qec.worker_processes import worker_pool
+
+            with worker_pool(workers) as pool:
+                futures = {pool.submit(_folder_job, f.path, columns, max_shots, custom_decoders, held): f
+                           for f in order}
+                try:
+                    for fut in concurrent.futures.as_completed(futures):
+                        finish(*fut.result())
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+    finally:
+        sink.close()
+    return [results[p] for p in names]
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches.
+
+
+def fit_patches(
+    folders: Sequence[FolderScore], *, min_rounds: int = MIN_ROUNDS, bootstrap: int = 1000, seed: int = 0
+) -> list[PatchScore]:
+    """Each patch's error per round, per column present on all its folders: the decay fit over
+    the folders with at least ``min_rounds`` rounds, with a bootstrap-over-shots interval
+    (:func:`qec.statistics.fit_decay_interval`). Patches in first-seen order."""
+    by_patch: dict[tuple, list[FolderScore]] = {}
+    for f in folders:
+        by_patch.setdefault(f.patch, []).append(f)
+    out = []
+    for (d, center, basis), group in by_patch.items():
+        used = sorted((f for f in group if f.rounds >= min_rounds), key=lambda f: f.rounds)
+        names = [n for n in group[0].decoders if all(n in f.decoders for f in group)]
+        fits = {}
+        for k, name in enumerate(names):
+            fits[name] = fit_decay_interval(
+                [f.rounds for f in used], [f.decoders[name].errors for f in used],
+                [f.decoders[name].shots for f in used], bootstrap=bootstrap, seed=seed + k,
+            )
+        out.append(PatchScore(distance=d, center=center, basis=basis, rounds=tuple(f.rounds for f in used),
+                              decoders=fits))
+    return out
+
+
+def score_hardware(
+    folders: Sequence[str | os.PathLike],
+    columns: Sequence[Column],
+    *,
+    max_shots: int | None = None,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    workers: int = 1,
+    out: str | os.PathLike | None = None,
+    on_folder: Callable[[FolderScore], None] | None = None,
+    min_rounds: int = MIN_ROUNDS,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> HardwareScores:
+    """:func:`score_folders`, then :func:`fit_patches`."""
+    scores = score_folders(folders, columns, max_shots=max_shots, custom_decoders=custom_decoders, workers=workers,
+                           out=out, on_folder=on_folder)
+    return HardwareScores(
+        folders=tuple(scores),
+        patches=tuple(fit_patches(scores, min_rounds=min_rounds, bootstrap=bootstrap, seed=seed)),
+    )

@@ -1,0 +1,129 @@
+"""`qec hardware` and `qec learn-noise --experiment` through experiments.cli.main(argv): the
+JSON contract, the table, the figure, the CSV, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+import sinter
+import stim
+
+from experiments.cli import main
+from qec.experiment_folders import read_experiment_folder
+from qec.hardware_scores import CircuitDem, hardware_columns, score_folder
+
+DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
+R05 = DATA / "surface_code_bX_d3_r05_center_3_5"
+SLICES = [str(DATA / f"surface_code_bX_d3_r0{r}_center_3_5") for r in (1, 3, 5)]
+
+
+def one_line_error(capsys, argv, match):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qec ") and err.count("\n") == 1, err
+    assert match in err, err
+
+
+def test_json_contract(capsys):
+    argv = ["hardware", *SLICES, "--decoders", "pymatching", "pymatching-correlated", "google-pymatching",
+            "google-correlated-matching", "google-belief-matching", "google-tensor-network",
+            "--dem", "circuit", "--bootstrap", "100", "--json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)  # exactly one document
+    assert list(doc) == ["folders", "patches"]
+    assert [f["rounds"] for f in doc["folders"]] == [1, 3, 5]
+    for f in doc["folders"]:
+        assert {"name", "d", "rounds", "center", "basis", "shots", "decoders"} <= set(f)
+        assert (f["d"], f["center"], f["basis"], f["shots"]) == (3, [3, 5], "x", 2000)
+        assert set(f["decoders"]) == {"pymatching", "pymatching-correlated", "google-pymatching",
+                                      "google-correlated-matching", "google-belief-matching", "google-tensor-network"}
+        for c in f["decoders"].values():
+            assert {"errors", "shots"} <= set(c) and c["shots"] == 2000
+        assert f["decoders"]["pymatching"]["errors"] == f["decoders"]["google-pymatching"]["errors"]
+    (p,) = doc["patches"]
+    assert (p["d"], p["center"], p["basis"], p["rounds"]) == (3, [3, 5], "x", [3, 5])
+    for c in p["decoders"].values():
+        assert set(c) == {"eps_per_round", "low", "high"} and c["low"] <= c["eps_per_round"] <= c["high"]
+    # Progress goes to stderr, a line per folder.
+    assert captured.err.count("qec hardware: surface_code_") == 3
+
+
+def test_table_plot_csv_and_max_shots(tmp_path, capsys):
+    out, png = tmp_path / "hw.csv", tmp_path / "hw.png"
+    argv = ["hardware", str(DATA), "--decoders", "pymatching", "google-pymatching", "--dem", "circuit", "pij",
+            "--max-shots", "800", "--out", str(out), "--plot", str(png), "--bootstrap", "50",
+            "--reference", "google-pymatching"]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "pymatching@circuit" in table and "pymatching@pij" in table and "google-pymatching" in table
+    assert "patch d=3 center 3_5 basis x" in table and "only-fails vs google-pymatching: 0 vs 0" in table
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stats = sinter.read_stats_from_csv_files(out)
+    assert len(stats) == 3 * 3 and {s.shots for s in stats} == {800}
+    # The first 800 shots, halves by index: as the library computes them.
+    ref = score_folder(R05, hardware_columns(["pymatching"], [CircuitDem()]), max_shots=800)
+    row = next(s for s in stats if s.decoder == "pymatching@circuit" and s.json_metadata["r"] == 5)
+    assert row.errors == ref.decoders["pymatching"].errors
+    # A rerun takes every folder from the CSV.
+    assert main(argv) == 0
+    assert capsys.readouterr().err.count("(from the CSV)") == 3
+    assert len(sinter.read_stats_from_csv_files(out)) == 9
+
+
+def test_learned_dems_decode_the_other_half(tmp_path, capsys):
+    assert main(["hardware", str(R05), "--decoders", "pymatching", "--dem", "learned", "--json",
+                 "--bootstrap", "0"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    errors = doc["folders"][0]["decoders"]["pymatching"]["errors"]
+    # The same from the files `qec learn-noise --experiment` writes.
+    fails = 0
+    folder = read_experiment_folder(R05)
+    events, actual = folder.events(), folder.actual_flips()
+    import pymatching
+
+    for learn_on, decode in (("even", 1), ("odd", 0)):
+        path = tmp_path / f"{learn_on}.dem"
+        assert main(["learn-noise", "--experiment", str(R05), "--half", learn_on, "--out", str(path)]) == 0
+        assert f"wrote {path}" in capsys.readouterr().out
+        m = pymatching.Matching.from_detector_error_model(stim.DetectorErrorModel.from_file(path))
+        pred = m.decode_batch(events[decode::2], bit_packed_shots=True, bit_packed_predictions=True)
+        fails += int(np.count_nonzero((pred[:, 0] & 1).astype(bool) != actual[decode::2, 0]))
+    assert errors == fails
+
+
+def test_predecoder_decodes_googles_circuits(capsys, make_model_file):
+    model = make_model_file(1, {"threshold": 1e9})  # corrects nothing: the pipeline is PyMatching
+    assert main(["hardware", str(R03), "--decoders", "predecoder", "google-pymatching", "--dem", "circuit",
+                 "--model", model, "--max-shots", "300", "--json", "--bootstrap", "0"]) == 0
+    d = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+    assert d["predecoder"]["errors"] == d["google-pymatching"]["errors"]
+    assert d["predecoder"]["only_fails"]["google-pymatching"] == 0
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    one_line_error(capsys, ["hardware", str(tmp_path / "nope")], "does not exist")
+    one_line_error(capsys, ["hardware", str(R03), "--decoders", "magic"], "unknown decoder 'magic'")
+    one_line_error(capsys, ["hardware", str(R03), "--dem", "fancy"], "--dem fancy: give circuit, pij, learned")
+    one_line_error(capsys, ["hardware", str(R03), "--max-shots", "0"], "--max-shots must be >= 1")
+    one_line_error(capsys, ["hardware", str(R03), "--reference", "nope"], "--reference nope is not one of the decoders")
+    one_line_error(capsys, ["hardware", str(R03), "--out", str(R03 / "properties.yml")], "refusing to overwrite an input")
+    one_line_error(capsys, ["hardware", str(R03), "--plot", str(R03 / "circuit_ideal.stim")], "refusing to overwrite")
+    broken = tmp_path / R03.name
+    shutil.copytree(R03, broken)
+    (broken / "obs_flips_predicted_by_belief_matching.01").unlink()
+    one_line_error(capsys, ["hardware", str(broken), "--decoders", "google-belief-matching"],
+                   "no predictions of belief_matching")
+    (broken / "circuit_detector_error_model.dem").unlink()
+    one_line_error(capsys, ["hardware", str(broken), "--decoders", "pymatching"],
+                   "needs circuit_detector_error_model.dem, which is missing")
+    one_line_error(capsys, ["learn-noise", "--experiment", str(R03), "--out", str(tmp_path / "x.dem")],
+                   "--experiment needs --half")
+    one_line_error(capsys, ["learn-noise", "--experiment", str(R03), "--half", "odd", "--out",
+                            str(R03 / "pij_from_odd_for_even.dem")], "refusing to overwrite an input")
+    one_line_error(capsys, ["learn-noise", "--half", "odd"], "--half needs --experiment")
