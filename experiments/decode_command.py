@@ -22,6 +22,7 @@ import numpy as np
 import stim
 
 from experiments.cli import UsageError
+from qec.circuit_files import read_circuit
 from qec.output_files import atomic_output, check_output_path
 from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_size, read_shots, write_shots
 
@@ -49,16 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _load_circuit(path: str) -> stim.Circuit:
-    try:
-        return stim.Circuit.from_file(path)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except Exception as e:  # Stim raises ValueError with a multi-line parse message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"cannot read circuit {path}: {first}") from None
 
 
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
@@ -114,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.exists(args.dets):
         raise UsageError(f"--dets {args.dets} does not exist")
     check_output_path(args.out, inputs=(args.dets, args.circuit), what="--out")
-    circuit = _load_circuit(args.circuit)
+    circuit = read_circuit(args.circuit)
     n = circuit.num_detectors
     size = os.path.getsize(args.dets)
     if args.dets_format == "b8":

@@ -62,13 +62,14 @@ def _run_files(args) -> int:
     import stim
 
     from noise_learning.correlations import estimate_dem
+    from qec.circuit_files import read_circuit
     from noise_learning.structure import structure_from_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
     if args.method != "correlations":
         raise UsageError("file mode supports --method correlations only")
-    circuit = stim.Circuit.from_file(args.circuit)
+    circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
     t0 = time.perf_counter()
     try:

@@ -35,6 +35,8 @@ class ShotFileError(ValueError):
 
 def check_b8_size(size: int, num_bits: int, name: str) -> None:
     """Raise :class:`ShotFileError` unless ``size`` bytes are whole ``num_bits``-bit b8 shots."""
+    if num_bits < 1:
+        raise ShotFileError(f"{name}: the circuit has no detectors, so no shot fits it")
     per_shot = (num_bits + 7) // 8
     if size % per_shot:
         raise ShotFileError(

@@ -307,3 +307,27 @@ def test_learn_noise_defaults_to_the_x_basis_like_ler():
     args = build_parser().parse_args(["learn-noise", "--distance", "3", "--p", "0.003"])
     assert args.basis == "x"
     assert build_parser().parse_args(["bench", "-d", "3", "--p", "0.01"]).threads == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Round two (issue 19), numbered as the issue.
+
+
+# 7. Tracebacks where one line is promised.
+
+
+def test_a_custom_decoders_function_that_fails_is_one_line(capsys):
+    one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--custom-decoders", "os:system"],
+                   "os.system() failed (TypeError")
+
+
+def test_an_empty_or_directory_circuit_is_one_line(events, tmp_path, capsys):
+    empty = tmp_path / "empty.stim"
+    empty.write_text("")
+    for circuit, match in ((empty, "has no detectors"), (tmp_path, "is a directory")):
+        for argv in (_decode(events, tmp_path / "p.b8"),
+                     ["learn-noise", "--dets", str(events / "dets.b8"), "--out", str(tmp_path / "l.dem")]):
+            argv = [*argv, "--circuit", str(circuit)] if argv[0] == "learn-noise" else argv
+            if argv[0] == "decode":
+                argv[argv.index("--circuit") + 1] = str(circuit)
+            one_line_error(capsys, argv, match)
