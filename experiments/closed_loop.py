@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -105,9 +106,12 @@ def _pin_init(cfg: ClosedLoopConfig, out: Path) -> str | None:
     """The warm start as a file in ``out`` (copied once): the same bytes for all three runs."""
     if cfg.init is None:
         return None
+    given = model_path(cfg.init)
+    if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
+        raise ValueError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: copy it elsewhere first")
     pinned = out / "init.safetensors"
     if not pinned.exists():
-        write_bytes(pinned, Path(model_path(cfg.init)).read_bytes(), what="warm start")
+        write_bytes(pinned, Path(given).read_bytes(), inputs=(given,), what="warm start")
     return str(pinned)
 
 
@@ -132,8 +136,8 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    dems = _write_dems(cfg, out, log)
     init = _pin_init(cfg, out)
+    dems = _write_dems(cfg, out, log)
     models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
     custom: dict[str, Any] = {}
     for kind in KINDS:

@@ -85,6 +85,15 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
         raise UsageError(f"{args.circuit} is not a rotated surface-code memory circuit the pre-decoder can map: {e}") from None
 
 
+def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """The model file a pre-decoder reads (the shipped default's file without --model)."""
+    if not args.decoder.startswith("predecoder"):
+        return ()
+    from predecoder.model_catalog import model_path
+
+    return (model_path(args.model),)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.dets_format not in IN_FORMATS:
         raise UsageError(f"unknown --dets-format {args.dets_format!r}; choose from {', '.join(IN_FORMATS)}")
@@ -104,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--dets {args.dets} is a directory")
     if not os.path.exists(args.dets):
         raise UsageError(f"--dets {args.dets} does not exist")
-    check_output_path(args.out, inputs=(args.dets, args.circuit), what="--out")
+    inputs = (args.dets, args.circuit, *model_inputs(args))
+    check_output_path(args.out, inputs=inputs, what="--out")
     circuit = read_circuit(args.circuit)
     n = circuit.num_detectors
     size = os.path.getsize(args.dets)
@@ -117,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     shots = 0
     flips = 0
-    with open(args.dets, "rb") as fin, atomic_output(args.out, inputs=(args.dets, args.circuit), what="--out") as fout, tqdm(
+    with open(args.dets, "rb") as fin, atomic_output(args.out, inputs=inputs, what="--out") as fout, tqdm(
         total=size, unit="B", unit_scale=True, file=sys.stderr, desc="decode",
         disable=args.quiet or not sys.stderr.isatty(),
     ) as bar:

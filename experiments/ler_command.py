@@ -21,6 +21,7 @@ from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoder
 from qec.dem_files import read_dem
 from qec.ler import collect_ler
 from qec.ler_result import LerResult, LerTask
+from qec.output_files import check_output_path
 from qec.stats_csv import check_writable, read_csv_stats
 from qec.noise import NOISE_MODELS
 
@@ -147,6 +148,12 @@ def run(args: argparse.Namespace) -> int:
     custom = custom_decoders(args)
     tasks = build_tasks(args, custom)
     if args.out is not None:
+        model = None
+        if any(name in PREDECODERS for name in args.decoders):
+            from predecoder.model_catalog import model_path
+
+            model = model_path(args.model)
+        check_output_path(args.out, inputs=(model, args.dem), what="--out")
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
     for t in tasks:  # unknown coordinates etc. fail before any sampling

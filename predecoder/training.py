@@ -25,6 +25,7 @@ import torch.distributed as dist
 
 from predecoder.checkpoints import RUN_FILES, load_checkpoint, run_metadata, save_run, warm_start
 from predecoder.model import ModelConfig, PreDecoderCNN, resolve_preset
+from predecoder.model_catalog import model_path
 from predecoder.model_file import save_model
 from predecoder.optim import Lion
 from predecoder.device import resolve_device
@@ -34,6 +35,7 @@ from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.layout import SpaceTimeLayout
+from qec.output_files import check_output_path
 from qec.sampling import LabeledSampler
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
@@ -155,6 +157,13 @@ def train(
         probe = out / ".write_test"
         try:
             out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+        # The run's files never replace what it reads: the DEM, and the warm start (read unless resuming).
+        inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
+        for name in RUN_FILES:
+            check_output_path(out / name, inputs=inputs, what="run file")
+        try:
             probe.write_text("")
             probe.unlink()
         except OSError as e:

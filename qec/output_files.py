@@ -4,7 +4,9 @@
 optimizer state, DEMs, exports):
 
 - an output that is one of the run's inputs (the same path, a hard link to it, or a symlink
-  pointing at it) is refused with one line, before anything is written;
+  pointing at it) is refused with one line, before anything is written; so is an output in a
+  folder of files shipped with the package (:data:`SHIPPED_DATA`: the shipped models of an
+  editable install are its source files);
 - a symlink given as the output is written *through* (its target is replaced, the link stays);
 - a regular file is written to a temporary file in the same directory and renamed over the
   target at the end, so a failed or interrupted run leaves the old file (or none) in place;
@@ -25,14 +27,33 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import os
 import stat
 import tempfile
 from typing import BinaryIO, Iterator, Sequence
 
+# (package, folder) of data files shipped with the project: never an output.
+SHIPPED_DATA = (("predecoder", "models"), ("noise_learning", "models"))
+
 
 class OutputFileError(ValueError):
     """An output that cannot be written, or that would replace an input."""
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_data_dirs() -> tuple[str, ...]:
+    """The real paths of the :data:`SHIPPED_DATA` folders (found without importing the packages)."""
+    out = []
+    for package, folder in SHIPPED_DATA:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            out.append(os.path.realpath(os.path.join(location, folder)))
+    return tuple(out)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -42,19 +63,25 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def check_output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> str:
+def check_output_path(
+    path: str | os.PathLike, inputs: Sequence[str | os.PathLike | None] = (), what: str = "output"
+) -> str:
     """The real path to write for ``path`` (symlinks followed); raises :class:`OutputFileError`
-    when it is one of ``inputs`` (same file, hard link or symlink), a directory, or its directory
-    does not exist."""
+    when it is one of ``inputs`` (same file, hard link or symlink; ``None`` entries are skipped), a
+    directory, in a folder of shipped files, or its directory does not exist."""
     path = os.fspath(path)
     real = os.path.realpath(path)
     for inp in inputs:
+        if inp is None:
+            continue
         inp = os.fspath(inp)
         if os.path.realpath(inp) == real or _same_file(inp, path):
             raise OutputFileError(f"{what} {path} is the input {inp}: refusing to overwrite an input")
     if os.path.isdir(real):
         raise OutputFileError(f"{what} {path} is a directory")
     parent = os.path.dirname(real) or "."
+    if parent in shipped_data_dirs():
+        raise OutputFileError(f"{what} {path} is in {parent}, the files shipped with the package: give another path")
     if not os.path.isdir(parent):
         raise OutputFileError(f"{what} {path}: directory {parent} does not exist")
     return real

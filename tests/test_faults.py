@@ -313,6 +313,41 @@ def test_learn_noise_defaults_to_the_x_basis_like_ler():
 # Round two (issue 19), numbered as the issue.
 
 
+# 1. Every input of every command is protected like qec decode's --dets.
+
+
+def test_no_command_writes_over_its_model_dem_or_warm_start(events, tmp_path, capsys, make_model_file):
+    from predecoder import default_model_path
+
+    model = Path(make_model_file(3, {"threshold": 0.0}))
+    before = model.read_bytes()
+    one_line_error(capsys, _decode(events, model, "--decoder", "predecoder", "--model", str(model)),
+                   "refusing to overwrite an input")
+    shipped = Path(default_model_path())
+    shipped_bytes = shipped.read_bytes()
+    # The shipped default is the pre-decoder's input without --model; and no output goes next to it.
+    one_line_error(capsys, _decode(events, shipped, "--decoder", "predecoder"), "refusing to overwrite an input")
+    one_line_error(capsys, _decode(events, shipped), "files shipped with the package")
+    one_line_error(capsys, _decode(events, shipped.with_name("new.b8")), "files shipped with the package")
+    dem = tmp_path / "d.dem"
+    dem.write_text(str(MemoryExperiment(3, 3, 0.01, "x").dem()))
+    dem_text = dem.read_text()
+    for argv in (["--decoders", "predecoder", "--model", str(model), "--out", str(model)],
+                 ["--dem", str(dem), "--out", str(dem)]):
+        one_line_error(capsys, ["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", *argv], "refusing to overwrite an input")
+    one_line_error(capsys, ["export", "--model", str(model), "--out", str(model)], "refusing to overwrite an input")
+    run = tmp_path / "run"
+    train = ["train", "--distance", "3", "--p", "0.01", "--preset", "tiny", "--steps", "1", "--batch", "4",
+             "--val-shots", "0", "--threads", "1", "--out", str(run)]
+    assert main(train) == 0
+    last = (run / "last.safetensors").read_bytes()
+    one_line_error(capsys, train + ["--overwrite", "--init", str(run / "last.safetensors")], "refusing to overwrite an input")
+    one_line_error(capsys, ["closed-loop", "-d", "3", "--p", "0.003", "--hot", "1", "1", "2", "--out", str(run),
+                            "--init", str(run / "last.safetensors")], "is inside --out")
+    assert (run / "last.safetensors").read_bytes() == last
+    assert model.read_bytes() == before and shipped.read_bytes() == shipped_bytes and dem.read_text() == dem_text
+
+
 # 7. Tracebacks where one line is promised.
 
 
