@@ -133,7 +133,9 @@ def atomic_output(
     shown = os.fspath(path)
     real = check_output_path(path, inputs, what)
     try:
-        mode = os.stat(real).st_mode
+        # The path as given, links followed by the kernel: /dev/stdout into a pipe resolves to
+        # /proc/self/fd/1 -> "pipe:[N]", which is no path, but opens and stats as the pipe.
+        mode = os.stat(shown).st_mode
     except FileNotFoundError:
         mode = None
     except OSError as e:
@@ -141,7 +143,7 @@ def atomic_output(
     if mode is not None and not stat.S_ISREG(mode):
         # FIFO, device, socket: write into it, never replace it.
         try:
-            f = open(real, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
+            f = open(shown, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
         except OSError as e:
             raise _cannot_write(what, shown, e) from None
         with f:

@@ -366,3 +366,26 @@ def test_an_empty_or_directory_circuit_is_one_line(events, tmp_path, capsys):
             if argv[0] == "decode":
                 argv[argv.index("--circuit") + 1] = str(circuit)
             one_line_error(capsys, argv, match)
+
+
+# 9. qec plot: the file it names is the file it writes.
+
+
+def test_plot_writes_the_path_it_was_given(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    stats = tmp_path / "s.png"  # a CSV under an image's name: an input all the same
+    collect_ler([LerTask(MemoryExperiment(3, 3, p, "x")) for p in (0.01, 0.02)], max_shots=300, seed=1, out=stats)
+    csv = stats.read_bytes()
+    assert main(["plot", "--in", str(stats), "--out", "p6"]) == 0
+    assert "wrote p6 (png)" in capsys.readouterr().err
+    assert (tmp_path / "p6").read_bytes()[:4] == b"\x89PNG" and not (tmp_path / "p6.png").exists()
+    one_line_error(capsys, ["plot", "--in", str(stats), "--out", "/dev/full"], "cannot write --out /dev/full")
+    assert not os.path.exists("/dev/full.png")
+    one_line_error(capsys, ["plot", "--in", str(stats), "--out", str(stats)], "refusing to overwrite an input")
+    one_line_error(capsys, ["plot", "--in", str(stats), "--out", "x.csv"], "unknown image format .csv")
+    assert stats.read_bytes() == csv
+    for out in ("/dev/stdout", "-"):  # into a pipe, as `qec plot ... | display` does
+        r = subprocess.run([sys.executable, "-m", "experiments.cli", "plot", "--in", str(stats), "--out", out],
+                           capture_output=True, timeout=120, cwd=str(tmp_path))
+        assert r.returncode == 0 and r.stdout[:4] == b"\x89PNG", r.stderr
+    assert not (tmp_path / "-").exists()
