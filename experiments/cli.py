@@ -29,6 +29,15 @@ class UsageError(Exception):
     """A mistake in the user's input: reported as one line, exit status 2."""
 
 
+def refuse_unused_flags(given: dict[str, object], applies_to: str, chosen: str) -> None:
+    """:class:`UsageError` naming every flag of ``given`` (flag -> value, None when not given)
+    that was given although it applies only to ``applies_to``, which ``chosen`` does not include:
+    a flag that would be silently ignored is a mistake."""
+    unused = [flag for flag, value in given.items() if value is not None]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} only appl{'ies' if len(unused) == 1 else 'y'} to {applies_to}, not {chosen}")
+
+
 def _available(only: str | None = None) -> dict[str, object]:
     """Subcommand -> its module (None where ``only`` names another subcommand: its module is not
     imported, so ``qec ler`` does not pay for torch when it decodes without a network)."""

@@ -15,7 +15,7 @@ import math
 import os
 import sys
 
-from experiments.cli import UsageError
+from experiments.cli import UsageError, refuse_unused_flags
 from qec.circuits import BASES, MemoryExperiment
 from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
 from qec.dem_files import read_dem
@@ -53,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--model", default=None,
                         help="pre-decoder model: a shipped name (small, fast; see qec models) or a file")
-    parser.add_argument("--device", default="cpu", help="pre-decoder network device: cpu, cuda[:N] or auto")
-    parser.add_argument("--precision", default="fp32", help="pre-decoder network precision: fp32, bf16, fp16 (CUDA)")
+    parser.add_argument("--device", default=None, help="pre-decoder network device: cpu, cuda[:N] or auto (default cpu)")
+    parser.add_argument("--precision", default=None,
+                        help="pre-decoder network precision: fp32, bf16, fp16 (CUDA) (default fp32)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
     parser.add_argument("--dem", default=None, metavar="FILE",
@@ -94,8 +95,12 @@ def custom_decoders(args: argparse.Namespace) -> dict:
     if any(name in PREDECODERS for name in args.decoders):
         from predecoder import ler_decoders
 
-        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device,
-                                precision=args.precision))
+        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device or "cpu",
+                                precision=args.precision or "fp32"))
+    else:
+        refuse_unused_flags({"--model": args.model, "--threshold": args.threshold, "--device": args.device,
+                             "--precision": args.precision}, f"the pre-decoder ({', '.join(PREDECODERS)})",
+                            ", ".join(args.decoders))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
     if args.dem is not None:

@@ -368,6 +368,33 @@ def test_an_empty_or_directory_circuit_is_one_line(events, tmp_path, capsys):
             one_line_error(capsys, argv, match)
 
 
+# 8. Inputs that were silently misread or ignored.
+
+
+def test_01_text_given_as_b8_is_refused(events, tmp_path, capsys):
+    circuit = stim.Circuit.from_file(str(events / "c.stim"))
+    dets = circuit.compile_detector_sampler(seed=1).sample(300)
+    text = tmp_path / "dets.01"
+    stim.write_shot_data_file(data=dets, path=str(text), format="01", num_detectors=circuit.num_detectors)
+    assert text.stat().st_size % ((circuit.num_detectors + 7) // 8) == 0  # its size fits b8 shots
+    argv = _decode(events, tmp_path / "p.b8")
+    argv[argv.index("--dets") + 1] = str(text)
+    one_line_error(capsys, argv, "it is 01 text, not b8 data")
+    assert not (tmp_path / "p.b8").exists()
+    one_line_error(capsys, ["learn-noise", "--circuit", str(events / "c.stim"), "--dets", str(text), "--out",
+                            str(tmp_path / "l.dem")], "it is 01 text, not b8 data")
+    assert main(argv + ["--dets-format", "01"]) == 0  # read as what it is
+    capsys.readouterr()
+
+
+def test_pre_decoder_flags_without_a_pre_decoder_are_refused(events, tmp_path, capsys):
+    ler = ["ler", "-d", "3", "--p", "0.01", "--max-shots", "10"]
+    for flags in (["--threshold", "3"], ["--device", "cuda"], ["--precision", "bf16"], ["--model", "fast"]):
+        one_line_error(capsys, ler + flags, f"{flags[0]} only applies to the pre-decoder")
+    for flags in (["--device", "cuda"], ["--precision", "bf16"], ["--threads", "2"]):
+        one_line_error(capsys, _decode(events, tmp_path / "p.b8", *flags), f"{flags[0]} only applies to the pre-decoder")
+
+
 # 9. qec plot: the file it names is the file it writes.
 
 
