@@ -98,43 +98,62 @@ class CsvLockedError(ValueError):
 
 class CsvSink:
     """Appends rows to a sinter CSV while holding an exclusive lock on it (``flock``), so two
-    collections into one file never both count the shots it held."""
+    collections into one file never both count the shots it held.
+
+    Rows are appended whole or not at all: when a write fails part-way (a full disk, a file-size
+    limit) or is interrupted, the file is cut back to its length before the write, so the next
+    run resumes from it and ``sinter combine`` reads it.
+    """
 
     def __init__(self, path: str | None):
-        self.f = None
+        self.fd: int | None = None
         self.path = path
         if path is None:
             return
         check_writable(path)
-        self.f = open(path, "a", encoding="utf-8")
+        try:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
         if fcntl is not None:
             try:
-                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                self.f.close()
-                self.f = None
+                os.close(self.fd)
+                self.fd = None
                 raise CsvLockedError(
                     f"{path} is being written by another collection (it holds the file's lock); "
                     f"wait for it to finish or give another --out"
                 ) from None
-        if self.f.tell() == 0:
-            self._print(sinter.CSV_HEADER)
+        if os.fstat(self.fd).st_size == 0:
+            self._append(sinter.CSV_HEADER)
 
-    def _print(self, text: str) -> None:
+    def _append(self, text: str) -> None:
+        """Append ``text`` and a newline, all of it or nothing."""
+        data = memoryview((text + "\n").encode())
+        start = os.fstat(self.fd).st_size
         try:
-            print(text, file=self.f, flush=True)
-        except OSError as e:
-            raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+            while data:
+                data = data[os.write(self.fd, data):]
+        except BaseException as e:
+            try:
+                os.ftruncate(self.fd, start)
+            except OSError:
+                pass
+            if isinstance(e, OSError):
+                raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+            raise
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:
         lines = [row.to_csv_line() for row in rows]
-        if self.f is None or not lines:
+        if self.fd is None or not lines:
             return
-        self._print("\n".join(lines))
+        self._append("\n".join(lines))
 
     def close(self) -> None:
-        if self.f is not None:
+        if self.fd is not None:
             try:
-                self.f.close()  # releases the lock
+                os.close(self.fd)  # releases the lock
             except OSError:
                 pass
+            self.fd = None

@@ -416,3 +416,34 @@ def test_plot_writes_the_path_it_was_given(tmp_path, capsys, monkeypatch):
                            capture_output=True, timeout=120, cwd=str(tmp_path))
         assert r.returncode == 0 and r.stdout[:4] == b"\x89PNG", r.stderr
     assert not (tmp_path / "-").exists()
+
+
+# 10. A full disk in qec ler leaves whole rows.
+
+
+def _limit_file_size(limit: int):
+    def apply():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE as Linux applies it")
+def test_a_full_disk_leaves_whole_rows_and_the_run_resumes(tmp_path):
+    out = tmp_path / "full.csv"
+    argv = [sys.executable, "-m", "experiments.cli", "ler", "-d", "3", "--p", "0.01", "--decoders", "pymatching",
+            "pymatching-correlated", "--max-shots", "20000", "--seed", "1", "--out", str(out)]
+    # The file may grow to 1000 bytes: the header and a few rows fit, then a row is cut by the limit.
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size(1000))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot write" in r.stderr, r.stderr
+    text = out.read_text()
+    assert 0 < len(text) <= 1000 and text.endswith("\n")
+    rows = sinter.read_stats_from_csv_files(str(out))  # every line is a whole row
+    assert rows and sum(s.shots for s in rows) < 40_000
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)  # room again: it resumes
+    assert r.returncode == 0, r.stderr
+    from qec.stats_csv import read_csv_stats
+
+    assert sorted(s.shots for s in read_csv_stats(out).values()) == [20000, 20000]
