@@ -44,7 +44,7 @@ from qec.decoders import CustomDecoder, decoder_factory
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
-from qec.worker_processes import worker_pool
+from qec.worker_processes import stop_workers, worker_pool
 
 # Names this module has always offered.
 __all__ = [
@@ -307,27 +307,28 @@ def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
 
 def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
     specs = [(p.task.experiment, list(p.factories.items())) for p in points]
-    with worker_pool(workers, _worker_init, (specs,)) as pool:
+    pool = worker_pool(workers, _worker_init, (specs,))
+    try:
         pending: dict[concurrent.futures.Future, tuple[_Point, tuple[str, ...]]] = {}
-        try:
-            while True:
-                for p in points:
-                    while len(pending) < 2 * workers:
-                        job = p.next_job(max_shots, max_errors)
-                        if job is None:
-                            break
-                        names, shots, seed = job
-                        fut = pool.submit(_worker_batch, p.index, names, shots, seed)
-                        pending[fut] = (p, names)
-                if not pending:
-                    break
-                finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                for fut in finished:
-                    p, names = pending.pop(fut)
-                    res = fut.result()
-                    sink.write(p.record(names, res))
-                    if bar is not None:
-                        bar.update(res["shots"])
-        finally:
-            for fut in pending:
-                fut.cancel()
+        while True:
+            for p in points:
+                while len(pending) < 2 * workers:
+                    job = p.next_job(max_shots, max_errors)
+                    if job is None:
+                        break
+                    names, shots, seed = job
+                    fut = pool.submit(_worker_batch, p.index, names, shots, seed)
+                    pending[fut] = (p, names)
+            if not pending:
+                break
+            finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in finished:
+                p, names = pending.pop(fut)
+                res = fut.result()
+                sink.write(p.record(names, res))
+                if bar is not None:
+                    bar.update(res["shots"])
+    except BaseException:  # Ctrl-C, a failed batch: stop now, the rows written so far are whole
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
