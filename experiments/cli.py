@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from qec.interrupts import Terminated, sigterm_as_interrupt
+
 # subcommand -> (module in this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ler": ("experiments.ler_command", "logical-error-rate sweep, decoders compared on the same shots"),
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with sigterm_as_interrupt():  # a scheduler's SIGTERM saves and cleans up like Ctrl-C
+            return int(args._run(args) or 0)
     except (UsageError, ValueError) as e:
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"qec {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"qec {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"qec {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -35,7 +35,9 @@ from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.layout import SpaceTimeLayout
-from qec.output_files import check_output_path
+from qec.interrupts import deferred_interrupts
+from qec.locks import folder_lock
+from qec.output_files import check_output_path, remove_stale_temporaries
 from qec.sampling import LabeledSampler
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
@@ -136,7 +138,10 @@ def train(
     overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
-    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises.
+    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
+    does SIGTERM inside :func:`qec.interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
+    One process writes a run folder at a time (another gets a one-line ``LockedError``); the
+    temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
@@ -149,25 +154,37 @@ def train(
         10
     """
     rank, world, distributed = _dist_info()
+    out = Path(cfg.out)
+    if rank != 0:
+        return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+    # The run's files never replace what it reads: the DEM, and the warm start (read unless resuming).
+    inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
+    for name in RUN_FILES:
+        check_output_path(out / name, inputs=inputs, what="run file")
+    probe = out / ".write_test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+    with folder_lock(out, f"training run {out}"):  # one writer per run folder
+        stale = remove_stale_temporaries(out, RUN_FILES)
+        if stale:
+            log(f"removed {len(stale)} temporary file(s) a killed run left in {out}")
+        return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_at_step, on_finish,
+           overwrite: bool) -> TrainState:
+    """:func:`train` once ``out`` is ready (and locked, on rank 0)."""
+    rank, world, distributed = _dist_info()
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    if rank == 0:
-        probe = out / ".write_test"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ValueError(f"cannot write to {out}: {e.strerror}") from None
-        # The run's files never replace what it reads: the DEM, and the warm start (read unless resuming).
-        inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
-        for name in RUN_FILES:
-            check_output_path(out / name, inputs=inputs, what="run file")
-        try:
-            probe.write_text("")
-            probe.unlink()
-        except OSError as e:
-            raise ValueError(f"cannot write to {out}: {e.strerror}") from None
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if rank == 0 and existing and not resume and not overwrite:
         raise ValueError(
@@ -231,7 +248,8 @@ def train(
     def save(kind: str) -> None:
         if rank != 0:
             return
-        save_run(out, network, opt, cfg, state, model_config)
+        with deferred_interrupts():  # the checkpoint's files always belong together
+            save_run(out, network, opt, cfg, state, model_config)
 
     t_start = time.perf_counter() - state.seconds
     last_log = time.perf_counter()
@@ -299,11 +317,12 @@ def train(
                         f"residual density x{v['residual_density_ratio']:.3f}, BCE {v['bce']:.5f}, "
                         f"precision {v['precision']:.3f} recall {v['recall']:.3f} at threshold 0"
                     )
-                    _append_jsonl(out / "validation.jsonl", v)
-                    if state.best_ler is None or v["predecoder_ler"] <= state.best_ler:
-                        state.best_ler = v["predecoder_ler"]
-                        state.best_threshold = v["best_threshold"]
-                        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
+                    with deferred_interrupts():  # the best model and the state that names it
+                        _append_jsonl(out / "validation.jsonl", v)
+                        if state.best_ler is None or v["predecoder_ler"] <= state.best_ler:
+                            state.best_ler = v["predecoder_ler"]
+                            state.best_threshold = v["best_threshold"]
+                            save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
                 save("periodic")
             if distributed and cfg.val_shots > 0 and state.step % cfg.val_every == 0:
                 dist.barrier()

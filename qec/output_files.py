@@ -153,7 +153,7 @@ def atomic_output(
         return
     parent = os.path.dirname(real) or "."
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(real) + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=_temporary_prefix(real), suffix=".tmp")
     except OSError as e:
         raise _cannot_write(what, shown, e) from None
     try:
@@ -173,6 +173,29 @@ def atomic_output(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temporary_prefix(real: str) -> str:
+    return "." + os.path.basename(real) + "."
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, names: Sequence[str]) -> list[str]:
+    """Delete the temporary files :func:`atomic_output` left in ``folder`` for the outputs
+    ``names`` when a run was killed before it could clean up (kill -9, a power cut); returns
+    their names. Call it only while no other process writes into ``folder`` (holding its lock)."""
+    folder = os.fspath(folder)
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    prefixes = tuple(_temporary_prefix(name) for name in names)
+    for entry in entries:
+        if entry.endswith(".tmp") and entry.startswith(prefixes):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, entry))
+                removed.append(entry)
+    return removed
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> None:

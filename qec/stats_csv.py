@@ -15,11 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import sinter
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
-    fcntl = None
-
+from qec.locks import LockedError, lock_exclusively
 from qec.noise import NOISE_VERSIONS, noise_version
 
 
@@ -92,7 +88,7 @@ def check_writable(path: str | os.PathLike) -> None:
         raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-class CsvLockedError(ValueError):
+class CsvLockedError(LockedError):
     """Another process is collecting into the same CSV."""
 
 
@@ -115,16 +111,13 @@ class CsvSink:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as e:
             raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(self.fd)
-                self.fd = None
-                raise CsvLockedError(
-                    f"{path} is being written by another collection (it holds the file's lock); "
-                    f"wait for it to finish or give another --out"
-                ) from None
+        try:
+            lock_exclusively(self.fd, f"{path} is being written by another collection (it holds the file's lock); "
+                                      f"wait for it to finish or give another --out")
+        except LockedError as e:
+            os.close(self.fd)
+            self.fd = None
+            raise CsvLockedError(str(e)) from None
         if os.fstat(self.fd).st_size == 0:
             self._append(sinter.CSV_HEADER)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -347,6 +348,48 @@ def test_no_command_writes_over_its_model_dem_or_warm_start(events, tmp_path, ca
                             "--init", str(run / "last.safetensors")], "is inside --out")
     assert (run / "last.safetensors").read_bytes() == last
     assert model.read_bytes() == before and shipped.read_bytes() == shipped_bytes and dem.read_text() == dem_text
+
+
+# 3 and 5. SIGTERM saves training; one process per run folder; a killed run's temporaries go.
+
+
+def _train_argv(out, *extra):
+    return ["train", "--distance", "3", "--p", "0.01", "--preset", "tiny", "--batch", "8", "--val-shots", "0",
+            "--threads", "1", "--out", str(out), *extra]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and flock as on Linux")
+def test_sigterm_saves_training_and_a_second_writer_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    # Validation (and so the periodic save) would come only at step 10^6: before the fix, a
+    # SIGTERM lost every step.
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *_train_argv(run, "--steps", str(10**7),
+                             "--val-every", str(10**6))], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        line = b""
+        deadline = time.time() + 120
+        while time.time() < deadline and not line.startswith(b"step "):
+            line = proc.stderr.readline()
+        assert line.startswith(b"step "), "training did not start"
+        # 5. The same run folder from a second process: refused at once, nothing written.
+        one_line_error(capsys, _train_argv(run, "--steps", "5", "--resume"), "another process is writing it")
+        assert not (run / "validation.jsonl").exists()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and b"terminated" in err, err
+    step = json.loads((run / "state.json").read_text())["state"]["step"]
+    assert step >= 50
+    assert not [f for f in os.listdir(run) if f.endswith(".tmp")]
+    # A kill -9 in the middle of a save leaves a temporary file: the next start removes it.
+    (run / ".last.safetensors.k9x.tmp").write_bytes(b"half a model")
+    assert main(_train_argv(run, "--steps", str(step + 2), "--resume")) == 0
+    err = capsys.readouterr().err
+    assert f"resumed at step {step}" in err and "removed 1 temporary file" in err
+    assert not (run / ".last.safetensors.k9x.tmp").exists()
+    assert json.loads((run / "state.json").read_text())["state"]["step"] == step + 2
 
 
 # 4. Ctrl-C with --workers: the terminal sends SIGINT to the whole process group.
