@@ -350,6 +350,33 @@ def test_no_command_writes_over_its_model_dem_or_warm_start(events, tmp_path, ca
     assert model.read_bytes() == before and shipped.read_bytes() == shipped_bytes and dem.read_text() == dem_text
 
 
+# 2. qec closed-loop never answers with another run's files.
+
+
+def test_closed_loop_refuses_a_rerun_with_other_arguments(tmp_path, capsys):
+    out = tmp_path / "cl"
+    argv = ["closed-loop", "-d", "3", "--p", "0.004", "--hot", "3", "3", "5", "--learn-shots", "20000", "--samples",
+            "256", "--test-shots", "500", "--preset", "tiny", "--init", "none", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    files = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    hot = argv.index("--hot")
+    other = argv[:hot + 1] + ["5", "5", "5"] + argv[hot + 4:]
+    err = one_line_error(capsys, other, "holds a closed loop made with other arguments")
+    assert "hot [[3.0, 3.0, 5.0]] there, [[5.0, 5.0, 5.0]] now" in err
+    samples = argv.index("--samples")
+    one_line_error(capsys, argv[:samples + 1] + ["512"] + argv[samples + 2:], "samples 256 there, 512 now")
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == files  # untouched
+    # The same arguments resume (nothing retrained); more test shots are only a new evaluation.
+    test_shots = argv.index("--test-shots")
+    assert main(argv[:test_shots + 1] + ["800"] + argv[test_shots + 2:]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["models"] == first["models"] and again["results"]["pymatching-true"]["shots"] == 800
+    # A folder of a closed loop from before the arguments were recorded is not guessed at.
+    (out / "config.json").unlink()
+    one_line_error(capsys, argv, "whose arguments were not recorded")
+
+
 # 3 and 5. SIGTERM saves training; one process per run folder; a killed run's temporaries go.
 
 
