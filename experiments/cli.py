@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:  # sizes are estimated before building (qec.memory_estimate); this is the backstop
+        print(f"qec {args.command}: error: out of memory: give smaller sizes", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `qec models | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0

@@ -171,6 +171,7 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
     ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
     how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
     A rerun with the same arguments resumes; with others it is a ``ValueError`` (see the module)."""
+    cfg.experiment.circuit()  # a bad distance, p, hot spot or size fails before anything is written
     out = Path(cfg.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from experiments.cli import UsageError, refuse_unused_flags
 from qec.circuits import BASES, MemoryExperiment
 from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
 from qec.dem_files import read_dem
-from qec.ler import collect_ler
+from qec.ler import check_tasks_fit, collect_ler
 from qec.ler_result import LerResult, LerTask
 from qec.output_files import check_output_path
 from qec.stats_csv import check_writable, read_csv_stats
@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.out, inputs=(model, args.dem), what="--out")
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
+    check_tasks_fit(tasks)  # before building anything: sizes the machine cannot hold
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
     report_model(args.model, args.decoders, {t.experiment.noise for t in tasks})

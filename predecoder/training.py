@@ -155,6 +155,8 @@ def train(
     """
     rank, world, distributed = _dist_info()
     out = Path(cfg.out)
+    # A size the machine cannot hold is refused before the run folder is made.
+    MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, "x", cfg.noise).circuit()
     if rank != 0:
         return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
     try:

@@ -42,6 +42,7 @@ import stim
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
+from qec.memory_estimate import check_fits, detectors, point_bytes
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
 from qec.worker_processes import stop_workers, worker_pool
@@ -263,6 +264,7 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
+    check_tasks_fit(tasks)
     sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
     try:
@@ -290,6 +292,20 @@ def collect_ler(
         if bar is not None:
             bar.close()
     return [r for p in points for r in p.results.values()]
+
+
+def check_tasks_fit(tasks: Sequence[LerTask]) -> None:
+    """:class:`qec.memory_estimate.TooLargeError` (one line, with the estimate) when the points,
+    which a collection holds all at once with their decoders, exceed the memory available."""
+    need = sum(point_bytes(t.experiment.distance, t.experiment.rounds, t.decoders) for t in tasks)
+    largest = max(tasks, key=lambda t: detectors(t.experiment.distance, t.experiment.rounds), default=None)
+    if largest is None:
+        return
+    e = largest.experiment
+    what = (f"the d={e.distance}, rounds={e.rounds} point" if len(tasks) == 1 else
+            f"the {len(tasks)} points (the largest d={e.distance}, rounds={e.rounds})")
+    check_fits(need, f"{what} with {len(largest.decoders)} decoder(s)",
+               sum(detectors(t.experiment.distance, t.experiment.rounds) for t in tasks))
 
 
 def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:

@@ -461,6 +461,37 @@ def test_ctrl_c_with_workers_stops_at_once_and_keeps_whole_rows(tmp_path, interr
     assert text.endswith("\n") and sum(s.shots for s in sinter.read_stats_from_csv_files(str(out))) > 0
 
 
+# 6. Sizes the machine cannot hold are refused before anything is built.
+
+
+@pytest.mark.parametrize("argv", [
+    ["ler", "-d", "10001", "--p", "0.01", "--max-shots", "100"],
+    ["ler", "-d", "3", "--rounds", "100000000", "--p", "0.01", "--max-shots", "10"],
+    ["bench", "-d", "10001", "--p", "0.01"],
+    ["train", "--distance", "10001", "--p", "0.01", "--steps", "1", "--out", "never-made"],
+    ["learn-noise", "--distance", "10001", "--p", "0.01"],
+])
+def test_a_size_that_cannot_fit_is_one_line_with_its_size(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, argv, "would need about")
+    assert ("PB of memory" in err or "TB of memory" in err) and "detectors" in err and "available" in err
+    assert not (tmp_path / "never-made").exists()
+
+
+def test_the_memory_estimate_decides_against_what_is_available(monkeypatch, capsys):
+    import qec.memory_estimate as estimate
+    from qec.circuits import _circuit
+
+    monkeypatch.setattr(estimate, "available_memory", lambda: 30_000_000)  # 30 MB
+    _circuit.cache_clear()
+    try:
+        one_line_error(capsys, ["ler", "-d", "25", "--p", "0.01", "--max-shots", "10"], "54.6 MB of memory")
+        assert main(["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--seed", "1"]) == 0  # 84 kB
+    finally:
+        _circuit.cache_clear()
+    capsys.readouterr()
+
+
 # 7. Tracebacks where one line is promised.
 
 
