@@ -11,13 +11,12 @@ PyMatching are built inside ``compile_decoder_for_dem`` (neither pickles); the d
 itself holds only the model's path and options.
 
 Sinter records a result under the decoder's *name* (its strong id is circuit, DEM, decoder name
-and the task's metadata), so the model's identity has to be in the name: besides
-``predecoder`` and ``predecoder-correlated``, :func:`sinter_decoders` offers
-``predecoder@<hash>`` and ``predecoder-correlated@<hash>`` (the first 12 hex digits of the model
-file's sha256). Use the pinned names whenever results of more than one model may meet in one
-CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the shipped
-default when called without one, as ``sinter collect`` does). For another model on the command
-line, point ``--custom_decoders_module_function`` at a two-line function of your own that calls
+and the task's metadata), so the model's identity has to be in the name: :func:`sinter_decoders`
+offers only ``predecoder@<hash>`` and ``predecoder-correlated@<hash>`` (the first 12 hex digits
+of the model file's sha256; ``qec models`` shows them). Plain ``predecoder`` names would put two
+models' results under one strong id, and sinter would merge them. ``sinter collect`` says which
+names are available when given another. For another model on the command line, point
+``--custom_decoders_module_function`` at a two-line function of your own that calls
 ``sinter_decoders(model="m.safetensors")``.
 """
 
@@ -161,24 +160,25 @@ class SinterPreDecoder(sinter.Decoder):
 
 
 def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinter.Decoder]:
-    """Custom decoders for sinter: ``predecoder``, ``predecoder-correlated`` and the same pinned
-    to the model's hash (``predecoder@<hash12>``, ``predecoder-correlated@<hash12>``).
+    """Custom decoders for sinter, pinned to the model's hash: ``predecoder@<hash12>`` and
+    ``predecoder-correlated@<hash12>`` (see the module: plain names would merge two models).
 
     Args:
         model: model file; None: the shipped default.
         options: :class:`PipelineDecoder` options (device, block_rounds, block_batch, ...).
 
     Example:
-        >>> decoders = sinter_decoders()
-        >>> sorted(name.split("@")[0] for name in decoders)
-        ['predecoder', 'predecoder', 'predecoder-correlated', 'predecoder-correlated']
+        >>> from predecoder import load_model
+        >>> sorted(sinter_decoders()) == [f"predecoder-correlated@{load_model().short_hash}",
+        ...                               f"predecoder@{load_model().short_hash}"]
+        True
     """
     plain = SinterPreDecoder(model, "pymatching", **options)
     corr = SinterPreDecoder(model, "pymatching-correlated", **options)
-    tag = plain.sha256[:12]
-    return {
-        "predecoder": plain,
-        "predecoder-correlated": corr,
-        f"predecoder@{tag}": plain,
-        f"predecoder-correlated@{tag}": corr,
-    }
+    return {pinned_name("predecoder", plain.sha256): plain, pinned_name("predecoder-correlated", corr.sha256): corr}
+
+
+def pinned_name(name: str, sha256: str) -> str:
+    """``"predecoder"`` and a model's sha256 -> ``"predecoder@<first 12 hex digits>"``: the name
+    sinter records results under."""
+    return f"{name}@{sha256[:12]}"

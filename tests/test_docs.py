@@ -21,3 +21,14 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "LER" in out and (tmp_path / "stats.csv").exists()
+
+
+def test_readme_sinter_command_names_the_shipped_default():
+    """The README's sinter command pins the shipped default by hash; it must be today's hash."""
+    from predecoder import load_model
+
+    text = README.read_text()
+    tag = load_model().short_hash
+    assert f"predecoder@{tag}" in text and f"predecoder-correlated@{tag}" in text
+    docs = (README.parent / "docs" / "pipeline.md").read_text()
+    assert f"predecoder@{tag}" in docs
