@@ -22,6 +22,7 @@ from qec.dem_files import read_dem
 from qec.ler import check_tasks_fit, collect_ler
 from qec.ler_result import LerResult, LerTask
 from qec.output_files import check_output_path
+from qec.pairing import NotPaired, compare
 from qec.stats_csv import check_writable, read_csv_stats
 from qec.noise import NOISE_MODELS
 
@@ -197,12 +198,14 @@ def report_model(model: str | None, decoders, noises) -> None:
 
 def print_table(results: list[LerResult], file=None) -> None:
     """The results, one row per (point, decoder), then per point which decoder made the fewest
-    errors and by how much, and what the columns mean."""
+    errors and by how much against each decoder that decoded the same shots (a paired comparison,
+    :func:`qec.pairing.compare`; any other pair is named with the reason it is not compared), and
+    what the columns mean."""
     file = file or sys.stdout
     head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
            f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
     print(head, file=file)
-    points: dict[str, list[dict]] = {}
+    points: dict[str, list[LerResult]] = {}
     for r in results:
         j = r.to_json()
 
@@ -219,20 +222,29 @@ def print_table(results: list[LerResult], file=None) -> None:
         )
         key = f"d={j['distance']} r={j['rounds']} p={j['p']:g} {j['basis']} {noise}" + (
             f" scale={j['scale_qubits']}" if "scale_qubits" in j else "")
-        points.setdefault(key, []).append(j)
-    compared = {k: rows for k, rows in points.items() if len(rows) > 1 and all(r["shots"] for r in rows)}
+        points.setdefault(key, []).append(r)
+    compared = {k: rows for k, rows in points.items() if len(rows) > 1 and all(r.shots for r in rows)}
     if not compared:
         return
     print("", file=file)
     for key, rows in compared.items():
-        best = min(rows, key=lambda r: r["errors"] / r["shots"])
-        others = []
+        best = min(rows, key=lambda r: r.errors / r.shots)
+        paired, unpaired = [], []
         for r in rows:
             if r is best:
                 continue
-            ratio = (r["errors"] / r["shots"]) / max(best["errors"] / best["shots"], 1e-300)
-            others.append(f"{ratio:.3f}x fewer than {r['decoder']} (only-fails {best['only_fails'].get(r['decoder'], 0)}"
-                          f" vs {r['only_fails'].get(best['decoder'], 0)})")
-        print(f"{key}: {best['decoder']} made the fewest errors: {'; '.join(others)}", file=file)
-    print("only-fails D:n = shots on which this decoder failed and decoder D, decoding the same shot, did not.",
-          file=file)
+            try:
+                c = compare(best, r)
+            except NotPaired as e:
+                unpaired.append(f"{r.decoder} not compared ({e})")
+                continue
+            paired.append(f"{c.ratio:.3f}x fewer than {r.decoder} (only-fails {c.only_a} vs {c.only_b})")
+        if paired:
+            line = f"{best.decoder} made the fewest errors: {'; '.join(paired)}"
+            if unpaired:
+                line += "; " + "; ".join(unpaired)
+        else:
+            line = "no paired comparison: " + "; ".join(unpaired)
+        print(f"{key}: {line}", file=file)
+    print("only-fails D:n = shots on which this decoder failed and decoder D, decoding the same shot, did not "
+          "(shown where the two decoded all their shots together).", file=file)
