@@ -39,7 +39,7 @@ from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
 from qec.dem_files import read_dem
 from qec.locks import folder_lock
-from qec.output_files import remove_stale_temporaries, write_bytes
+from qec.output_files import make_folder, remove_stale_temporaries, write_bytes
 from qec.statistics import paired_z
 
 KINDS = ("true", "learned", "nominal")
@@ -171,17 +171,19 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
     ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
     how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
     A rerun with the same arguments resumes; with others it is a ``ValueError`` (see the module)."""
-    cfg.experiment.circuit()  # a bad distance, p, hot spot or size fails before anything is written
+    # A bad distance, p, hot spot, size or warm start fails before anything is written.
+    cfg.experiment.circuit()
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot write to --out {out}: {e.strerror or e}") from None
-    with folder_lock(out, f"closed loop {out}"):
-        remove_stale_temporaries(out, OUT_FILES)
-        if cfg.init is not None and os.path.realpath(model_path(cfg.init)).startswith(os.path.realpath(out) + os.sep):
+    if cfg.init is not None:
+        given = model_path(cfg.init)
+        if not os.path.isfile(given):
+            raise ValueError(f"--init {cfg.init}: model file {given} does not exist")
+        if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
             raise ValueError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
                              f"copy it elsewhere first")
+    make_folder(out)
+    with folder_lock(out, f"closed loop {out}"):
+        remove_stale_temporaries(out, OUT_FILES)
         _check_config(cfg, out)
         return _run(cfg, out, log)
 

@@ -94,8 +94,12 @@ def custom_decoders(args: argparse.Namespace) -> dict:
     for, then those of every --custom-decoders MODULE:FUNCTION."""
     out: dict = {}
     if any(name in PREDECODERS for name in args.decoders):
-        from predecoder import ler_decoders
+        from predecoder import ler_decoders, resolve_device
+        from predecoder.pipeline import PRECISIONS
 
+        resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else
+        if (args.precision or "fp32") not in PRECISIONS:
+            raise UsageError(f"unknown --precision {args.precision!r}; choose from {', '.join(PRECISIONS)}")
         out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device or "cpu",
                                 precision=args.precision or "fp32"))
     else:
@@ -139,6 +143,8 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
         raise UsageError(f"--max-errors must be >= 1, got {args.max_errors}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
     tasks = []
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
@@ -162,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.out, inputs=(model, args.dem), what="--out")
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
-    check_tasks_fit(tasks)  # before building anything: sizes the machine cannot hold
+    check_tasks_fit(tasks, args.workers)  # before building anything: sizes the machine cannot hold
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
     report_model(args.model, args.decoders, {t.experiment.noise for t in tasks})

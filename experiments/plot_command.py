@@ -146,6 +146,8 @@ def image_format(out: str) -> str:
     from matplotlib.backend_bases import FigureCanvasBase
 
     formats = FigureCanvasBase.get_supported_filetypes()
+    if not out:
+        raise UsageError("--out is empty: give an image file (or - for standard output)")
     ext = os.path.splitext(os.path.basename(out))[1][1:].lower()
     if not ext:
         return "png"

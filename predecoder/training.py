@@ -37,7 +37,7 @@ from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.layout import SpaceTimeLayout
 from qec.interrupts import deferred_interrupts
 from qec.locks import folder_lock
-from qec.output_files import check_output_path, remove_stale_temporaries
+from qec.output_files import check_output_path, make_folder, remove_stale_temporaries
 from qec.sampling import LabeledSampler
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
@@ -159,12 +159,12 @@ def train(
     MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, "x", cfg.noise).circuit()
     if rank != 0:
         return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
     # The run's files never replace what it reads: the DEM, and the warm start (read unless resuming).
     inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
+    for name, flag in zip(inputs, ("--dem", "--init")):
+        if name is not None and not os.path.isfile(name):
+            raise ValueError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+    make_folder(out)
     for name in RUN_FILES:
         check_output_path(out / name, inputs=inputs, what="run file")
     probe = out / ".write_test"

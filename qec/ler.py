@@ -47,7 +47,7 @@ import stim
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
-from qec.memory_estimate import check_fits, detectors, point_bytes
+from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
 from qec.shot_stream import MIN_BATCH, ShotStream, sample_batch
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
@@ -305,6 +305,8 @@ def collect_ler(
         raise ValueError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if seed is not None and int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     for t in tasks:
         for name in t.decoders:
             decoder_factory(name, custom_decoders)  # an unknown name fails before any sampling
@@ -315,7 +317,7 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
-    check_tasks_fit(tasks)
+    check_tasks_fit(tasks, workers)
     sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
     try:
@@ -345,9 +347,10 @@ def collect_ler(
     return [r for p in points for r in p.results.values()]
 
 
-def check_tasks_fit(tasks: Sequence[LerTask]) -> None:
+def check_tasks_fit(tasks: Sequence[LerTask], workers: int = 1) -> None:
     """:class:`qec.memory_estimate.TooLargeError` (one line, with the estimate) when the points,
-    which a collection holds all at once with their decoders, exceed the memory available."""
+    which a collection holds all at once with their decoders (this process, and each of
+    ``workers`` processes when there are more than one), exceed the memory available."""
     need = sum(point_bytes(t.experiment.distance, t.experiment.rounds, t.decoders) for t in tasks)
     largest = max(tasks, key=lambda t: detectors(t.experiment.distance, t.experiment.rounds), default=None)
     if largest is None:
@@ -355,8 +358,11 @@ def check_tasks_fit(tasks: Sequence[LerTask]) -> None:
     e = largest.experiment
     what = (f"the d={e.distance}, rounds={e.rounds} point" if len(tasks) == 1 else
             f"the {len(tasks)} points (the largest d={e.distance}, rounds={e.rounds})")
-    check_fits(need, f"{what} with {len(largest.decoders)} decoder(s)",
-               sum(detectors(t.experiment.distance, t.experiment.rounds) for t in tasks))
+    what += f" with {len(largest.decoders)} decoder(s)"
+    if workers > 1:
+        need = need * (workers + 1) + PROCESS_BYTES * workers
+        what += f" in this process and {workers} workers"
+    check_fits(need, what, sum(detectors(t.experiment.distance, t.experiment.rounds) for t in tasks))
 
 
 def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:

@@ -29,6 +29,8 @@ BYTES_PER_DETECTOR = {
     "predecoder-correlated": 10_500,
 }
 UNKNOWN_DECODER_BYTES_PER_DETECTOR = BYTES_PER_DETECTOR["pymatching-correlated"]
+# A worker process before it builds anything (Python, numpy, Stim, sinter: about 70 MB measured).
+PROCESS_BYTES = 100_000_000
 
 
 class TooLargeError(ValueError):

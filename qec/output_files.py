@@ -179,6 +179,18 @@ def _temporary_prefix(real: str) -> str:
     return "." + os.path.basename(real) + "."
 
 
+def make_folder(path: str | os.PathLike, what: str = "--out") -> None:
+    """Create the output folder ``path`` (and its parents) unless it exists; :class:`OutputFileError`
+    with one line when it is a file or cannot be made."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputFileError(f"{what} {path} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OutputFileError(f"cannot make {what} {path}: {e.strerror or e}") from None
+
+
 def remove_stale_temporaries(folder: str | os.PathLike, names: Sequence[str]) -> list[str]:
     """Delete the temporary files :func:`atomic_output` left in ``folder`` for the outputs
     ``names`` when a run was killed before it could clean up (kill -9, a power cut); returns

@@ -591,3 +591,29 @@ def test_a_full_disk_leaves_whole_rows_and_the_run_resumes(tmp_path):
     from qec.stats_csv import read_csv_stats
 
     assert sorted(s.shots for s in read_csv_stats(out).values()) == [20000, 20000]
+
+
+# Further inputs a newcomer tried in round two: one line each, and nothing left behind.
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--seed", "-1"], "--seed must be >= 0"),
+    (["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--workers", "1000"], "in this process and 1000 workers"),
+    (["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--decoders", "predecoder", "--precision", "fp64"],
+     "unknown --precision 'fp64'"),
+    (["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--decoders", "predecoder", "--device", "npu"],
+     "unknown device 'npu'"),
+    (["ler", "-d", "3", "--p", "0.01", "--max-shots", "10", "--custom-decoders", "json:loads"], "json.loads() failed"),
+    (["plot", "--in", "s.csv", "--out", ""], "--out is empty"),
+    (["train", "--distance", "3", "--p", "0.01", "--steps", "1", "--out", "s.csv"], "is a file, not a folder"),
+    (["train", "--distance", "3", "--p", "0.01", "--steps", "1", "--out", "new", "--init", "missing.safetensors"],
+     "--init missing.safetensors does not exist"),
+    (["closed-loop", "-d", "3", "--p", "0.003", "--hot", "3", "3", "5", "--out", "s.csv"], "is a file, not a folder"),
+    (["closed-loop", "-d", "3", "--p", "0.003", "--hot", "3", "3", "5", "--out", "new", "--init", "missing.safetensors"],
+     "does not exist"),
+])
+def test_round_two_inputs_are_one_line(argv, match, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.csv").write_text(sinter.CSV_HEADER + "\n")
+    one_line_error(capsys, argv, match)
+    assert sorted(os.listdir(tmp_path)) == ["s.csv"]  # no folder or file made
