@@ -33,12 +33,20 @@ class LockedError(ValueError):
 
 def lock_exclusively(fd: int, message: str) -> None:
     """Take an exclusive lock on the open file ``fd`` or raise :class:`LockedError(message)`."""
+    if not try_lock(fd):
+        raise LockedError(message)
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file ``fd`` if no process holds one; whether it did
+    (True where locks do not exist)."""
     if fcntl is None:
-        return
+        return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        raise LockedError(message) from None
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -9,7 +9,10 @@ optimizer state, DEMs, exports):
   editable install are its source files);
 - a symlink given as the output is written *through* (its target is replaced, the link stays);
 - a regular file is written to a temporary file in the same directory and renamed over the
-  target at the end, so a failed or interrupted run leaves the old file (or none) in place;
+  target at the end, so a failed or interrupted run leaves the old file (or none) in place; the
+  writer holds a lock on its temporary file, and the temporaries of killed writers (kill -9
+  cannot clean up) are removed the next time the same output is written
+  (:func:`remove_stale_temporaries`);
 - a FIFO, a character device (``/dev/stdout``, ``/dev/null``) or anything else that is not a
   regular file is opened and written directly: it is never replaced by a regular file;
 - every failure (unwritable directory, disk full) is :class:`OutputFileError`, one line naming
@@ -33,6 +36,8 @@ import os
 import stat
 import tempfile
 from typing import BinaryIO, Iterator, Sequence
+
+from qec.locks import try_lock
 
 # (package, folder) of data files shipped with the project: never an output.
 SHIPPED_DATA = (("predecoder", "models"), ("noise_learning", "models"))
@@ -152,10 +157,12 @@ def atomic_output(
             w.finish(sync=False)
         return
     parent = os.path.dirname(real) or "."
+    remove_stale_temporaries(parent, [os.path.basename(real)])
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=_temporary_prefix(real), suffix=".tmp")
     except OSError as e:
         raise _cannot_write(what, shown, e) from None
+    try_lock(fd)  # held while writing: the temporary of a live writer is never stale
     try:
         with os.fdopen(fd, "wb") as f:
             w = _Writer(f, shown, what)
@@ -193,8 +200,8 @@ def make_folder(path: str | os.PathLike, what: str = "--out") -> None:
 
 def remove_stale_temporaries(folder: str | os.PathLike, names: Sequence[str]) -> list[str]:
     """Delete the temporary files :func:`atomic_output` left in ``folder`` for the outputs
-    ``names`` when a run was killed before it could clean up (kill -9, a power cut); returns
-    their names. Call it only while no other process writes into ``folder`` (holding its lock)."""
+    ``names`` when a writer was killed before it could clean up (kill -9, a power cut); returns
+    their names. A temporary whose writer is alive is locked by it and kept."""
     folder = os.fspath(folder)
     removed = []
     try:
@@ -203,10 +210,17 @@ def remove_stale_temporaries(folder: str | os.PathLike, names: Sequence[str]) ->
         return removed
     prefixes = tuple(_temporary_prefix(name) for name in names)
     for entry in entries:
-        if entry.endswith(".tmp") and entry.startswith(prefixes):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(folder, entry))
-                removed.append(entry)
+        if not (entry.endswith(".tmp") and entry.startswith(prefixes)):
+            continue
+        path = os.path.join(folder, entry)
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if try_lock(fd):
+                    os.unlink(path)
+                    removed.append(entry)
+            finally:
+                os.close(fd)
     return removed
 
 

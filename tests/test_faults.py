@@ -99,6 +99,35 @@ def test_io_failures_name_the_users_file(events, capsys):
             pass
 
 
+def test_a_killed_writers_temporary_is_removed_but_a_live_ones_is_kept(tmp_path):
+    """Issue 19 item 3: kill -9 leaves atomic_output's hidden temporary; the next write of the
+    same output removes it, never one a live writer holds."""
+    out = tmp_path / "p.b8"
+    code = ("import os, sys\nfrom qec.output_files import atomic_output\n"
+            "with atomic_output(sys.argv[1]) as f:\n    f.write(b'half')\n    f.flush()\n"
+            "    print('writing', flush=True)\n    sys.stdin.read()\n")
+    live = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert live.stdout.readline() == b"writing\n"
+        killed = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "q.b8")], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        assert killed.stdout.readline() == b"writing\n"
+        killed.kill()
+        killed.wait(timeout=30)
+        temporaries = sorted(f for f in os.listdir(tmp_path) if f.endswith(".tmp"))
+        assert len(temporaries) == 2
+        with atomic_output(tmp_path / "q.b8") as f:  # the killed writer's output, written again
+            f.write(b"whole")
+        with atomic_output(out) as f:  # the live writer's output, meanwhile: its temporary is locked
+            f.write(b"x")
+        left = sorted(f for f in os.listdir(tmp_path) if f.endswith(".tmp"))
+        assert len(left) == 1 and left[0].startswith(".p.b8.")  # the live writer's is kept
+    finally:
+        live.kill()
+        live.wait(timeout=30)
+    assert (tmp_path / "q.b8").read_bytes() == b"whole"
+
+
 def test_a_failed_write_leaves_the_old_file(tmp_path):
     out = tmp_path / "keep.bin"
     out.write_bytes(b"old")
