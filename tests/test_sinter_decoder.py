@@ -99,10 +99,10 @@ def test_two_models_never_share_a_sinter_name(tmp_path):
         paths.append(str(tmp_path / f"m{seed}.safetensors"))
         save_model(paths[-1], PreDecoderCNN(PRESETS["tiny"]), {"threshold": 1e9})
     names = [set(sinter_decoders(model=p)) for p in paths]
-    assert not names[0] & names[1] and all(n.startswith(("predecoder@", "predecoder-correlated@"))
-                                           for ns in names for n in ns)
+    assert not names[0] & names[1] and all(n.startswith(("predecoder@", "predecoder-correlated@",
+                                                         "predecoder-weighted@")) for ns in names for n in ns)
     tasks = [sinter.Task(circuit=MemoryExperiment(3, 3, 0.01).circuit(), json_metadata={"d": 3, "p": 0.01})]
     stats = [s for p, ns in zip(paths, names) for s in sinter.collect(
-        num_workers=1, tasks=tasks, decoders=sorted(n for n in ns if "correlated" not in n),
+        num_workers=1, tasks=tasks, decoders=sorted(n for n in ns if n.startswith("predecoder@")),
         custom_decoders=sinter_decoders(model=p), max_shots=200, max_batch_size=200)]
     assert len({s.strong_id for s in stats}) == 2
