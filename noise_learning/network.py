@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from qec import CircuitNoise, MemoryExperiment
+from qec.errors import QecError
 from qec.output_files import write_bytes
 
 __all__ = [
@@ -63,7 +64,7 @@ class RoundPairLayout:
     def from_circuit(circuit: stim.Circuit) -> "RoundPairLayout":
         coords = circuit.get_detector_coordinates()
         if not coords or any(len(v) < 3 for v in coords.values()):
-            raise ValueError("the network needs detector coordinates (x, y, t)")
+            raise QecError("the network needs detector coordinates (x, y, t)")
         ts = sorted({v[2] for v in coords.values()})
         first = {(v[0], v[1]) for v in coords.values() if v[2] == ts[0]}
         per_layer: dict[float, set] = {}
@@ -72,7 +73,7 @@ class RoundPairLayout:
         full = max(len(s) for s in per_layer.values())
         layers = [t for t in ts if len(per_layer[t]) == full]
         if len(layers) < 2:
-            raise ValueError("the network needs at least two bulk rounds (rounds >= 3)")
+            raise QecError("the network needs at least two bulk rounds (rounds >= 3)")
         xs = [v[0] for v in coords.values()]
         ys = [v[1] for v in coords.values()]
         x0, y0 = min(xs), min(ys)
@@ -257,7 +258,7 @@ def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: 
                            model_path: pathlib.Path = DEFAULT_MODEL) -> stim.DetectorErrorModel:
     """Network estimate -> 25 parameters -> circuit of ``exp``'s layout -> DEM."""
     if exp.noise != "depolarizing":
-        raise ValueError("the noise network builds a depolarizing-model (25-parameter) circuit; "
+        raise QecError("the noise network builds a depolarizing-model (25-parameter) circuit; "
                          f"got noise={exp.noise!r}")
     model, _ = load_noise_net(model_path)
     noise = predict_noise(model, exp.circuit(), dets, bit_packed=bit_packed)

@@ -49,6 +49,7 @@ from predecoder.device import resolve_device
 from predecoder.latency_path import LatencyPath
 from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
 from qec.circuits import MemoryExperiment
+from qec.errors import QecError
 from qec.memory_estimate import check_fits, detectors, point_bytes
 
 
@@ -226,13 +227,13 @@ def run_bench(
     0 leaves it out.
     """
     if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+        raise QecError(f"batch must be >= 1, got {batch}")
     if repeats < 1 or warmup < 0:
-        raise ValueError("repeats must be >= 1 and warmup >= 0")
+        raise QecError("repeats must be >= 1 and warmup >= 0")
     from predecoder.decoders import PREDECODER_NAMES
 
     if decoder not in PREDECODER_NAMES:
-        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
+        raise QecError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
     dev = resolve_device(device)
     rounds = distance if rounds is None else rounds
     exp = MemoryExperiment(distance=distance, rounds=rounds, p=p, basis=basis, noise=noise)

@@ -34,6 +34,7 @@ from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
 from qec.decoders import PyMatchingDecoder, check_shots
+from qec.errors import QecError
 from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
 from qec.weighted_matching import WeightedMatcher
@@ -53,7 +54,7 @@ def _check_block(value: int | None, what: str) -> int | None:
         return None
     value = int(value)
     if value < 1:
-        raise ValueError(f"{what} must be >= 1, got {value}")
+        raise QecError(f"{what} must be >= 1, got {value}")
     return value
 
 
@@ -115,16 +116,16 @@ class PipelineDecoder:
         weighted_backend: str = "auto",
     ):
         if global_decoder not in GLOBAL_DECODERS:
-            raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
+            raise QecError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise QecError(f"batch_size must be >= 1, got {batch_size}")
         if int(block_batch) < 1:
-            raise ValueError(f"block_batch must be >= 1, got {block_batch}")
+            raise QecError(f"block_batch must be >= 1, got {block_batch}")
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+            raise QecError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
+            raise QecError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
         self.block = (_check_block(block_rounds, "block_rounds"), _check_block(block_space, "block_space"),
                       _check_block(block_space, "block_space"))
         self.block_batch = int(block_batch)
@@ -132,11 +133,11 @@ class PipelineDecoder:
         self.precision = precision
         if layout is None:
             if circuit is None:
-                raise ValueError("PipelineDecoder needs a circuit or a layout")
+                raise QecError("PipelineDecoder needs a circuit or a layout")
             layout = SpaceTimeLayout.from_circuit(circuit)
         self.layout = layout
         if dem.num_detectors != layout.num_detectors:
-            raise ValueError(
+            raise QecError(
                 f"the DEM has {dem.num_detectors} detectors but the circuit's layout has {layout.num_detectors}"
             )
         self.correction_basis = CorrectionBasis.from_layout(layout)
@@ -145,7 +146,7 @@ class PipelineDecoder:
         self.model = model if isinstance(model, LoadedModel) else load_model(model, device=self.device)
         cfg = self.model.config
         if cfg.in_channels != IN_CHANNELS or cfg.out_channels != OUT_CHANNELS:
-            raise ValueError(
+            raise QecError(
                 f"the model has {cfg.in_channels} input / {cfg.out_channels} output channels; the layout needs "
                 f"{IN_CHANNELS} event channels in and {OUT_CHANNELS} correction channels out"
             )
@@ -156,17 +157,17 @@ class PipelineDecoder:
             threshold = float("inf") if self.weighted else self.model.threshold
         self.threshold = float(threshold)
         if math.isnan(self.threshold):  # +inf is allowed: no corrections at all
-            raise ValueError(f"threshold must be a number, got {self.threshold}")
+            raise QecError(f"threshold must be a number, got {self.threshold}")
         self._dtype = PRECISIONS[precision]
         net = self.model.network
         if self._dtype != torch.float32:
             net = copy.deepcopy(net).to(self._dtype)
         self._compiled = bool(compile)
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+            raise QecError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend
         if backend == "onnxruntime" and (precision != "fp32" or compile):
-            raise ValueError("backend onnxruntime runs the fp32 ONNX network: no --precision or --compile with it")
+            raise QecError("backend onnxruntime runs the fp32 ONNX network: no --precision or --compile with it")
         if compile:
             mode = "reduce-overhead" if self.device.type == "cuda" else None
             net = torch.compile(net, mode=mode, dynamic=False)
@@ -176,9 +177,9 @@ class PipelineDecoder:
 
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
-            raise ValueError(f"matching_workers must be >= 0, got {matching_workers}")
+            raise QecError(f"matching_workers must be >= 0, got {matching_workers}")
         if self.weighted and int(matching_workers):
-            raise ValueError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
+            raise QecError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
         self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
@@ -333,7 +334,7 @@ class PipelineDecoder:
         events, _ = self._events(events)
         corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
         if corrections.shape[1] != self.correction_basis.num_elements:
-            raise ValueError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
+            raise QecError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
         c = torch.as_tensor(corrections).to(self.device) & self._valid_flat  # non-elements do nothing
         residual, flip = self.apply_corrections(torch.as_tensor(events).to(self.device), c)
         residual, flip = residual.cpu().numpy(), flip.cpu().numpy()

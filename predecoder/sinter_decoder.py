@@ -35,6 +35,7 @@ from predecoder.model_catalog import model_path
 from predecoder.model_file import ModelFileError
 from predecoder.decoders import PREDECODER_NAMES, PipelineDecoderFactory
 from predecoder.pipeline import PipelineDecoder
+from qec.errors import QecError
 from qec.layout import LayoutError, SpaceTimeLayout
 
 
@@ -137,7 +138,7 @@ class SinterPreDecoder(sinter.Decoder):
         allowed = {f.name for f in dataclasses.fields(PipelineDecoderFactory)} - {"model", "global_decoder"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise ValueError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
+            raise QecError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
         self.model_path, self.sha256 = model_identity(model)
         self.global_decoder = global_decoder
         self.options = dict(options)

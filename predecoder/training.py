@@ -34,6 +34,7 @@ from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pi
 from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.errors import QecError
 from qec.layout import SpaceTimeLayout
 from qec.interrupts import deferred_interrupts
 from qec.locks import folder_lock
@@ -163,7 +164,7 @@ def train(
     inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
     for name, flag in zip(inputs, ("--dem", "--init")):
         if name is not None and not os.path.isfile(name):
-            raise ValueError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+            raise QecError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
     make_folder(out)
     for name in RUN_FILES:
         check_output_path(out / name, inputs=inputs, what="run file")
@@ -172,7 +173,7 @@ def train(
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+        raise QecError(f"cannot write to {out}: {e.strerror}") from None
     with folder_lock(out, f"training run {out}"):  # one writer per run folder
         stale = remove_stale_temporaries(out, RUN_FILES)
         if stale:
@@ -189,7 +190,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
         torch.set_num_threads(cfg.threads)
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if rank == 0 and existing and not resume and not overwrite:
-        raise ValueError(
+        raise QecError(
             f"{out} already holds a training run ({', '.join(existing)}): continue it with --resume "
             f"or replace it with --overwrite"
         )

@@ -3,6 +3,7 @@ labeled sampling, matching and statistics; hardware experiment folders."""
 
 from qec.circuits import BASES, MemoryExperiment, memory_circuit
 from qec.decoders import DECODERS, get_decoder
+from qec.errors import QecError
 from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
@@ -31,6 +32,7 @@ __all__ = [
     "ErrorLabels",
     "ExperimentFolder",
     "ExperimentFolderError",
+    "QecError",
     "GOOGLE_DECODERS",
     "HardwareScores",
     "LabelError",

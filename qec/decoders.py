@@ -38,6 +38,8 @@ from typing import Any, Callable, Mapping, Protocol, Union
 import numpy as np
 import stim
 
+from qec.errors import QecError
+
 
 class Decoder(Protocol):
     """What :func:`get_decoder` returns."""
@@ -79,12 +81,12 @@ def decoder_factory(name: str, custom_decoders: Mapping[str, CustomDecoder] | No
         if hasattr(entry, "compile_decoder_for_dem"):
             return SinterDecoderFactory(entry)
         if not callable(entry):
-            raise ValueError(f"custom decoder {name!r} is neither a factory(circuit, dem) nor a sinter.Decoder")
+            raise QecError(f"custom decoder {name!r} is neither a factory(circuit, dem) nor a sinter.Decoder")
         return entry
     if name in DECODERS:
         return DECODERS[name]
     known = list(DECODERS) + [n for n in custom if n not in DECODERS]
-    raise ValueError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
+    raise QecError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -138,22 +140,22 @@ def load_custom_decoders(spec: str) -> dict[str, Any]:
     """
     module_name, sep, func_name = spec.partition(":")
     if not sep or not module_name or not func_name:
-        raise ValueError(f"custom decoders {spec!r}: give MODULE:FUNCTION")
+        raise QecError(f"custom decoders {spec!r}: give MODULE:FUNCTION")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ValueError(f"custom decoders {spec!r}: cannot import {module_name} ({e})") from None
+        raise QecError(f"custom decoders {spec!r}: cannot import {module_name} ({e})") from None
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ValueError(f"custom decoders {spec!r}: {module_name} has no function {func_name}")
+        raise QecError(f"custom decoders {spec!r}: {module_name} has no function {func_name}")
     try:
         out = func()
     except Exception as e:  # any function can be named: os:system raises TypeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"custom decoders {spec!r}: {module_name}.{func_name}() failed ({type(e).__name__}: {first}); "
+        raise QecError(f"custom decoders {spec!r}: {module_name}.{func_name}() failed ({type(e).__name__}: {first}); "
                          f"it must take no arguments and return {{name: decoder}}") from None
     if not isinstance(out, Mapping):
-        raise ValueError(f"custom decoders {spec!r}: {func_name}() returned {type(out).__name__}, not a dict")
+        raise QecError(f"custom decoders {spec!r}: {func_name}() returned {type(out).__name__}, not a dict")
     return dict(out)
 
 
@@ -168,12 +170,12 @@ def is_bit_packed(events: np.ndarray, num_detectors: int, bit_packed: bool | Non
         return events.dtype == np.uint8 and events.shape[-1] == packed_width and packed_width != num_detectors
     if bit_packed:
         if events.dtype != np.uint8 or events.shape[-1] != packed_width:
-            raise ValueError(
+            raise QecError(
                 f"bit-packed shots must be uint8 with {packed_width} bytes per shot, got {events.dtype} x {events.shape[-1]}"
             )
         return True
     if events.shape[-1] != num_detectors:
-        raise ValueError(f"expected {num_detectors} detectors per shot, got {events.shape[-1]}")
+        raise QecError(f"expected {num_detectors} detectors per shot, got {events.shape[-1]}")
     return False
 
 
@@ -182,10 +184,10 @@ def check_shots(events: np.ndarray, num_detectors: int, bit_packed: bool | None 
     (shots, detectors) array, bit-packed (uint8, ceil(N / 8) bytes) or of the full width N."""
     events = np.asarray(events)
     if events.ndim != 2:
-        raise ValueError(f"expected a 2D (shots, detectors) array, got shape {events.shape}")
+        raise QecError(f"expected a 2D (shots, detectors) array, got shape {events.shape}")
     packed = is_bit_packed(events, num_detectors, bit_packed)
     if not packed and events.shape[1] != num_detectors:
-        raise ValueError(
+        raise QecError(
             f"expected {num_detectors} detectors (or {(num_detectors + 7) // 8} bit-packed bytes) per shot, "
             f"got {events.shape[1]}"
         )

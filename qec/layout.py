@@ -36,12 +36,13 @@ import dataclasses
 import numpy as np
 import stim
 
+from qec.errors import QecError
 from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 
 EVENT_CHANNELS = ("x_events", "z_events", "x_mask", "z_mask")
 
 
-class LayoutError(ValueError):
+class LayoutError(QecError):
     """The circuit cannot be mapped onto the rotated surface-code grid."""
 
 
@@ -194,7 +195,7 @@ class SpaceTimeLayout:
         events = np.asarray(events)
         n = self.num_detectors
         if events.dtype != np.uint8 or events.ndim != 2 or events.shape[1] != (n + 7) // 8:
-            raise ValueError(f"bit-packed events must be uint8 of shape (shots, {(n + 7) // 8})")
+            raise QecError(f"bit-packed events must be uint8 of shape (shots, {(n + 7) // 8})")
         return np.unpackbits(events, axis=1, count=n, bitorder="little").astype(bool)
 
     def to_grid(self, events: np.ndarray, bit_packed: bool = False, with_masks: bool = True) -> np.ndarray:
@@ -207,7 +208,7 @@ class SpaceTimeLayout:
             events = self.unpack(events)
         events = np.asarray(events)
         if events.ndim != 2 or events.shape[1] != self.num_detectors:
-            raise ValueError(
+            raise QecError(
                 f"events must have shape (shots, {self.num_detectors}), got {tuple(events.shape)}"
             )
         T, H, W = self.shape
@@ -225,7 +226,7 @@ class SpaceTimeLayout:
         grid = np.asarray(grid)
         T, H, W = self.shape
         if grid.ndim != 5 or grid.shape[2:] != (T, H, W) or grid.shape[1] < 2:
-            raise ValueError(f"grid must have shape (shots, >=2, {T}, {H}, {W}), got {tuple(grid.shape)}")
+            raise QecError(f"grid must have shape (shots, >=2, {T}, {H}, {W}), got {tuple(grid.shape)}")
         flat = grid[:, :2].reshape(grid.shape[0], -1)
         return flat[:, self.detector_flat_index] != 0
 

@@ -23,6 +23,7 @@ import numpy as np
 import stim
 
 from qec.decoders import PyMatchingDecoder
+from qec.errors import QecError
 from qec.worker_processes import worker_pool
 
 _MATCHER: PyMatchingDecoder | None = None
@@ -44,7 +45,7 @@ class ParallelMatcher:
 
     def __init__(self, dem: stim.DetectorErrorModel, correlated: bool = False, workers: int = 2):
         if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise QecError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self.correlated = bool(correlated)
         self.num_detectors = dem.num_detectors

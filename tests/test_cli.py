@@ -103,6 +103,25 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+def test_user_errors_are_qec_errors_and_bugs_keep_their_tracebacks(monkeypatch, capsys):
+    import experiments.ler_command
+    from qec import QecError
+
+    def user_mistake(args):
+        raise QecError("--p: a user mistake")
+
+    monkeypatch.setattr(experiments.ler_command, "run", user_mistake)
+    assert main(BASE) == 2
+    assert capsys.readouterr().err == "qec ler: error: --p: a user mistake\n"
+
+    def bug(args):
+        raise ValueError("an internal inconsistency")  # not a QecError: a bug, not the user's input
+
+    monkeypatch.setattr(experiments.ler_command, "run", bug)
+    with pytest.raises(ValueError, match="internal inconsistency"):
+        main(BASE)
+
+
 def test_unwritable_and_malformed_out(tmp_path, capsys):
     d = tmp_path / "dir"
     d.mkdir()

@@ -11,7 +11,7 @@ import stim
 from qec import MemoryExperiment
 from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
 from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler
+from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler, unmatchable_shots
 from noise_learning.structure import DemStructure, graph_edge_probabilities
 
 
@@ -223,6 +223,28 @@ def test_compare_learned_dem_is_what_the_cli_prints(capsys):
                                plain=False)
     assert list(only.decoded) == ["correlated"]
     assert only.decoded["correlated"]["learned"].errors == c.decoded["correlated"]["learned"].errors
+
+
+def test_unmatchable_shots_are_exactly_those_pymatching_cannot_decode():
+    import pymatching
+
+    exp = MemoryExperiment(3, 3, 0.003, "x")
+    circuit = exp.circuit()
+    train = circuit.compile_detector_sampler(seed=1).sample(10, bit_packed=True)  # too few: mechanisms at zero
+    thin = CorrelationEstimator(DemStructure.from_dem(exp.dem())).fit(train, bit_packed=True).dem()
+    dets = circuit.compile_detector_sampler(seed=2).sample(300)
+    flags = unmatchable_shots(thin, dets)
+    matching = pymatching.Matching.from_detector_error_model(thin)
+    failed = []
+    for shot in dets:
+        try:
+            matching.decode(shot)
+            failed.append(False)
+        except ValueError:
+            failed.append(True)
+    assert 0 < flags.sum() < len(flags)  # the check is exercised both ways
+    assert flags.tolist() == failed
+    assert not unmatchable_shots(exp.dem(), dets).any()
 
 
 def test_compare_learned_dem_with_too_few_shots_says_so():
