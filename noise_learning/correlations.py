@@ -119,12 +119,13 @@ class EstimatedModel:
         return graph_edge_probabilities(self.dem())
 
     def mechanism_probability(self) -> dict[tuple[int, ...], float]:
+        """Mechanism (its detectors) -> estimated probability."""
         return dict(zip(self.mechanisms, self.probabilities.tolist()))
 
     def matching(self, correlated: bool = False):
         """The ``pymatching.Matching`` of :meth:`dem`, plain or correlated (built by
-        :class:`qec.decoders.PyMatchingDecoder`, the project's one PyMatching wrapper)."""
-        from qec.decoders import PyMatchingDecoder
+        :class:`qec.PyMatchingDecoder`, the project's one PyMatching wrapper)."""
+        from qec import PyMatchingDecoder
 
         return PyMatchingDecoder(self.dem(), correlated=correlated).matching
 
@@ -312,6 +313,7 @@ class CorrelationEstimator:
         return self.from_counts(counts, shots)
 
     def from_counts(self, counts: np.ndarray, shots: int) -> EstimatedModel:
+        """The model estimated from accumulated detector co-occurrence ``counts`` over ``shots`` shots."""
         if shots <= 0:
             raise QecError("no shots to estimate from")
         D = self.structure.num_detectors
@@ -389,6 +391,7 @@ class SlidingWindowEstimator:
         self._blocks: collections.deque[tuple[np.ndarray, int]] = collections.deque()
 
     def push(self, events: np.ndarray, bit_packed: bool = False) -> None:
+        """Add a block of shots to the window; the oldest blocks leave once the window is full."""
         self._blocks.append(self.estimator.counts(events, bit_packed=bit_packed))
         while len(self._blocks) > 1 and sum(n for _, n in list(self._blocks)[1:]) >= self.window_shots:
             self._blocks.popleft()

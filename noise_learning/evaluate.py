@@ -1,7 +1,7 @@
 """Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics.
 
 Intervals and paired z-scores are :mod:`qec.statistics`' (``fit_ler``, ``paired_z``); decoding
-is :class:`qec.decoders.PyMatchingDecoder`.
+is :class:`qec.PyMatchingDecoder`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import stim
 
 from noise_learning.structure import graph_edge_probabilities
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.statistics import fit_ler, paired_z
 
 __all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]

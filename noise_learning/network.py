@@ -62,6 +62,7 @@ class RoundPairLayout:
 
     @staticmethod
     def from_circuit(circuit: stim.Circuit) -> "RoundPairLayout":
+        """The layout of ``circuit``'s detectors as consecutive-round pairs (needs (x, y, t) coordinates)."""
         coords = circuit.get_detector_coordinates()
         if not coords or any(len(v) < 3 for v in coords.values()):
             raise QecError("the network needs detector coordinates (x, y, t)")
@@ -122,6 +123,7 @@ class NoiseNet(nn.Module):
         self.head = nn.Sequential(*head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """float (bags, C, H, W) statistics -> float (bags, F) pooled features."""
         return self.conv(x).mean(dim=(2, 3))
 
     def params(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -140,6 +142,8 @@ def _target(p: float) -> np.ndarray:
 
 
 def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Training bags for the estimator: (features, target parameters, the bags' p) at random p in
+    [1e-3, 1e-2]."""
     rng = np.random.default_rng(seed)
     ps = np.exp(rng.uniform(math.log(1e-3), math.log(1e-2), n_bags))
     layout = None

@@ -71,6 +71,8 @@ class DemStructure:
 
     @staticmethod
     def from_dem(dem: stim.DetectorErrorModel) -> "DemStructure":
+        """The structure of ``dem``: its mechanisms (detector sets and observable masks),
+        probabilities dropped."""
         flat = dem.flattened()
         terms: list[Term] = []
         for inst in flat:

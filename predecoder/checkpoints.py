@@ -38,6 +38,7 @@ def save_run(out: Path, network: PreDecoderCNN, opt: torch.optim.Optimizer, cfg:
 
 
 def run_metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) -> dict[str, Any]:
+    """The training record a model file of this run carries (preset, noise, samples, validation)."""
     v = state.last_validation or {}
     return {
         "preset": cfg.preset,
@@ -119,6 +120,8 @@ def _load_optimizer(path: Path, opt: torch.optim.Optimizer, device: torch.device
 
 
 def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainState:
+    """Restore ``network`` and ``opt`` from run folder ``out`` (``--resume``) and return its state;
+    refuses a run of another configuration."""
     state_path = out / "state.json"
     if not state_path.exists():
         raise QecError(f"--resume: no checkpoint in {out}")

@@ -62,6 +62,7 @@ class ModelConfig:
         return (self.receptive_field - 1) // 2
 
     def to_dict(self) -> dict:
+        """The configuration as a plain dict (stored in model files)."""
         return dataclasses.asdict(self)
 
     @staticmethod
@@ -110,9 +111,11 @@ class PreDecoderCNN(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float (batch, 4, T, H, W) event grids -> float (batch, 4, T, H, W) correction logits."""
         return self.layers(x)
 
     def num_parameters(self) -> int:
+        """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters())
 
 

@@ -120,6 +120,7 @@ class LoadedModel:
 
 
 def project_version() -> str:
+    """This package's installed version (recorded in model files), or ``unknown``."""
     try:
         from importlib.metadata import version
 

@@ -20,6 +20,7 @@ class Lion(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One Lion update of every parameter with a gradient."""
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -33,7 +33,8 @@ from predecoder.export import BACKENDS, OnnxRuntimeNetwork
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
-from qec.decoders import PyMatchingDecoder, check_shots
+from qec.bit_packing import check_shots, pack_bits
+from qec.pymatching_decoder import PyMatchingDecoder
 from qec.errors import QecError
 from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
@@ -96,10 +97,27 @@ class PipelineDecoder:
         (2, 1)
     """
 
+    @classmethod
+    def from_dem(cls, dem: stim.DetectorErrorModel, *, model: LoadedModel | str | None = None,
+                 **options: Any) -> "PipelineDecoder":
+        """The pipeline for a DEM alone, its layout read from the detector coordinates
+        (:meth:`qec.SpaceTimeLayout.from_dem`: those of a Stim-generated rotated memory, up to a
+        translation and detector order). ``options`` are the constructor's keyword arguments.
+
+        Example:
+            >>> from qec import MemoryExperiment
+            >>> dem = MemoryExperiment(distance=3, rounds=3, p=0.003).dem()
+            >>> PipelineDecoder.from_dem(dem, global_decoder="pymatching-weighted").decode_batch(
+            ...     np.zeros((2, 24), dtype=bool)).tolist()
+            [[False], [False]]
+        """
+        return cls(None, dem, model=model, layout=SpaceTimeLayout.from_dem(dem), **options)
+
     def __init__(
         self,
         circuit: stim.Circuit | None,
         dem: stim.DetectorErrorModel,
+        *,
         model: LoadedModel | str | None = None,
         global_decoder: str = "pymatching",
         threshold: float | None = None,
@@ -243,11 +261,10 @@ class PipelineDecoder:
         """The :class:`predecoder.blockwise.BlockPlan` used for this circuit's volume."""
         return make_plan(self.layout.shape, self.halo, self.block)
 
-    def _events(self, events: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
-        events, packed = check_shots(events, self.num_detectors, bit_packed)
-        if packed:
-            return self.layout.unpack(events), True
-        return events.astype(bool, copy=False), False
+    def _events(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
+        """bool (shots, num_detectors) from either layout (``bit_packed`` says which)."""
+        events = check_shots(events, self.num_detectors, bit_packed)
+        return self.layout.unpack(events) if bit_packed else events.astype(bool, copy=False)
 
     def grid(self, events: np.ndarray | torch.Tensor) -> torch.Tensor:
         """bool (shots, num_detectors) -> network input (shots, 4, T, H, W) on the device."""
@@ -268,9 +285,9 @@ class PipelineDecoder:
         )
 
     @torch.inference_mode()
-    def logits(self, events: np.ndarray) -> torch.Tensor:
+    def logits(self, events: np.ndarray, bit_packed: bool = False) -> torch.Tensor:
         """bool (shots, num_detectors) -> float32 logits (shots, 4, T, H, W) on the device."""
-        events, _ = self._events(events)
+        events = self._events(events, bit_packed)
         outs = [self.logits_from_grid(self.grid(events[i:i + self._chunk])) for i in range(0, len(events), self._chunk)]
         return torch.cat(outs) if outs else torch.empty((0, *self.correction_basis.shape), device=self.device)
 
@@ -284,9 +301,9 @@ class PipelineDecoder:
         c = self.corrections_from_logits(self.logits_from_grid(self.grid(events)))
         return c.cpu().numpy()  # the one host synchronization per chunk
 
-    def corrections(self, events: np.ndarray) -> np.ndarray:
+    def corrections(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
         """bool (shots, 4, T, H, W): the corrections the pre-decoder applies."""
-        events, _ = self._events(events)
+        events = self._events(events, bit_packed)
         if len(events) == 0:
             return np.zeros((0, *self.correction_basis.shape), dtype=bool)
         return np.concatenate([self._corrections_chunk(events[i:i + self._chunk])
@@ -331,7 +348,7 @@ class PipelineDecoder:
             (prediction bool (shots, 1), residual events bool (shots, num_detectors)), where
             prediction = L * c XOR global_decoder(events XOR H * c).
         """
-        events, _ = self._events(events)
+        events = self._events(events)
         corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
         if corrections.shape[1] != self.correction_basis.num_elements:
             raise QecError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
@@ -342,19 +359,19 @@ class PipelineDecoder:
 
     # -----------------------------------------------------------------------------------------
 
-    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool | None = None):
+    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool = False):
         """Detection events -> observable predictions.
 
         Args:
             events: bool (shots, num_detectors), or Stim bit-packed uint8 (shots, ceil(N / 8)).
             return_residual: also return the residual events bool (shots, num_detectors).
-            bit_packed: whether ``events`` is bit-packed (None: inferred from dtype and width).
+            bit_packed: whether ``events`` is bit-packed (default: not).
 
         Returns:
             bool (shots, 1) predictions (bit-packed uint8 (shots, 1) for bit-packed input), and
             the residual when asked.
         """
-        events, packed = self._events(events, bit_packed)
+        events = self._events(events, bit_packed)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
             chunk = events[i:i + self._chunk]
@@ -372,8 +389,8 @@ class PipelineDecoder:
         if self.matching_workers:
             preds = [flip ^ future.result() for flip, future in preds]
         prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
-        if packed:
-            prediction = np.packbits(prediction, axis=1, bitorder="little")
+        if bit_packed:
+            prediction = pack_bits(prediction)
         if not return_residual:
             return prediction
         residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)

@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -132,21 +133,23 @@ def _dist_info() -> tuple[int, int, bool]:
 def train(
     cfg: TrainConfig,
     resume: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     progress: bool = False,
     stop_at_step: int | None = None,
     on_finish: Callable[[torch.nn.Module], None] | None = None,
     overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
-    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
+    ``cfg.out`` (with ``val_shots=0`` nothing chooses a best checkpoint: ``best.safetensors`` is
+    the final network). Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
     does SIGTERM inside :func:`qec.interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
     One process writes a run folder at a time (another gets a one-line ``LockedError``); the
     temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
-    schedule; ``on_finish`` receives the trained network.
+    schedule; ``on_finish`` receives the trained network. ``log`` receives each progress line
+    (default: printed on stderr).
 
     Example:
         >>> import tempfile
@@ -154,6 +157,9 @@ def train(
         >>> train(cfg, log=lambda line: None).step
         10
     """
+    if log is None:  # progress lines go to stderr, as sinter's do; stdout stays the caller's
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     rank, world, distributed = _dist_info()
     out = Path(cfg.out)
     # A size the machine cannot hold is refused before the run folder is made.
@@ -339,6 +345,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
         if bar is not None:
             bar.close()
     save("final")
+    if rank == 0 and cfg.val_shots == 0:  # nothing to choose by: the final network is the best there is
+        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
     if on_finish is not None:
         on_finish(network)
     return state

@@ -46,7 +46,7 @@ class MemoryExperiment:
     distance: int
     rounds: int
     p: float
-    basis: str = "z"
+    basis: str = "x"
     noise: str = "depolarizing"
     scale_qubits: tuple[tuple[float, float, float], ...] = ()
     circuit_noise: CircuitNoise | None = None

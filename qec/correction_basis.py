@@ -106,6 +106,8 @@ class CorrectionBasis:
 
     @staticmethod
     def from_layout(layout: SpaceTimeLayout) -> "CorrectionBasis":
+        """The correction basis of ``layout``'s space-time volume (which data-qubit and measurement
+        errors flip which detectors)."""
         T, Hh, W = layout.shape
         det_index = -np.ones((2, T + 1, Hh + 1, W + 1), dtype=np.int64)  # padded by one
         det_index[layout.detector_channel, layout.detector_t, layout.detector_row, layout.detector_col] = np.arange(

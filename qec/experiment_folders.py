@@ -144,9 +144,11 @@ class ExperimentFolder:
     prediction_names: tuple[str, ...]
 
     def file(self, name: str) -> str:
+        """Path of the folder's file ``name``."""
         return os.path.join(self.path, name)
 
     def has(self, name: str) -> bool:
+        """Whether the folder holds a file ``name``."""
         return os.path.isfile(self.file(name))
 
     def _need(self, name: str, what: str) -> str:

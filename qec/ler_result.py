@@ -90,6 +90,7 @@ class LerResult:
         return {peer.decoder: int(self.custom_counts.get(shared_key(peer), 0)) for peer in self.peers}
 
     def to_json(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict: counts, LER and per-round LER with 95% intervals, the point."""
         f, r = self.fit(), self.fit_per_round()
         e = self.experiment
         out: dict[str, Any] = {

@@ -21,6 +21,11 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "LER" in out and (tmp_path / "stats.csv").exists()
+    # The notebook path with `import qec, predecoder` only: a trained model, a decoded file, a paired LER.
+    assert "import qec, predecoder\n" in blocks[0] and "\nimport stim" not in blocks[0]
+    assert (tmp_path / "run" / "best.safetensors").exists()
+    assert "decoded 1000 shots" in out and (tmp_path / "predictions.01").stat().st_size == 2000
+    assert "predecoder-weighted" in out  # the paired LER's rows name it
 
 
 def test_readme_sinter_command_names_the_shipped_default():

@@ -10,7 +10,7 @@ import sinter
 import stim
 
 from qec import MemoryExperiment
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.experiment_folders import ExperimentFolderError, half_indices, read_experiment_folder
 from qec.hardware_scores import (
     GOOGLE_DECODERS,

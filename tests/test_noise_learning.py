@@ -142,8 +142,8 @@ def test_clamping_is_counted():
 
 def test_hot_spot_edges_ranked_highest():
     hot = ((5.0, 5.0, 6.0),)  # a central data qubit of d=5, six times noisier
-    exp = MemoryExperiment(5, 5, 0.003, scale_qubits=hot)
-    nominal = MemoryExperiment(5, 5, 0.003)
+    exp = MemoryExperiment(5, 5, 0.003, "z", scale_qubits=hot)
+    nominal = MemoryExperiment(5, 5, 0.003, "z")
     truth = graph_edge_probabilities(exp.dem())
     base = graph_edge_probabilities(nominal.dem())
     hot_set = {e for e, p in truth.items() if p > 2.5 * base[e]}

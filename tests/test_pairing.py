@@ -18,7 +18,7 @@ import sinter
 from experiments.cli import main
 from experiments.ler_command import print_table
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.pairing import NotPaired, compare, only_key, shared_key
 from qec.stats_csv import read_csv_stats
 
