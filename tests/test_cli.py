@@ -137,6 +137,7 @@ def test_unwritable_and_malformed_out(tmp_path, capsys):
     assert "malformed CSV" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plot(tmp_path, capsys):
     out = tmp_path / "s.csv"
     assert main(["ler", "-d", "3", "5", "--p", "0.01", "0.02", "--decoders", "pymatching", "pymatching-correlated",
@@ -148,6 +149,7 @@ def test_plot(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_installed_script(tmp_path):
     exe = shutil.which("qec") or os.path.join(os.path.dirname(sys.executable), "qec")
     if not os.path.exists(exe):

@@ -3,6 +3,8 @@ pytest's --doctest-modules, configured in pyproject.toml)."""
 
 from __future__ import annotations
 
+import pytest
+
 import re
 from pathlib import Path
 
@@ -13,6 +15,7 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     blocks = python_blocks(README.read_text())
     assert blocks, "the README has no Python example"

@@ -65,6 +65,7 @@ def test_qec_knows_only_its_own_decoders():
         collect_ler([LerTask(EXP, ("predecoder",))], max_shots=10)
 
 
+@pytest.mark.slow
 def test_custom_decoders_are_passed_in_like_sinters():
     """A factory and a sinter.Decoder (sinter's own PyMatching) decode the same shots as ours."""
     sinter_pm = sinter.BUILT_IN_DECODERS["pymatching"]
@@ -173,6 +174,7 @@ def test_resumed_shots_use_new_seeds(tmp_path):
     assert e2 != e1
 
 
+@pytest.mark.slow
 def test_parallel_workers(tmp_path):
     out = tmp_path / "w.csv"
     a, b = collect_ler([LerTask(EXP, BOTH)], max_shots=6000, seed=9, out=out, workers=2)

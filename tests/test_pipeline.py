@@ -147,6 +147,7 @@ def test_apply_corrections_equals_basis_algebra(model_path):
     np.testing.assert_array_equal(pred, flip ^ dec.global_decoder.decode_batch(residual))
 
 
+@pytest.mark.slow
 def test_matching_workers_overlap_and_decode_identically(model_path):
     """PyMatching in worker processes, overlapped with the network: the same predictions."""
     exp = MemoryExperiment(distance=5, rounds=5, p=0.01, basis="z")

@@ -67,6 +67,7 @@ def test_compiled_decoder_equals_pipeline(model_path):
         PipelineSinterDecoder(model_path, colour="red")
 
 
+@pytest.mark.slow
 def test_sinter_collect_round_trip(tmp_path):
     model_path = str(tmp_path / "quiet.safetensors")  # corrects nothing: the pipeline is PyMatching
     save_model(model_path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 1e9})
@@ -90,6 +91,7 @@ def test_sinter_collect_round_trip(tmp_path):
     assert len(sinter.read_stats_from_csv_files(path)) == 1
 
 
+@pytest.mark.slow
 def test_two_models_never_share_a_sinter_name(tmp_path):
     """Issue 19 item 11: under the plain name 'predecoder', sinter merged two models' rows into one
     strong id. Every name sinter_decoders offers carries its model's hash."""
