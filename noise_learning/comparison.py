@@ -59,7 +59,7 @@ DEM_NAMES = ("true", "learned", "nominal", "uniform")
 DECODINGS = {"plain": "", "correlated": "corr_"}
 # The test shots' sampler seed is the training seed plus this, unless given.
 TEST_SEED_OFFSET = 1_000_003
-METHODS = ("correlations", "network")
+ESTIMATORS = ("correlations", "network")
 
 
 class LearnedDemUndecodable(QecError):
@@ -133,7 +133,7 @@ def compare_learned_dem(
     test_shots: int,
     seed: int = 0,
     test_seed: int | None = None,
-    method: str = "correlations",
+    estimator: str = "correlations",
     order: int | None = None,
     correlated: bool = False,
     plain: bool = True,
@@ -148,7 +148,7 @@ def compare_learned_dem(
         train_shots, test_shots: shot counts (>= 1).
         seed: seed of the training shots' sampler.
         test_seed: seed of the test shots' sampler (default ``seed + TEST_SEED_OFFSET``).
-        method: ``"correlations"`` (:class:`CorrelationEstimator`) or ``"network"`` (the learned
+        estimator: ``"correlations"`` (:class:`CorrelationEstimator`) or ``"network"`` (the learned
             25-parameter estimator; needs torch and a depolarizing ``experiment``).
         order: correlations only: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges. Default 4
             with ``correlated`` (correlated matching needs the hyperedges), else 2 (with plain
@@ -159,12 +159,12 @@ def compare_learned_dem(
     Raises:
         LearnedDemUndecodable: the learned DEM leaves test syndromes unmatchable (too few
             training shots).
-        ValueError: bad arguments; ``ModuleNotFoundError`` for ``method="network"`` without torch.
+        ValueError: bad arguments; ``ModuleNotFoundError`` for ``estimator="network"`` without torch.
     """
     if train_shots < 1 or test_shots < 1:
         raise QecError("train_shots and test_shots must be positive")
-    if method not in METHODS:
-        raise QecError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if estimator not in ESTIMATORS:
+        raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
     if order is None:
         order = 4 if correlated else 2
     if order not in (2, 4):
@@ -184,7 +184,7 @@ def compare_learned_dem(
     )
 
     t0 = time.perf_counter()
-    if method == "network":
+    if estimator == "network":
         from noise_learning.network import learn_dem_with_network
 
         learned = learn_dem_with_network(experiment, train, bit_packed=True)

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "noise_net_d5"
+DEFAULT_NOISE_NET = MODEL_DIR / "noise_net_d5"
 LOW, HIGH = 1e-5, 3e-2
 
 
@@ -225,7 +225,7 @@ def save_noise_net(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
     write_bytes(path.with_suffix(".json"), (json.dumps(meta, indent=1) + "\n").encode(), what="noise network metadata")
 
 
-def load_noise_net(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:
+def load_noise_net(path: pathlib.Path = DEFAULT_NOISE_NET) -> tuple[NoiseNet, dict]:
     """Read ``path``.safetensors and ``path``.json (default: the shipped model), in eval mode."""
     from safetensors.torch import load_file
 
@@ -259,7 +259,7 @@ def predict_noise(model: NoiseNet, circuit: stim.Circuit, dets: np.ndarray, bit_
 
 
 def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: bool = False,
-                           model_path: pathlib.Path = DEFAULT_MODEL) -> stim.DetectorErrorModel:
+                           model_path: pathlib.Path = DEFAULT_NOISE_NET) -> stim.DetectorErrorModel:
     """Network estimate -> 25 parameters -> circuit of ``exp``'s layout -> DEM."""
     if exp.noise != "depolarizing":
         raise QecError("the noise network builds a depolarizing-model (25-parameter) circuit; "
