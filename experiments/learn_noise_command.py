@@ -130,19 +130,19 @@ def _run_files(args) -> int:
         check_b8_file(args.dets, circuit.num_detectors)
     t0 = time.perf_counter()
     try:
-        dets = stim.read_shot_data_file(
+        events = stim.read_shot_data_file(
             path=args.dets, format=args.dets_format, num_detectors=circuit.num_detectors,
             bit_packed=True,
         )
     except ValueError as e:
         raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
-    if dets.shape[0] == 0:
+    if events.shape[0] == 0:
         raise UsageError(f"{args.dets} holds no shots")
     # A DEM written to a file (for correlated decoding or for training data) carries the
     # hyperedges by default.
     order = 4 if args.order is None else args.order
     method = "pairwise" if order == 2 else "hyperedge"
-    model = estimate_dem(dets, structure, method=method, bit_packed=True)
+    model = estimate_dem(events, structure, method=method, bit_packed=True)
     write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,

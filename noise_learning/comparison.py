@@ -179,7 +179,7 @@ def compare_learned_dem(
     true_dem = experiment.dem()
     nominal_dem = nominal.dem()
     train = circuit.compile_detector_sampler(seed=seed).sample(train_shots, bit_packed=True)
-    dets, obs = circuit.compile_detector_sampler(seed=test_seed).sample(
+    events, obs = circuit.compile_detector_sampler(seed=test_seed).sample(
         test_shots, separate_observables=True, bit_packed=False
     )
 
@@ -200,13 +200,13 @@ def compare_learned_dem(
         learned_by = model.method
     estimate_seconds = time.perf_counter() - t0
 
-    if unmatchable_shots(learned, dets).any():
+    if unmatchable_shots(learned, events).any():
         raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     dems = {"true": true_dem, "learned": learned, "nominal": nominal_dem, "uniform": uniform_dem(true_dem)}
     decoded: dict[str, dict[str, DecodedShots]] = {}
     paired: dict[str, dict[str, dict[str, float]]] = {}
     for decoding in decodings:
-        res = paired_ler(dets, obs, dems, correlated=decoding == "correlated")
+        res = paired_ler(events, obs, dems, correlated=decoding == "correlated")
         decoded[decoding] = res
         paired[decoding] = {
             "learned_vs_true": paired_difference(res["learned"], res["true"]),

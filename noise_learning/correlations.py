@@ -148,8 +148,8 @@ class CorrelationEstimator:
         >>> from qec import MemoryExperiment
         >>> exp = MemoryExperiment(3, 3, 0.005)
         >>> est = CorrelationEstimator(DemStructure.from_dem(exp.dem()))
-        >>> dets = exp.circuit().compile_detector_sampler(seed=1).sample(20000)
-        >>> model = est.fit(dets)
+        >>> events = exp.circuit().compile_detector_sampler(seed=1).sample(20000)
+        >>> model = est.fit(events)
         >>> model.dem().num_detectors
         24
     """

@@ -35,12 +35,12 @@ class DecodedShots:
         return self.errors / self.shots if self.shots else float("nan")
 
 
-def unmatchable_shots(dem: stim.DetectorErrorModel, dets: np.ndarray) -> np.ndarray:
+def unmatchable_shots(dem: stim.DetectorErrorModel, events: np.ndarray) -> np.ndarray:
     r"""Which shots no matching on ``dem``'s graph can explain: bool of shape (shots,).
 
     The graph's edges are the DEM's errors of positive probability (each decomposed component,
     ``^``-separated, one edge or boundary edge); a shot is unmatchable when a connected component
-    without a boundary edge holds an odd number of its detection events. ``dets``: bool of shape
+    without a boundary edge holds an odd number of its detection events. ``events``: bool of shape
     (shots, num_detectors).
 
     Example:
@@ -70,17 +70,17 @@ def unmatchable_shots(dem: stim.DetectorErrorModel, dets: np.ndarray) -> np.ndar
             elif t.is_relative_detector_id():
                 component.append(t.val)
     roots = np.array([find(i) for i in range(n)], dtype=np.int64)
-    dets = np.asarray(dets, dtype=bool)
+    events = np.asarray(events, dtype=bool)
     # Events per component, mod 2, per shot; a component holding the boundary absorbs any parity.
     free = roots != find(n)
     _, component = np.unique(roots[free], return_inverse=True)
     member = np.zeros((int(free.sum()), int(component.max(initial=-1)) + 1), dtype=np.int64)
     member[np.arange(len(component)), component] = 1
-    return np.any((dets[:, free].astype(np.int64) @ member) % 2 == 1, axis=1)
+    return np.any((events[:, free].astype(np.int64) @ member) % 2 == 1, axis=1)
 
 
 def paired_ler(
-    dets: np.ndarray,
+    events: np.ndarray,
     obs: np.ndarray,
     dems: Mapping[str, stim.DetectorErrorModel],
     correlated: bool = False,
@@ -89,7 +89,7 @@ def paired_ler(
     out: dict[str, DecodedShots] = {}
     obs = np.asarray(obs, dtype=bool)
     for name, dem in dems.items():
-        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(dets)
+        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(events)
         mistakes = np.any(pred != obs, axis=1)
         k = int(mistakes.sum())
         fit = fit_ler(k, len(mistakes))

@@ -92,12 +92,12 @@ class RoundPairLayout:
         a = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
         return RoundPairLayout(grid, layers, a(det), a(lp), a(tp), a(rr), a(cc), masks)
 
-    def tensor(self, dets: np.ndarray) -> torch.Tensor:
+    def tensor(self, events: np.ndarray) -> torch.Tensor:
         """(shots, detectors) bool -> (shots * (layers-1), 8, grid, grid) float32."""
-        n = dets.shape[0]
+        n = events.shape[0]
         L, G = len(self.layers), self.grid
         vol = np.zeros((n, L, 2, G, G), dtype=np.float32)
-        vol[:, self.layer_pos, self.type_pos, self.row, self.col] = dets[:, self.det_index]
+        vol[:, self.layer_pos, self.type_pos, self.row, self.col] = events[:, self.det_index]
         pairs = np.concatenate([vol[:, :-1], vol[:, 1:]], axis=2)  # (n, L-1, 4, G, G)
         pairs = pairs.reshape(n * (L - 1), 4, G, G)
         masks = np.broadcast_to(np.concatenate([self.masks, self.masks])[None], (pairs.shape[0], 4, G, G))
@@ -151,8 +151,8 @@ def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[tor
     for k, p in enumerate(ps):
         c = MemoryExperiment(distance, distance, float(p)).circuit()
         layout = layout or RoundPairLayout.from_circuit(c)
-        dets = c.compile_detector_sampler(seed=int(rng.integers(2**62))).sample(shots)
-        xs.append(layout.tensor(dets).to(torch.uint8))
+        events = c.compile_detector_sampler(seed=int(rng.integers(2**62))).sample(shots)
+        xs.append(layout.tensor(events).to(torch.uint8))
         ys.append(_target(float(p)))
     return torch.stack(xs), torch.tensor(np.stack(ys), dtype=torch.float32), ps
 
@@ -241,14 +241,14 @@ def load_noise_net(path: pathlib.Path = DEFAULT_NOISE_NET) -> tuple[NoiseNet, di
 
 
 @torch.no_grad()
-def predict_noise(model: NoiseNet, circuit: stim.Circuit, dets: np.ndarray, bit_packed: bool = False,
+def predict_noise(model: NoiseNet, circuit: stim.Circuit, events: np.ndarray, bit_packed: bool = False,
                   chunk: int = 4096) -> CircuitNoise:
     """The 25 parameters from detection events: features averaged over all shots."""
     layout = RoundPairLayout.from_circuit(circuit)
     n_det = circuit.num_detectors
     total, count = None, 0
-    for s in range(0, dets.shape[0], chunk):
-        block = dets[s : s + chunk]
+    for s in range(0, events.shape[0], chunk):
+        block = events[s : s + chunk]
         if bit_packed:
             block = np.unpackbits(block, axis=1, bitorder="little")[:, :n_det].astype(bool)
         f = model.features(layout.tensor(block))
@@ -258,13 +258,13 @@ def predict_noise(model: NoiseNet, circuit: stim.Circuit, dets: np.ndarray, bit_
     return CircuitNoise.from_vector(logp.exp().double().numpy().tolist())
 
 
-def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: bool = False,
+def learn_dem_with_network(exp: MemoryExperiment, events: np.ndarray, bit_packed: bool = False,
                            model_path: pathlib.Path = DEFAULT_NOISE_NET) -> stim.DetectorErrorModel:
     """Network estimate -> 25 parameters -> circuit of ``exp``'s layout -> DEM."""
     if exp.noise != "depolarizing":
         raise QecError("the noise network builds a depolarizing-model (25-parameter) circuit; "
                          f"got noise={exp.noise!r}")
     model, _ = load_noise_net(model_path)
-    noise = predict_noise(model, exp.circuit(), dets, bit_packed=bit_packed)
+    noise = predict_noise(model, exp.circuit(), events, bit_packed=bit_packed)
     learned = MemoryExperiment(exp.distance, exp.rounds, exp.p, exp.basis, "depolarizing", circuit_noise=noise)
     return learned.dem()
