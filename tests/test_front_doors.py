@@ -20,9 +20,9 @@ FRONT_DOORS = {
     },
     "predecoder": {
         "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
-        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState",
+        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
-        "save_model", "shipped_models", "sinter_decoders", "train",
+        "save_model", "shipped_models", "sinter_decoders", "train", "run_closed_loop",
     },
     "noise_learning": {
         "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",

@@ -28,13 +28,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from noise_learning import DemStructure, estimate_dem
-from predecoder import ler_decoders, load_model, model_path
-from predecoder.training import TrainConfig, train
+from predecoder.decoders import ler_decoders
+from predecoder.model_catalog import model_path
+from predecoder.model_file import load_model
+from predecoder.train_config import TrainConfig
+from predecoder.training import train
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
 from qec.dem_files import read_dem
@@ -167,11 +171,14 @@ def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
     write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
 
 
-def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
     ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
     how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
-    A rerun with the same arguments resumes; with others it is a ``ValueError`` (see the module)."""
+    A rerun with the same arguments resumes; with others it is a :class:`qec.QecError` (see the module)."""
+    if log is None:  # progress lines on stderr (stdout stays the caller's)
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     # A bad distance, p, hot spot, size or warm start fails before anything is written.
     cfg.experiment.circuit()
     out = Path(cfg.out)
