@@ -30,6 +30,7 @@ DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec decode`` flags."""
     parser.add_argument("--circuit", required=True, help="Stim circuit file (rotated surface-code memory for the pre-decoder)")
     parser.add_argument("--dets", required=True, help="detection events file")
     parser.add_argument("--dets-format", default="b8", help=f"format of --dets ({', '.join(IN_FORMATS)}; default b8)")
@@ -53,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
+    """The decoder ``--decoder`` names for ``circuit`` (its DEM decomposed for matching), with the
+    pre-decoder's flags checked."""
     from qec.decoders import get_decoder
     from qec.layout import LayoutError
 
@@ -94,6 +97,7 @@ def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Decode ``--dets`` into ``--out`` (:func:`qec.decode_file`); returns the exit status."""
     if args.dets_format not in IN_FORMATS:
         raise UsageError(f"unknown --dets-format {args.dets_format!r}; choose from {', '.join(IN_FORMATS)}")
     if args.out_format not in OUT_FORMATS:
