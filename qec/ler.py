@@ -18,7 +18,9 @@ order the jobs were issued (so an interruption never leaves a gap in a decoder's
 not at all. ``sinter plot`` / ``sinter combine`` read the file. Re-running a collection resumes:
 what the CSV holds for a strong id counts toward the targets and the stream continues after it;
 the point's stream (its base seed) is the one the CSV recorded. For a fixed seed and
-``max_shots``, ``workers=N`` writes the same rows as ``workers=1`` (but for their seconds).
+``max_shots``, ``workers=N`` writes the same rows as ``workers=1`` (but for their seconds): the
+jobs (:mod:`qec.ler_jobs`) go to an executor, the local process pool, and come back into the one
+loop below.
 
 Example:
     >>> from qec import MemoryExperiment
@@ -31,25 +33,22 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import math
 import os
 import secrets
 import sys
-import time
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import sinter
-import stim
 
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
+from qec.ler_jobs import Job, JobRunner, PointSpec, paired_failure_counts, run_job
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
-from qec.shot_stream import MIN_BATCH, ShotStream, sample_batch
+from qec.shot_stream import MIN_BATCH, ShotStream
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
 from qec.worker_processes import stop_workers, worker_pool
@@ -61,87 +60,16 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# A job: shots [start, start + shots) of a point's stream, all in batch k.
+_WORKER_RUNNER = JobRunner()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    seq: int  # issue order over the whole collection: rows are written in this order
-    point: int
-    batch: int  # the stream's batch index
-    batch_shots: int
-    batch_seed: int
-    offset: int  # first shot of the job within the batch
-    shots: int
-    new: tuple[str, ...]  # decoders that get these shots
-    companions: tuple[str, ...]  # decoders that already have them: paired counts only
+def _worker_init(specs) -> None:
+    global _WORKER_RUNNER
+    _WORKER_RUNNER = JobRunner(specs)
 
 
-def _pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
-    pred = np.asarray(pred)
-    width = (num_observables + 7) // 8
-    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == width and (
-        width != num_observables or num_observables == 1
-    ):
-        return pred
-    return np.packbits(pred.astype(bool, copy=False), axis=1, bitorder="little")
-
-
-def paired_failure_counts(
-    fails: Mapping[str, np.ndarray]
-) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-    """(errors per decoder, {(a, b): shots where a failed and b did not}) from bool (shots,)
-    failure vectors of decoders that decoded the same shots (McNemar's discordant pairs)."""
-    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
-    pairs = {(a, b): int(np.count_nonzero(fails[a] & ~fails[b])) for a in fails for b in fails if a != b}
-    return errors, pairs
-
-
-def _run_job(circuit: stim.Circuit, decoders: Mapping[str, Any], job: _Job, cache: dict) -> dict[str, Any]:
-    """Sample the job's batch (or take it from ``cache``, which keeps the last batch), decode its
-    slice with the new decoders and the companions; errors, seconds and all paired counts."""
-    t0 = time.perf_counter()
-    if cache.get("batch") != (job.point, job.batch):
-        cache.clear()
-        cache["batch"] = (job.point, job.batch)
-        cache["shots"] = sample_batch(circuit, job.batch_shots, job.batch_seed)
-    events, obs = (a[job.offset:job.offset + job.shots] for a in cache["shots"])
-    t_sample = time.perf_counter() - t0
-    fails: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name in (*job.new, *job.companions):
-        t = time.perf_counter()
-        pred = _pack_predictions(decoders[name].decode_batch(events, bit_packed=True), circuit.num_observables)
-        if pred.shape != obs.shape:
-            raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
-        fails[name] = np.any(pred != obs, axis=1)
-        seconds[name] = time.perf_counter() - t + t_sample
-    errors, pairs = paired_failure_counts(fails)
-    return {"errors": errors, "seconds": seconds, "pairs": pairs}
-
-
-_WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, Any]]]] = []
-_WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
-_WORKER_SHOTS: dict = {}  # the last batch sampled in this worker
-
-
-def _worker_init(tasks) -> None:
-    global _WORKER_TASKS
-    _WORKER_TASKS = tasks
-    _WORKER_CACHE.clear()
-    _WORKER_SHOTS.clear()
-
-
-def _worker_job(job: _Job) -> dict[str, Any]:
-    if job.point not in _WORKER_CACHE:
-        # Rebuilt from the experiment, not from circuit text: Stim's text form rounds
-        # probabilities to 6 digits.
-        experiment, factories = _WORKER_TASKS[job.point]
-        circuit, dem = experiment.circuit(), experiment.dem()
-        _WORKER_CACHE[job.point] = (circuit, {n: factory(circuit, dem) for n, factory in factories})
-    circuit, decoders = _WORKER_CACHE[job.point]
-    return _run_job(circuit, decoders, job, _WORKER_SHOTS)
+def _worker_job(job: Job) -> dict[str, Any]:
+    return _WORKER_RUNNER.run(job)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +136,12 @@ class _Point:
         self.existing_shots = {n: r.shots for n, r in self.results.items()}
         self.cache: dict = {}
 
+    def spec(self) -> PointSpec:
+        """What a worker needs to rebuild this point and check it built the same decoders."""
+        return PointSpec(self.task.experiment, tuple(self.factories.items()),
+                         {n: dict(getattr(d, "metadata", None) or {}) for n, d in self.decoders.items()},
+                         self.stream.sampler)
+
     def wants(self, name: str, max_shots: int | None, max_errors: int | None) -> int:
         """Shots this decoder may still be given (0 when done); errors are checked on finished
         jobs only."""
@@ -218,7 +152,7 @@ class _Point:
             return 1 << 62
         return max(0, max_shots - r.shots - self.inflight[name])
 
-    def next_job(self, seq: int, max_shots: int | None, max_errors: int | None) -> _Job | None:
+    def next_job(self, seq: int, max_shots: int | None, max_errors: int | None) -> Job | None:
         """The next shots to decode: from the position of the decoders furthest behind, to the
         end of that batch, the nearest target or the next other decoder's position (so that
         every other decoder either has all of the job's shots, and decodes them beside, or none)."""
@@ -246,10 +180,10 @@ class _Point:
         for n in new:
             self.issued[n] = end
             self.inflight[n] += end - start
-        return _Job(seq, self.index, k, self.stream.batch_size(k), self.stream.batch_seed(k), offset, end - start,
+        return Job(seq, self.index, k, self.stream.batch_size(k), self.stream.batch_seed(k), offset, end - start,
                     new, companions)
 
-    def record(self, job: _Job, out: Mapping[str, Any]) -> list[sinter.TaskStats]:
+    def record(self, job: Job, out: Mapping[str, Any]) -> list[sinter.TaskStats]:
         """Add a finished job to the totals; its rows (the companions' with paired counts only)."""
         rows = []
         decoded = (*job.new, *job.companions)
@@ -345,10 +279,11 @@ def collect_ler(
         except ImportError:
             bar = None
     try:
-        if workers == 1:
-            _collect_serial(points, sink, max_shots, max_errors, bar)
+        if workers > 1:
+            _collect_parallel(points, sink, max_shots, max_errors,
+                              _ProcessPoolJobs(workers, [p.spec() for p in points]), bar)
         else:
-            _collect_parallel(points, sink, max_shots, max_errors, workers, bar)
+            _collect_serial(points, sink, max_shots, max_errors, bar)
     finally:
         sink.close()
         if bar is not None:
@@ -382,45 +317,70 @@ def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
             if job is None:
                 break
             seq += 1
-            _commit(p, job, _run_job(p.circuit, p.decoders, job, p.cache), sink, bar)
+            _commit(p, job, run_job(p.circuit, p.decoders, job, p.cache), sink, bar)
         p.cache.clear()
 
 
-def _commit(point: _Point, job: _Job, out: Mapping[str, Any], sink: CsvSink, bar) -> None:
+def _commit(point: _Point, job: Job, out: Mapping[str, Any], sink: CsvSink, bar) -> None:
     sink.write(point.record(job, out))
     if bar is not None:
         bar.update(job.shots * len(job.new))
 
 
-def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
+class _ProcessPoolJobs:
+    """The executor of ``workers=N``: a spawned pool of N processes on this machine."""
+
+    def __init__(self, workers: int, specs: Sequence[PointSpec]):
+        self.workers = workers
+        self.pool = worker_pool(workers, _worker_init, (list(specs),))
+        self.futures: dict[concurrent.futures.Future, Job] = {}
+
+    def capacity(self) -> int:
+        return 2 * self.workers
+
+    def submit(self, job: Job) -> None:
+        self.futures[self.pool.submit(_worker_job, job)] = job
+
+    def finished(self) -> list[tuple[Job, Any]]:
+        done, _ = concurrent.futures.wait(self.futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        return [(self.futures.pop(f), f.result()) for f in done]
+
+    def stop(self) -> None:
+        stop_workers(self.pool)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _collect_parallel(points, sink, max_shots, max_errors, executor, bar) -> None:
     """Jobs are issued in the serial order and their rows written in it (a finished job waits for
     the ones issued before it): the same rows as :func:`_collect_serial`, and never a gap in a
-    decoder's prefix of the stream when the run stops."""
-    specs = [(p.task.experiment, list(p.factories.items())) for p in points]
-    pool = worker_pool(workers, _worker_init, (specs,))
+    decoder's prefix of the stream when the run stops. ``executor`` runs them (the local process
+    pool): it holds ``capacity()`` jobs at a time, and at most four times that
+    wait to be written behind a slow one."""
     try:
-        pending: dict[concurrent.futures.Future, _Job] = {}
-        finished_jobs: dict[int, tuple[_Job, Any]] = {}
-        issued = committed = 0
+        finished_jobs: dict[int, tuple[Job, Any]] = {}
+        issued = committed = in_flight = 0
         while True:
+            limit = executor.capacity()
             for p in points:
-                while len(pending) < 2 * workers:
+                while in_flight < limit and issued - committed < 4 * limit:
                     job = p.next_job(issued, max_shots, max_errors)
                     if job is None:
                         break
                     issued += 1
-                    pending[pool.submit(_worker_job, job)] = job
-            if not pending:
+                    in_flight += 1
+                    executor.submit(job)
+            if not in_flight:
                 break
-            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                finished_jobs[job.seq] = (job, fut.result())
+            for job, out in executor.finished():
+                in_flight -= 1
+                finished_jobs[job.seq] = (job, out)
             while committed in finished_jobs:
                 job, out = finished_jobs.pop(committed)
                 _commit(points[job.point], job, out, sink, bar)
                 committed += 1
     except BaseException:  # Ctrl-C, a failed batch: stop now, the rows written so far are whole
-        stop_workers(pool)
+        executor.stop()
         raise
-    pool.shutdown(wait=True)
+    executor.close()
