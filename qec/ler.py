@@ -18,9 +18,9 @@ order the jobs were issued (so an interruption never leaves a gap in a decoder's
 not at all. ``sinter plot`` / ``sinter combine`` read the file. Re-running a collection resumes:
 what the CSV holds for a strong id counts toward the targets and the stream continues after it;
 the point's stream (its base seed) is the one the CSV recorded. For a fixed seed and
-``max_shots``, ``workers=N`` writes the same rows as ``workers=1`` (but for their seconds): the
-jobs (:mod:`qec.ler_jobs`) go to an executor, the local process pool, and come back into the one
-loop below.
+``max_shots``, ``workers=N`` and ``cluster=`` write the same rows as ``workers=1`` (but for their
+seconds): the jobs (:mod:`qec.ler_jobs`) go to an executor, the local process pool or a Dask
+cluster (:mod:`qec.cluster`), and come back into the one loop below.
 
 Example:
     >>> from qec import MemoryExperiment
@@ -48,7 +48,7 @@ from qec.ler_jobs import Job, JobRunner, PointSpec, paired_failure_counts, run_j
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
-from qec.shot_stream import MIN_BATCH, ShotStream
+from qec.shot_stream import FIRST_BATCH, MIN_BATCH, ShotStream
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
 from qec.worker_processes import stop_workers, worker_pool
@@ -106,19 +106,27 @@ class _Point:
     """Book-keeping for one task: its stream, each decoder's position in it, the jobs."""
 
     def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], seed: int | None,
-                 fresh_seed: int, custom_decoders: Mapping[str, CustomDecoder] | None):
+                 fresh_seed: int, custom_decoders: Mapping[str, CustomDecoder] | None,
+                 metadata: Mapping[str, Mapping[str, Any]] | None = None):
+        """``metadata``: each decoder's, as a worker built it (a cluster's collection); ``None``
+        builds the decoders here."""
         self.index = index
         self.task = task
         self.circuit = task.experiment.circuit()
         self.dem = task.experiment.dem()
         self.circuit_text = str(self.circuit)
         self.dem_text = str(self.dem)
-        self.factories = {n: decoder_factory(n, custom_decoders) for n in task.decoders}
-        self.decoders = {n: f(self.circuit, self.dem) for n, f in self.factories.items()}
+        self.names = tuple(task.decoders)
+        self.factories = {n: decoder_factory(n, custom_decoders) for n in self.names}
+        self.decoders: dict[str, Any] = {}
+        if metadata is None:
+            self.decoders = {n: f(self.circuit, self.dem) for n, f in self.factories.items()}
+            metadata = {n: dict(getattr(d, "metadata", None) or {}) for n, d in self.decoders.items()}
+        self.metadata = {n: dict(metadata[n]) for n in self.names}
         self.results: dict[str, LerResult] = {}
-        for n, dec in self.decoders.items():
+        for n in self.names:
             meta = dict(task.experiment.json_metadata())
-            meta.update(getattr(dec, "metadata", None) or {})
+            meta.update(self.metadata[n])
             sid = strong_id(self.circuit_text, self.dem_text, n, meta)
             r = LerResult(task.experiment, n, sid, meta)
             old = existing.get(sid)
@@ -132,15 +140,13 @@ class _Point:
         self.stream = ShotStream(self.circuit, base, self.circuit_text)
         # Each decoder's shots of this stream are its prefix [0, position); issued includes jobs in flight.
         self.issued = {n: int(r.custom_counts.get(self.stream.key, 0)) for n, r in self.results.items()}
-        self.inflight = {n: 0 for n in self.decoders}
+        self.inflight = {n: 0 for n in self.names}
         self.existing_shots = {n: r.shots for n, r in self.results.items()}
         self.cache: dict = {}
 
     def spec(self) -> PointSpec:
         """What a worker needs to rebuild this point and check it built the same decoders."""
-        return PointSpec(self.task.experiment, tuple(self.factories.items()),
-                         {n: dict(getattr(d, "metadata", None) or {}) for n, d in self.decoders.items()},
-                         self.stream.sampler)
+        return PointSpec(self.task.experiment, tuple(self.factories.items()), self.metadata, self.stream.sampler)
 
     def wants(self, name: str, max_shots: int | None, max_errors: int | None) -> int:
         """Shots this decoder may still be given (0 when done); errors are checked on finished
@@ -156,27 +162,35 @@ class _Point:
         """The next shots to decode: from the position of the decoders furthest behind, to the
         end of that batch, the nearest target or the next other decoder's position (so that
         every other decoder either has all of the job's shots, and decodes them beside, or none)."""
-        wants = {n: self.wants(n, max_shots, max_errors) for n in self.decoders}
-        active = [n for n in self.decoders if wants[n] > 0]
+        wants = {n: self.wants(n, max_shots, max_errors) for n in self.names}
+        active = [n for n in self.names if wants[n] > 0]
         if not active:
             return None
         start = min(self.issued[n] for n in active)
         new = tuple(n for n in active if self.issued[n] == start)
         k, offset = self.stream.locate(start)
         end = min(self.stream.batch_start(k) + self.stream.batch_size(k), start + min(wants[n] for n in new),
-                  *(self.issued[n] for n in self.decoders if self.issued[n] > start))
+                  *(self.issued[n] for n in self.names if self.issued[n] > start))
         if max_errors is not None:
-            # Aim at the decoder that needs the most shots to reach max_errors.
+            # Aim at the decoder that needs the most shots to reach max_errors, counting the shots
+            # in flight (workers, a cluster) as done. A rate not known yet lets at most as many
+            # shots be in flight as have come back (the jobs then grow as one machine's batches).
             need = 0.0
             for n in new:
                 r = self.results[n]
-                if r.errors == 0:
+                if r.errors == 0 and not self.inflight[n]:
                     need = math.inf
                     break
-                need = max(need, (max_errors - r.errors) * r.shots / r.errors)
+                if r.errors == 0:
+                    room = max(r.shots, FIRST_BATCH) - self.inflight[n]
+                else:
+                    room = (max_errors - r.errors) * r.shots / r.errors * 1.1 + 1 - self.inflight[n]
+                need = max(need, room)
+            if need <= 0:
+                return None  # wait for the jobs in flight
             if need < math.inf:
-                end = min(end, start + max(MIN_BATCH, int(need * 1.1) + 1))
-        companions = tuple(n for n in self.decoders if n not in new and self.issued[n] >= end)
+                end = min(end, start + max(MIN_BATCH, int(need)))
+        companions = tuple(n for n in self.names if n not in new and self.issued[n] >= end)
         for n in new:
             self.issued[n] = end
             self.inflight[n] += end - start
@@ -220,6 +234,7 @@ def collect_ler(
     workers: int = 1,
     progress: bool = False,
     custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    cluster: str | None = None,
 ) -> list[LerResult]:
     """Collect shots for every task until each decoder has ``max_shots`` or ``max_errors``.
 
@@ -233,6 +248,9 @@ def collect_ler(
             new point = random.
         out: sinter CSV to append to (and resume from); ``None`` = keep results in memory only.
         workers: processes; 1 = sample and decode in this process.
+        cluster: a Dask scheduler's address (``tcp://host:8786``) or ``local:N`` (a
+            ``LocalCluster`` of N processes): the jobs run on its workers (:mod:`qec.cluster`;
+            needs ``distributed``), with the rows ``workers=1`` writes. Not with ``workers > 1``.
         progress: tqdm bar on stderr.
         custom_decoders: decoders beyond :data:`qec.decoders.DECODERS`, by name: factories
             ``(circuit, dem) -> decoder`` (e.g. ``predecoder.ler_decoders()``) or ``sinter.Decoder``
@@ -248,6 +266,14 @@ def collect_ler(
         raise ValueError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    address = None
+    if cluster is not None:
+        from qec.cluster import ClusterAddress, import_distributed
+
+        if workers > 1:
+            raise ValueError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
+        address = ClusterAddress.parse(cluster)
+        import_distributed()
     if seed is not None and int(seed) < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     for t in tasks:
@@ -260,14 +286,20 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
-    check_tasks_fit(tasks, workers)
+    check_tasks_fit(tasks, address.local_workers or 1 if address is not None else workers)
     sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
+    executor = None
     try:
         existing = {} if out is None else read_csv_stats(out)
         fresh_seed = secrets.randbits(63)
-        points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
+        if address is None:
+            points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
+        else:
+            executor, points = _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders)
     except BaseException:
+        if executor is not None:
+            executor.stop()
         sink.close()
         raise
     if progress and max_shots is not None:
@@ -279,7 +311,9 @@ def collect_ler(
         except ImportError:
             bar = None
     try:
-        if workers > 1:
+        if executor is not None:
+            _collect_parallel(points, sink, max_shots, max_errors, executor, bar)
+        elif workers > 1:
             _collect_parallel(points, sink, max_shots, max_errors,
                               _ProcessPoolJobs(workers, [p.spec() for p in points]), bar)
         else:
@@ -289,6 +323,24 @@ def collect_ler(
         if bar is not None:
             bar.close()
     return [r for p in points for r in p.results.values()]
+
+
+def _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders):
+    """The Dask executor and the points, whose decoder metadata the cluster's workers report
+    (this process builds no decoder: it may have no GPU where the workers have one)."""
+    from qec.cluster import DaskJobs, needs_gpu
+    from qec.shot_stream import sampler_id
+
+    factories = [tuple((n, decoder_factory(n, custom_decoders)) for n in t.decoders) for t in tasks]
+    executor = DaskJobs(address, gpu=any(needs_gpu(f) for fs in factories for _, f in fs))
+    try:
+        metadata = executor.describe([PointSpec(t.experiment, fs, None, sampler_id()) for t, fs in zip(tasks, factories)])
+        points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders, metadata[i]) for i, t in enumerate(tasks)]
+        executor.use([p.spec() for p in points])
+    except BaseException:
+        executor.stop()
+        raise
+    return executor, points
 
 
 def check_tasks_fit(tasks: Sequence[LerTask], workers: int = 1) -> None:
@@ -356,7 +408,7 @@ def _collect_parallel(points, sink, max_shots, max_errors, executor, bar) -> Non
     """Jobs are issued in the serial order and their rows written in it (a finished job waits for
     the ones issued before it): the same rows as :func:`_collect_serial`, and never a gap in a
     decoder's prefix of the stream when the run stops. ``executor`` runs them (the local process
-    pool): it holds ``capacity()`` jobs at a time, and at most four times that
+    pool or a Dask cluster): it holds ``capacity()`` jobs at a time, and at most four times that
     wait to be written behind a slow one."""
     try:
         finished_jobs: dict[int, tuple[Job, Any]] = {}

@@ -6,8 +6,8 @@ does it wherever the job lands: in the collecting process, in a local worker pro
 A job carries its batch's seed, so its result depends on nothing but the job and the point's
 circuit and decoders. A worker rebuilds those from a :class:`PointSpec` (the experiment, not
 circuit text: Stim prints probabilities with six digits) and checks that they are the ones the
-collecting process built: the same Stim sampler (else the seed's shots differ) and the same
-decoder metadata (else another model file stands at the model's path). Anything a worker cannot
+collection recorded: the same Stim sampler (else the seed's shots differ) and the same decoder
+metadata (else another model file stands at the model's path). Anything a worker cannot
 build is a :class:`WorkerSetupError`: one line naming the worker and what it lacks.
 
 Example:
@@ -53,13 +53,14 @@ class Job:
 
 @dataclasses.dataclass(frozen=True)
 class PointSpec:
-    """What a worker needs to rebuild a point: its experiment, its decoders' factories, what each
-    decoder built by the collecting process says of itself (``metadata``), and the Stim sampler
-    its stream is sampled with (:func:`qec.shot_stream.sampler_id`)."""
+    """What a worker needs to rebuild a point: its experiment, its decoders' factories (name,
+    ``factory(circuit, dem)``), what each decoder says of itself in the collection (``metadata``,
+    part of its strong id; ``None`` while the collection is asking, :meth:`JobRunner.describe`),
+    and the Stim sampler its stream is sampled with (:func:`qec.shot_stream.sampler_id`)."""
 
     experiment: MemoryExperiment
     factories: tuple[tuple[str, Any], ...]
-    metadata: Mapping[str, Mapping[str, Any]]
+    metadata: Mapping[str, Mapping[str, Any]] | None
     sampler: str
 
 
@@ -131,14 +132,15 @@ def setup_error(where: str, what: str, e: BaseException) -> WorkerSetupError:
 
 
 class JobRunner:
-    """Runs jobs in a worker: builds each point's circuit and decoders once, from its
-    :class:`PointSpec`, checks them against the collecting process's, and keeps the last batch
-    sampled (a batch's jobs often follow one another)."""
+    """Runs jobs in a worker: builds each point's circuit once and each decoder the first time a
+    job needs it, from the point's :class:`PointSpec`, checks them against the spec (sampler and
+    decoder metadata), and keeps the last batch sampled (a batch's jobs often follow one another).
+    Decoders a job does not name are not built: a job of CPU decoders never builds a GPU one."""
 
     def __init__(self, specs: Sequence[PointSpec] = (), where: str = "a worker process"):
         self.specs: dict[int, PointSpec] = dict(enumerate(specs))
         self.where = where
-        self.points: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
+        self.points: dict[int, tuple[stim.Circuit, stim.DetectorErrorModel, dict[str, Any]]] = {}
         self.cache: dict = {}
 
     def add(self, index: int, spec: PointSpec) -> None:
@@ -148,30 +150,44 @@ class JobRunner:
         return index in self.specs
 
     def run(self, job: Job) -> dict[str, Any]:
-        if job.point not in self.points:
-            self.points[job.point] = self._build(self.specs[job.point])
-        circuit, decoders = self.points[job.point]
+        circuit, decoders = self._decoders(job.point, (*job.new, *job.companions))
         return run_job(circuit, decoders, job, self.cache)
 
-    def _build(self, spec: PointSpec) -> tuple[stim.Circuit, dict[str, Any]]:
+    def describe(self, index: int) -> dict[str, dict[str, Any]]:
+        """Builds all of point ``index``'s decoders; what each says of itself (its metadata)."""
+        spec = self.specs[index]
+        _, decoders = self._decoders(index, tuple(name for name, _ in spec.factories))
+        return {name: dict(getattr(d, "metadata", None) or {}) for name, d in decoders.items()}
+
+    def _decoders(self, index: int, names: Sequence[str]) -> tuple[stim.Circuit, dict[str, Any]]:
+        spec = self.specs[index]
+        if index not in self.points:
+            mine = sampler_id()
+            if mine != spec.sampler:
+                raise WorkerSetupError(
+                    f"{self.where} samples with {mine}, the collection's shot stream with {spec.sampler}: the "
+                    f"seeds would give other shots there; give every worker the Stim version and CPU features "
+                    f"of the collecting machine")
+            self.points[index] = (spec.experiment.circuit(), spec.experiment.dem(), {})
+        circuit, dem, built = self.points[index]
+        factories = dict(spec.factories)
+        for name in names:
+            if name not in built:
+                built[name] = self._build(spec, name, factories[name], circuit, dem)
+        return circuit, built
+
+    def _build(self, spec: PointSpec, name: str, factory: Any, circuit: stim.Circuit,
+               dem: stim.DetectorErrorModel) -> Any:
         e = spec.experiment
         point = f"the d={e.distance}, r={e.rounds}, p={e.p:g} {e.basis} point"
-        mine = sampler_id()
-        if mine != spec.sampler:
-            raise WorkerSetupError(
-                f"{self.where} samples with {mine}, the collection's shot stream with {spec.sampler}: the seeds "
-                f"would give other shots there; give every worker the Stim version and CPU features of the "
-                f"collecting machine")
-        circuit, dem = e.circuit(), e.dem()
-        decoders = {}
-        for name, factory in spec.factories:
-            try:
-                decoders[name] = factory(circuit, dem)
-            except Exception as err:
-                raise setup_error(self.where, f"building decoder {name!r} for {point}", err) from None
-            theirs, ours = dict(spec.metadata.get(name, {})), dict(getattr(decoders[name], "metadata", None) or {})
+        try:
+            decoder = factory(circuit, dem)
+        except Exception as err:
+            raise setup_error(self.where, f"building decoder {name!r} for {point}", err) from None
+        if spec.metadata is not None:
+            theirs, ours = dict(spec.metadata.get(name, {})), dict(getattr(decoder, "metadata", None) or {})
             if ours != theirs:
                 raise WorkerSetupError(
-                    f"{self.where} built decoder {name!r} with metadata {ours}, the collecting process with "
+                    f"{self.where} built decoder {name!r} with metadata {ours}, the collection's is "
                     f"{theirs}: give every worker the same model files and packages")
-        return circuit, decoders
+        return decoder

@@ -119,6 +119,14 @@ def test_max_errors_stops_early():
     assert r.shots < 100_000
 
 
+def test_max_errors_with_workers_counts_the_shots_in_flight():
+    """Jobs in flight count toward --max-errors at the rate seen so far: with two workers each
+    decoder ends near its target (it ended at 7-10x the target when they did not)."""
+    tasks = [LerTask(MemoryExperiment(3, 3, p, "x"), BOTH) for p in (0.01, 0.02)]
+    for r in collect_ler(tasks, max_errors=300, seed=7, workers=2):
+        assert 300 <= r.errors < 450, (r.decoder, r.shots, r.errors)
+
+
 def test_zero_noise_has_no_errors():
     (r,) = collect_ler([LerTask(MemoryExperiment(3, 2, 0.0, "z"))], max_shots=3000, seed=2)
     assert (r.shots, r.errors) == (3000, 0)
