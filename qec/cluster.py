@@ -189,7 +189,8 @@ class DaskJobs:
                 n_workers=self.address.local_workers, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=logging.ERROR, resources={GPU: 1} if gpu else None)
         try:
-            self.client = distributed.Client(self.cluster or self.address.scheduler, timeout=timeout)
+            self.client = distributed.Client(self.cluster if self.cluster is not None else self.address.scheduler,
+                                             timeout=timeout)
         except BaseException:
             if self.cluster is not None:
                 self.cluster.close()
