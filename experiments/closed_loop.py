@@ -38,6 +38,7 @@ from predecoder.training import TrainConfig, train
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
 from qec.dem_files import read_dem
+from qec.errors import QecError
 from qec.locks import folder_lock
 from qec.output_files import make_folder, remove_stale_temporaries, write_bytes
 from qec.statistics import paired_z
@@ -152,16 +153,16 @@ def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
         try:
             have = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
+            raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
         differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
         if differ:
             shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
-            raise ValueError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
+            raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
                              f"models would not be this run's; give another --out, or the same arguments to resume it")
         return
     earlier = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
     if earlier:
-        raise ValueError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
+        raise QecError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
                          f"({', '.join(earlier)}); give another --out")
     write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
 
@@ -177,9 +178,9 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -
     if cfg.init is not None:
         given = model_path(cfg.init)
         if not os.path.isfile(given):
-            raise ValueError(f"--init {cfg.init}: model file {given} does not exist")
+            raise QecError(f"--init {cfg.init}: model file {given} does not exist")
         if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
-            raise ValueError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
+            raise QecError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
                              f"copy it elsewhere first")
     make_folder(out)
     with folder_lock(out, f"closed loop {out}"):

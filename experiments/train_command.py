@@ -9,6 +9,7 @@ from predecoder.model import PRESETS
 from predecoder.device import resolve_device
 from predecoder.train_config import SELECT_BY
 from predecoder.training import OPTIMIZERS, TrainConfig, distributed, train
+from qec.errors import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
-        raise ValueError("--resume continues the run in --out, --overwrite replaces it: give one")
+        raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
     with distributed(str(resolve_device(args.device))) as device:
         cfg = TrainConfig(
             distance=args.distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=args.dem,

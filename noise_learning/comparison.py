@@ -32,9 +32,17 @@ import time
 import stim
 
 from noise_learning.correlations import CorrelationEstimator
-from noise_learning.evaluate import DecodedShots, edge_error_stats, paired_difference, paired_ler, uniform_dem
+from noise_learning.evaluate import (
+    DecodedShots,
+    edge_error_stats,
+    paired_difference,
+    paired_ler,
+    uniform_dem,
+    unmatchable_shots,
+)
 from noise_learning.structure import DemStructure
 from qec import MemoryExperiment
+from qec.errors import QecError
 
 __all__ = [
     "DEM_NAMES",
@@ -54,7 +62,7 @@ TEST_SEED_OFFSET = 1_000_003
 METHODS = ("correlations", "network")
 
 
-class LearnedDemUndecodable(ValueError):
+class LearnedDemUndecodable(QecError):
     """The learned DEM leaves some test syndromes unmatchable: mechanisms estimated at zero from
     too few training shots. Holds the learned DEM (``learned``), ``train_shots`` and the number
     of clamped mechanisms (``zeroed``)."""
@@ -154,16 +162,16 @@ def compare_learned_dem(
         ValueError: bad arguments; ``ModuleNotFoundError`` for ``method="network"`` without torch.
     """
     if train_shots < 1 or test_shots < 1:
-        raise ValueError("train_shots and test_shots must be positive")
+        raise QecError("train_shots and test_shots must be positive")
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise QecError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if order is None:
         order = 4 if correlated else 2
     if order not in (2, 4):
-        raise ValueError(f"order must be 2 or 4, got {order}")
+        raise QecError(f"order must be 2 or 4, got {order}")
     decodings = [d for d, on in (("plain", plain), ("correlated", correlated)) if on]
     if not decodings:
-        raise ValueError("nothing to decode: give plain or correlated")
+        raise QecError("nothing to decode: give plain or correlated")
     if test_seed is None:
         test_seed = seed + TEST_SEED_OFFSET
 
@@ -192,16 +200,13 @@ def compare_learned_dem(
         learned_by = model.method
     estimate_seconds = time.perf_counter() - t0
 
+    if unmatchable_shots(learned, dets).any():
+        raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     dems = {"true": true_dem, "learned": learned, "nominal": nominal_dem, "uniform": uniform_dem(true_dem)}
     decoded: dict[str, dict[str, DecodedShots]] = {}
     paired: dict[str, dict[str, dict[str, float]]] = {}
     for decoding in decodings:
-        try:
-            res = paired_ler(dets, obs, dems, correlated=decoding == "correlated")
-        except ValueError as e:
-            if "perfect matching" not in str(e):
-                raise
-            raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values())) from None
+        res = paired_ler(dets, obs, dems, correlated=decoding == "correlated")
         decoded[decoding] = res
         paired[decoding] = {
             "learned_vs_true": paired_difference(res["learned"], res["true"]),

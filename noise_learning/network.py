@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from qec import CircuitNoise, MemoryExperiment
+from qec.errors import QecError
 from qec.output_files import write_bytes
 
 __all__ = [
@@ -61,9 +62,10 @@ class RoundPairLayout:
 
     @staticmethod
     def from_circuit(circuit: stim.Circuit) -> "RoundPairLayout":
+        """The layout of ``circuit``'s detectors as consecutive-round pairs (needs (x, y, t) coordinates)."""
         coords = circuit.get_detector_coordinates()
         if not coords or any(len(v) < 3 for v in coords.values()):
-            raise ValueError("the network needs detector coordinates (x, y, t)")
+            raise QecError("the network needs detector coordinates (x, y, t)")
         ts = sorted({v[2] for v in coords.values()})
         first = {(v[0], v[1]) for v in coords.values() if v[2] == ts[0]}
         per_layer: dict[float, set] = {}
@@ -72,7 +74,7 @@ class RoundPairLayout:
         full = max(len(s) for s in per_layer.values())
         layers = [t for t in ts if len(per_layer[t]) == full]
         if len(layers) < 2:
-            raise ValueError("the network needs at least two bulk rounds (rounds >= 3)")
+            raise QecError("the network needs at least two bulk rounds (rounds >= 3)")
         xs = [v[0] for v in coords.values()]
         ys = [v[1] for v in coords.values()]
         x0, y0 = min(xs), min(ys)
@@ -121,6 +123,7 @@ class NoiseNet(nn.Module):
         self.head = nn.Sequential(*head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """float (bags, C, H, W) statistics -> float (bags, F) pooled features."""
         return self.conv(x).mean(dim=(2, 3))
 
     def params(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -139,6 +142,8 @@ def _target(p: float) -> np.ndarray:
 
 
 def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Training bags for the estimator: (features, target parameters, the bags' p) at random p in
+    [1e-3, 1e-2]."""
     rng = np.random.default_rng(seed)
     ps = np.exp(rng.uniform(math.log(1e-3), math.log(1e-2), n_bags))
     layout = None
@@ -257,7 +262,7 @@ def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: 
                            model_path: pathlib.Path = DEFAULT_MODEL) -> stim.DetectorErrorModel:
     """Network estimate -> 25 parameters -> circuit of ``exp``'s layout -> DEM."""
     if exp.noise != "depolarizing":
-        raise ValueError("the noise network builds a depolarizing-model (25-parameter) circuit; "
+        raise QecError("the noise network builds a depolarizing-model (25-parameter) circuit; "
                          f"got noise={exp.noise!r}")
     model, _ = load_noise_net(model_path)
     noise = predict_noise(model, exp.circuit(), dets, bit_packed=bit_packed)

@@ -6,6 +6,8 @@ from predecoder.model_file import LoadedModel, ModelFileError, load_model, save_
 from predecoder.device import resolve_device
 from predecoder.decoders import PipelineDecoderFactory, ler_decoders
 from predecoder.pipeline import PipelineDecoder
+from predecoder.train_config import TrainConfig, TrainState
+from predecoder.training import train
 
 
 def sinter_decoders(model=None, **options):
@@ -36,5 +38,8 @@ __all__ = [
     "resolve_preset",
     "save_model",
     "shipped_models",
+    "train",
+    "TrainConfig",
+    "TrainState",
     "sinter_decoders",
 ]

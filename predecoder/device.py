@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import torch
 
+from qec.errors import QecError
+
 
 def parse_device(device: str | torch.device) -> torch.device | None:
     """The name checked, not the device: ``torch.device`` for 'cpu', 'cuda', 'cuda:N' (``None``
     for 'auto'), whether or not this machine has it (a cluster's workers may; ``qec ler
-    --cluster``); ``ValueError`` for an unknown name.
+    --cluster``); ``QecError`` for an unknown name.
 
     >>> parse_device("cuda:1"), parse_device("auto")
     (device(type='cuda', index=1), None)
@@ -19,20 +21,20 @@ def parse_device(device: str | torch.device) -> torch.device | None:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
+        raise QecError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
+        raise QecError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
     return dev
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``torch.device`` for 'cpu', 'cuda', 'cuda:N' or 'auto'; ``ValueError`` for unknown or unavailable."""
+    """``torch.device`` for 'cpu', 'cuda', 'cuda:N' or 'auto'; ``QecError`` for unknown or unavailable."""
     dev = parse_device(device)
     if dev is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
+            raise QecError(f"device {device!r} requested but CUDA is not available")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise QecError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     return dev

@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,6 +35,7 @@ from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pi
 from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.errors import QecError
 from qec.layout import SpaceTimeLayout
 from qec.interrupts import deferred_interrupts
 from qec.locks import folder_lock
@@ -131,21 +133,23 @@ def _dist_info() -> tuple[int, int, bool]:
 def train(
     cfg: TrainConfig,
     resume: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     progress: bool = False,
     stop_at_step: int | None = None,
     on_finish: Callable[[torch.nn.Module], None] | None = None,
     overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
-    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
+    ``cfg.out`` (with ``val_shots=0`` nothing chooses a best checkpoint: ``best.safetensors`` is
+    the final network). Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
     does SIGTERM inside :func:`qec.interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
     One process writes a run folder at a time (another gets a one-line ``LockedError``); the
     temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
-    schedule; ``on_finish`` receives the trained network.
+    schedule; ``on_finish`` receives the trained network. ``log`` receives each progress line
+    (default: printed on stderr).
 
     Example:
         >>> import tempfile
@@ -153,6 +157,9 @@ def train(
         >>> train(cfg, log=lambda line: None).step
         10
     """
+    if log is None:  # progress lines go to stderr, as sinter's do; stdout stays the caller's
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     rank, world, distributed = _dist_info()
     out = Path(cfg.out)
     # A size the machine cannot hold is refused before the run folder is made.
@@ -163,7 +170,7 @@ def train(
     inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
     for name, flag in zip(inputs, ("--dem", "--init")):
         if name is not None and not os.path.isfile(name):
-            raise ValueError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+            raise QecError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
     make_folder(out)
     for name in RUN_FILES:
         check_output_path(out / name, inputs=inputs, what="run file")
@@ -172,7 +179,7 @@ def train(
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+        raise QecError(f"cannot write to {out}: {e.strerror}") from None
     with folder_lock(out, f"training run {out}"):  # one writer per run folder
         stale = remove_stale_temporaries(out, RUN_FILES)
         if stale:
@@ -189,7 +196,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
         torch.set_num_threads(cfg.threads)
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if rank == 0 and existing and not resume and not overwrite:
-        raise ValueError(
+        raise QecError(
             f"{out} already holds a training run ({', '.join(existing)}): continue it with --resume "
             f"or replace it with --overwrite"
         )
@@ -338,6 +345,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
         if bar is not None:
             bar.close()
     save("final")
+    if rank == 0 and cfg.val_shots == 0:  # nothing to choose by: the final network is the best there is
+        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
     if on_finish is not None:
         on_finish(network)
     return state

@@ -23,7 +23,7 @@ Example:
     >>> ClusterAddress.parse("10.0.0.5")
     Traceback (most recent call last):
     ...
-    ValueError: --cluster takes a scheduler address such as tcp://host:8786, or local:N, not '10.0.0.5'
+    qec.errors.QecError: --cluster takes a scheduler address such as tcp://host:8786, or local:N, not '10.0.0.5'
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import time
 import uuid
 from typing import Any, Mapping, Sequence
 
+from qec.errors import QecError
 from qec.ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError, setup_error
 
 EXTRA = "pip install -e '.[cluster]'"
@@ -57,28 +58,28 @@ class ClusterAddress:
 
     @classmethod
     def parse(cls, text: str) -> "ClusterAddress":
-        """``tcp://host:port`` (any Dask scheme: tls, ucx, ws, inproc) or ``local:N``; else ``ValueError``."""
+        """``tcp://host:port`` (any Dask scheme: tls, ucx, ws, inproc) or ``local:N``; else ``QecError``."""
         text = str(text).strip()
         m = re.fullmatch(r"local:(\d+)", text)
         if m:
             n = int(m.group(1))
             if n < 1:
-                raise ValueError(f"--cluster local:N needs N >= 1, got {text!r}")
+                raise QecError(f"--cluster local:N needs N >= 1, got {text!r}")
             return cls(None, n)
         if re.fullmatch(r"[a-z][a-z0-9+]*://\S+", text):
             return cls(text, None)
-        raise ValueError(f"--cluster takes a scheduler address such as tcp://host:8786, or local:N, not {text!r}")
+        raise QecError(f"--cluster takes a scheduler address such as tcp://host:8786, or local:N, not {text!r}")
 
     def __str__(self) -> str:
         return self.scheduler if self.scheduler is not None else f"local:{self.local_workers}"
 
 
 def import_distributed():
-    """The ``distributed`` module; ``ValueError`` naming the extra that brings it when it is missing."""
+    """The ``distributed`` module; ``QecError`` naming the extra that brings it when it is missing."""
     try:
         import distributed
     except ImportError:
-        raise ValueError(f"--cluster needs the distributed package (the [cluster] extra): {EXTRA}") from None
+        raise QecError(f"--cluster needs the distributed package (the [cluster] extra): {EXTRA}") from None
     return distributed
 
 
@@ -168,7 +169,7 @@ def _one_line(e: BaseException, distributed) -> BaseException:
         where = "the Dask scheduler" if "task graph" in str(e) else "a Dask worker"
         return setup_error(where, "loading a qec task", cause)
     if isinstance(e, distributed.KilledWorker):
-        return ValueError(f"Dask gave up on a batch: the workers that ran it died ({e}); out of memory? "
+        return QecError(f"Dask gave up on a batch: the workers that ran it died ({e}); out of memory? "
                           f"see the workers' logs")
     return e
 

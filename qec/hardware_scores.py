@@ -57,6 +57,7 @@ import stim
 
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.errors import QecError
 from qec.experiment_folders import (
     HALVES,
     ExperimentFolder,
@@ -160,15 +161,15 @@ def hardware_columns(decoders: Sequence[str], dems: Sequence[Any]) -> list[Colum
     every decoder of ours once per DEM source (named ``name@label`` when there are several),
     recorded predictions once."""
     if not decoders:
-        raise ValueError("give at least one decoder")
+        raise QecError("give at least one decoder")
     if len(set(decoders)) != len(decoders):
-        raise ValueError(f"decoder listed twice: {', '.join(decoders)}")
+        raise QecError(f"decoder listed twice: {', '.join(decoders)}")
     labels = [d.label for d in dems]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"DEM listed twice: {', '.join(labels)}")
+        raise QecError(f"DEM listed twice: {', '.join(labels)}")
     ours = [n for n in decoders if n not in GOOGLE_DECODERS]
     if ours and not dems:
-        raise ValueError("our decoders need a DEM source")
+        raise QecError("our decoders need a DEM source")
     out = []
     for name in decoders:
         if name in GOOGLE_DECODERS:
@@ -335,7 +336,7 @@ class _Prepared:
                         out = dec.decode_batch(self.events[idx], bit_packed=True)
                     except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
                         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                        raise ValueError(f"{folder.path}: {name} cannot decode these shots: {first}") from None
+                        raise QecError(f"{folder.path}: {name} cannot decode these shots: {first}") from None
                     pred[idx] = _unpack(out, folder.num_observables)
             if pred.shape != actual.shape:
                 raise RuntimeError(f"column {name} predicted shape {pred.shape}, expected {actual.shape}")
@@ -425,13 +426,13 @@ def score_folders(
         on_folder: called with each folder's score as it finishes (in finishing order).
     """
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise QecError(f"workers must be >= 1, got {workers}")
     if max_shots is not None and max_shots < 1:
-        raise ValueError(f"max_shots must be >= 1, got {max_shots}")
+        raise QecError(f"max_shots must be >= 1, got {max_shots}")
     opened = [read_experiment_folder(f) for f in folders]
     names = [f.path for f in opened]
     if len(set(map(os.path.realpath, names))) != len(names):
-        raise ValueError("a folder is listed twice")
+        raise QecError("a folder is listed twice")
     for col in columns:
         if not col.recorded:
             decoder_factory(col.decoder, custom_decoders)  # an unknown name fails before any decoding

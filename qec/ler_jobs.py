@@ -33,6 +33,7 @@ import numpy as np
 import stim
 
 from qec.circuits import MemoryExperiment
+from qec.errors import QecError
 from qec.shot_stream import sample_batch, sampler_id
 
 
@@ -64,7 +65,7 @@ class PointSpec:
     sampler: str
 
 
-class WorkerSetupError(ValueError):
+class WorkerSetupError(QecError):
     """A worker cannot run a job as the collecting process would (a module or a file it lacks,
     another Stim build, another model): one line naming the worker and the cause."""
 

@@ -53,6 +53,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
         net.load_noise_net(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_cli_network_method_uses_the_shipped_model(capsys):
     import json
 
