@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="base seed (default: random)")
     parser.add_argument("--out", default=None, help="sinter CSV to append to and resume from")
     parser.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS",
+                        help="run the batches on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
+                             "(N worker processes here); same rows as --workers 1 (docs/cluster.md; needs "
+                             "pip install -e '.[cluster]')")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     add_decoder_arguments(parser)
     parser.add_argument("--dem", default=None, metavar="FILE",
@@ -101,9 +105,13 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
     out: dict = {}
     if any(name in PREDECODERS for name in args.decoders):
         from predecoder import ler_decoders, resolve_device
+        from predecoder.device import parse_device
         from predecoder.pipeline import PRECISIONS
 
-        resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else
+        if getattr(args, "cluster", None) is None:
+            resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else
+        else:  # the cluster's workers have the GPUs; this process may have none
+            parse_device(args.device or "cpu")
         if (args.precision or "fp32") not in PRECISIONS:
             raise UsageError(f"unknown --precision {args.precision!r}; choose from {', '.join(PRECISIONS)}")
         out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device or "cpu",
@@ -169,6 +177,14 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
 def run(args: argparse.Namespace) -> int:
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
+    processes = args.workers  # this machine's decoding processes, for the memory estimate
+    if args.cluster is not None:
+        from qec.cluster import ClusterAddress, import_distributed
+
+        if args.workers != 1:
+            raise UsageError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
+        processes = ClusterAddress.parse(args.cluster).local_workers or 1  # a remote cluster's workers are elsewhere
+        import_distributed()
     custom = custom_decoders(args)
     tasks = build_tasks(args, custom)
     if args.out is not None:
@@ -180,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.out, inputs=(model, args.dem), what="--out")
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
-    check_tasks_fit(tasks, args.workers)  # before building anything: sizes the machine cannot hold
+    check_tasks_fit(tasks, processes)  # before building anything: sizes the machine cannot hold
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
     report_model(args.model, args.decoders, {t.experiment.noise for t in tasks})
@@ -189,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         max_shots = 100_000
     results = collect_ler(
         tasks, max_shots=max_shots, max_errors=args.max_errors, seed=args.seed, out=args.out,
-        workers=args.workers, progress=True, custom_decoders=custom,
+        workers=args.workers, progress=True, custom_decoders=custom, cluster=args.cluster,
     )
     if args.json:
         json.dump({"results": [r.to_json() for r in results]}, sys.stdout, indent=1)

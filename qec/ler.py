@@ -18,7 +18,9 @@ order the jobs were issued (so an interruption never leaves a gap in a decoder's
 not at all. ``sinter plot`` / ``sinter combine`` read the file. Re-running a collection resumes:
 what the CSV holds for a strong id counts toward the targets and the stream continues after it;
 the point's stream (its base seed) is the one the CSV recorded. For a fixed seed and
-``max_shots``, ``workers=N`` writes the same rows as ``workers=1`` (but for their seconds).
+``max_shots``, ``workers=N`` and ``cluster=`` write the same rows as ``workers=1`` (but for their
+seconds): the jobs (:mod:`qec.ler_jobs`) go to an executor, the local process pool or a Dask
+cluster (:mod:`qec.cluster`), and come back into the one loop below.
 
 Example:
     >>> from qec import MemoryExperiment
@@ -31,26 +33,23 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import math
 import os
 import secrets
 import sys
-import time
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import sinter
-import stim
 
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.errors import QecError
+from qec.ler_jobs import Job, JobRunner, PointSpec, paired_failure_counts, run_job
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
-from qec.shot_stream import MIN_BATCH, ShotStream, sample_batch
+from qec.shot_stream import FIRST_BATCH, MIN_BATCH, ShotStream
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
 from qec.worker_processes import stop_workers, worker_pool
@@ -62,87 +61,16 @@ __all__ = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
-# A job: shots [start, start + shots) of a point's stream, all in batch k.
+_WORKER_RUNNER = JobRunner()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    seq: int  # issue order over the whole collection: rows are written in this order
-    point: int
-    batch: int  # the stream's batch index
-    batch_shots: int
-    batch_seed: int
-    offset: int  # first shot of the job within the batch
-    shots: int
-    new: tuple[str, ...]  # decoders that get these shots
-    companions: tuple[str, ...]  # decoders that already have them: paired counts only
+def _worker_init(specs) -> None:
+    global _WORKER_RUNNER
+    _WORKER_RUNNER = JobRunner(specs)
 
 
-def _pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
-    pred = np.asarray(pred)
-    width = (num_observables + 7) // 8
-    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == width and (
-        width != num_observables or num_observables == 1
-    ):
-        return pred
-    return np.packbits(pred.astype(bool, copy=False), axis=1, bitorder="little")
-
-
-def paired_failure_counts(
-    fails: Mapping[str, np.ndarray]
-) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-    """(errors per decoder, {(a, b): shots where a failed and b did not}) from bool (shots,)
-    failure vectors of decoders that decoded the same shots (McNemar's discordant pairs)."""
-    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
-    pairs = {(a, b): int(np.count_nonzero(fails[a] & ~fails[b])) for a in fails for b in fails if a != b}
-    return errors, pairs
-
-
-def _run_job(circuit: stim.Circuit, decoders: Mapping[str, Any], job: _Job, cache: dict) -> dict[str, Any]:
-    """Sample the job's batch (or take it from ``cache``, which keeps the last batch), decode its
-    slice with the new decoders and the companions; errors, seconds and all paired counts."""
-    t0 = time.perf_counter()
-    if cache.get("batch") != (job.point, job.batch):
-        cache.clear()
-        cache["batch"] = (job.point, job.batch)
-        cache["shots"] = sample_batch(circuit, job.batch_shots, job.batch_seed)
-    events, obs = (a[job.offset:job.offset + job.shots] for a in cache["shots"])
-    t_sample = time.perf_counter() - t0
-    fails: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name in (*job.new, *job.companions):
-        t = time.perf_counter()
-        pred = _pack_predictions(decoders[name].decode_batch(events, bit_packed=True), circuit.num_observables)
-        if pred.shape != obs.shape:
-            raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
-        fails[name] = np.any(pred != obs, axis=1)
-        seconds[name] = time.perf_counter() - t + t_sample
-    errors, pairs = paired_failure_counts(fails)
-    return {"errors": errors, "seconds": seconds, "pairs": pairs}
-
-
-_WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, Any]]]] = []
-_WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
-_WORKER_SHOTS: dict = {}  # the last batch sampled in this worker
-
-
-def _worker_init(tasks) -> None:
-    global _WORKER_TASKS
-    _WORKER_TASKS = tasks
-    _WORKER_CACHE.clear()
-    _WORKER_SHOTS.clear()
-
-
-def _worker_job(job: _Job) -> dict[str, Any]:
-    if job.point not in _WORKER_CACHE:
-        # Rebuilt from the experiment, not from circuit text: Stim's text form rounds
-        # probabilities to 6 digits.
-        experiment, factories = _WORKER_TASKS[job.point]
-        circuit, dem = experiment.circuit(), experiment.dem()
-        _WORKER_CACHE[job.point] = (circuit, {n: factory(circuit, dem) for n, factory in factories})
-    circuit, decoders = _WORKER_CACHE[job.point]
-    return _run_job(circuit, decoders, job, _WORKER_SHOTS)
+def _worker_job(job: Job) -> dict[str, Any]:
+    return _WORKER_RUNNER.run(job)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,19 +107,27 @@ class _Point:
     """Book-keeping for one task: its stream, each decoder's position in it, the jobs."""
 
     def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], seed: int | None,
-                 fresh_seed: int, custom_decoders: Mapping[str, CustomDecoder] | None):
+                 fresh_seed: int, custom_decoders: Mapping[str, CustomDecoder] | None,
+                 metadata: Mapping[str, Mapping[str, Any]] | None = None):
+        """``metadata``: each decoder's, as a worker built it (a cluster's collection); ``None``
+        builds the decoders here."""
         self.index = index
         self.task = task
         self.circuit = task.experiment.circuit()
         self.dem = task.experiment.dem()
         self.circuit_text = str(self.circuit)
         self.dem_text = str(self.dem)
-        self.factories = {n: decoder_factory(n, custom_decoders) for n in task.decoders}
-        self.decoders = {n: f(self.circuit, self.dem) for n, f in self.factories.items()}
+        self.names = tuple(task.decoders)
+        self.factories = {n: decoder_factory(n, custom_decoders) for n in self.names}
+        self.decoders: dict[str, Any] = {}
+        if metadata is None:
+            self.decoders = {n: f(self.circuit, self.dem) for n, f in self.factories.items()}
+            metadata = {n: dict(getattr(d, "metadata", None) or {}) for n, d in self.decoders.items()}
+        self.metadata = {n: dict(metadata[n]) for n in self.names}
         self.results: dict[str, LerResult] = {}
-        for n, dec in self.decoders.items():
+        for n in self.names:
             meta = dict(task.experiment.json_metadata())
-            meta.update(getattr(dec, "metadata", None) or {})
+            meta.update(self.metadata[n])
             sid = strong_id(self.circuit_text, self.dem_text, n, meta)
             r = LerResult(task.experiment, n, sid, meta)
             old = existing.get(sid)
@@ -205,9 +141,13 @@ class _Point:
         self.stream = ShotStream(self.circuit, base, self.circuit_text)
         # Each decoder's shots of this stream are its prefix [0, position); issued includes jobs in flight.
         self.issued = {n: int(r.custom_counts.get(self.stream.key, 0)) for n, r in self.results.items()}
-        self.inflight = {n: 0 for n in self.decoders}
+        self.inflight = {n: 0 for n in self.names}
         self.existing_shots = {n: r.shots for n, r in self.results.items()}
         self.cache: dict = {}
+
+    def spec(self) -> PointSpec:
+        """What a worker needs to rebuild this point and check it built the same decoders."""
+        return PointSpec(self.task.experiment, tuple(self.factories.items()), self.metadata, self.stream.sampler)
 
     def wants(self, name: str, max_shots: int | None, max_errors: int | None) -> int:
         """Shots this decoder may still be given (0 when done); errors are checked on finished
@@ -219,38 +159,46 @@ class _Point:
             return 1 << 62
         return max(0, max_shots - r.shots - self.inflight[name])
 
-    def next_job(self, seq: int, max_shots: int | None, max_errors: int | None) -> _Job | None:
+    def next_job(self, seq: int, max_shots: int | None, max_errors: int | None) -> Job | None:
         """The next shots to decode: from the position of the decoders furthest behind, to the
         end of that batch, the nearest target or the next other decoder's position (so that
         every other decoder either has all of the job's shots, and decodes them beside, or none)."""
-        wants = {n: self.wants(n, max_shots, max_errors) for n in self.decoders}
-        active = [n for n in self.decoders if wants[n] > 0]
+        wants = {n: self.wants(n, max_shots, max_errors) for n in self.names}
+        active = [n for n in self.names if wants[n] > 0]
         if not active:
             return None
         start = min(self.issued[n] for n in active)
         new = tuple(n for n in active if self.issued[n] == start)
         k, offset = self.stream.locate(start)
         end = min(self.stream.batch_start(k) + self.stream.batch_size(k), start + min(wants[n] for n in new),
-                  *(self.issued[n] for n in self.decoders if self.issued[n] > start))
+                  *(self.issued[n] for n in self.names if self.issued[n] > start))
         if max_errors is not None:
-            # Aim at the decoder that needs the most shots to reach max_errors.
+            # Aim at the decoder that needs the most shots to reach max_errors, counting the shots
+            # in flight (workers, a cluster) as done. A rate not known yet lets at most as many
+            # shots be in flight as have come back (the jobs then grow as one machine's batches).
             need = 0.0
             for n in new:
                 r = self.results[n]
-                if r.errors == 0:
+                if r.errors == 0 and not self.inflight[n]:
                     need = math.inf
                     break
-                need = max(need, (max_errors - r.errors) * r.shots / r.errors)
+                if r.errors == 0:
+                    room = max(r.shots, FIRST_BATCH) - self.inflight[n]
+                else:
+                    room = (max_errors - r.errors) * r.shots / r.errors * 1.1 + 1 - self.inflight[n]
+                need = max(need, room)
+            if need <= 0:
+                return None  # wait for the jobs in flight
             if need < math.inf:
-                end = min(end, start + max(MIN_BATCH, int(need * 1.1) + 1))
-        companions = tuple(n for n in self.decoders if n not in new and self.issued[n] >= end)
+                end = min(end, start + max(MIN_BATCH, int(need)))
+        companions = tuple(n for n in self.names if n not in new and self.issued[n] >= end)
         for n in new:
             self.issued[n] = end
             self.inflight[n] += end - start
-        return _Job(seq, self.index, k, self.stream.batch_size(k), self.stream.batch_seed(k), offset, end - start,
+        return Job(seq, self.index, k, self.stream.batch_size(k), self.stream.batch_seed(k), offset, end - start,
                     new, companions)
 
-    def record(self, job: _Job, out: Mapping[str, Any]) -> list[sinter.TaskStats]:
+    def record(self, job: Job, out: Mapping[str, Any]) -> list[sinter.TaskStats]:
         """Add a finished job to the totals; its rows (the companions' with paired counts only)."""
         rows = []
         decoded = (*job.new, *job.companions)
@@ -287,6 +235,7 @@ def collect_ler(
     workers: int = 1,
     progress: bool = False,
     custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    cluster: str | None = None,
 ) -> list[LerResult]:
     """Collect shots for every task until each decoder has ``max_shots`` or ``max_errors``.
 
@@ -300,6 +249,9 @@ def collect_ler(
             new point = random.
         out: sinter CSV to append to (and resume from); ``None`` = keep results in memory only.
         workers: processes; 1 = sample and decode in this process.
+        cluster: a Dask scheduler's address (``tcp://host:8786``) or ``local:N`` (a
+            ``LocalCluster`` of N processes): the jobs run on its workers (:mod:`qec.cluster`;
+            needs ``distributed``), with the rows ``workers=1`` writes. Not with ``workers > 1``.
         progress: tqdm bar on stderr.
         custom_decoders: decoders beyond :data:`qec.decoders.DECODERS`, by name: factories
             ``(circuit, dem) -> decoder`` (e.g. ``predecoder.ler_decoders()``) or ``sinter.Decoder``
@@ -315,6 +267,14 @@ def collect_ler(
         raise QecError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise QecError(f"workers must be >= 1, got {workers}")
+    address = None
+    if cluster is not None:
+        from qec.cluster import ClusterAddress, import_distributed
+
+        if workers > 1:
+            raise QecError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
+        address = ClusterAddress.parse(cluster)
+        import_distributed()
     if seed is not None and int(seed) < 0:
         raise QecError(f"seed must be >= 0, got {seed}")
     for t in tasks:
@@ -327,14 +287,20 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
-    check_tasks_fit(tasks, workers)
+    check_tasks_fit(tasks, address.local_workers or 1 if address is not None else workers)
     sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
+    executor = None
     try:
         existing = {} if out is None else read_csv_stats(out)
         fresh_seed = secrets.randbits(63)
-        points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
+        if address is None:
+            points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
+        else:
+            executor, points = _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders)
     except BaseException:
+        if executor is not None:
+            executor.stop()
         sink.close()
         raise
     if progress and max_shots is not None:
@@ -346,15 +312,36 @@ def collect_ler(
         except ImportError:
             bar = None
     try:
-        if workers == 1:
-            _collect_serial(points, sink, max_shots, max_errors, bar)
+        if executor is not None:
+            _collect_parallel(points, sink, max_shots, max_errors, executor, bar)
+        elif workers > 1:
+            _collect_parallel(points, sink, max_shots, max_errors,
+                              _ProcessPoolJobs(workers, [p.spec() for p in points]), bar)
         else:
-            _collect_parallel(points, sink, max_shots, max_errors, workers, bar)
+            _collect_serial(points, sink, max_shots, max_errors, bar)
     finally:
         sink.close()
         if bar is not None:
             bar.close()
     return [r for p in points for r in p.results.values()]
+
+
+def _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders):
+    """The Dask executor and the points, whose decoder metadata the cluster's workers report
+    (this process builds no decoder: it may have no GPU where the workers have one)."""
+    from qec.cluster import DaskJobs, needs_gpu
+    from qec.shot_stream import sampler_id
+
+    factories = [tuple((n, decoder_factory(n, custom_decoders)) for n in t.decoders) for t in tasks]
+    executor = DaskJobs(address, gpu=any(needs_gpu(f) for fs in factories for _, f in fs))
+    try:
+        metadata = executor.describe([PointSpec(t.experiment, fs, None, sampler_id()) for t, fs in zip(tasks, factories)])
+        points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders, metadata[i]) for i, t in enumerate(tasks)]
+        executor.use([p.spec() for p in points])
+    except BaseException:
+        executor.stop()
+        raise
+    return executor, points
 
 
 def check_tasks_fit(tasks: Sequence[LerTask], workers: int = 1) -> None:
@@ -383,45 +370,70 @@ def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
             if job is None:
                 break
             seq += 1
-            _commit(p, job, _run_job(p.circuit, p.decoders, job, p.cache), sink, bar)
+            _commit(p, job, run_job(p.circuit, p.decoders, job, p.cache), sink, bar)
         p.cache.clear()
 
 
-def _commit(point: _Point, job: _Job, out: Mapping[str, Any], sink: CsvSink, bar) -> None:
+def _commit(point: _Point, job: Job, out: Mapping[str, Any], sink: CsvSink, bar) -> None:
     sink.write(point.record(job, out))
     if bar is not None:
         bar.update(job.shots * len(job.new))
 
 
-def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
+class _ProcessPoolJobs:
+    """The executor of ``workers=N``: a spawned pool of N processes on this machine."""
+
+    def __init__(self, workers: int, specs: Sequence[PointSpec]):
+        self.workers = workers
+        self.pool = worker_pool(workers, _worker_init, (list(specs),))
+        self.futures: dict[concurrent.futures.Future, Job] = {}
+
+    def capacity(self) -> int:
+        return 2 * self.workers
+
+    def submit(self, job: Job) -> None:
+        self.futures[self.pool.submit(_worker_job, job)] = job
+
+    def finished(self) -> list[tuple[Job, Any]]:
+        done, _ = concurrent.futures.wait(self.futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        return [(self.futures.pop(f), f.result()) for f in done]
+
+    def stop(self) -> None:
+        stop_workers(self.pool)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _collect_parallel(points, sink, max_shots, max_errors, executor, bar) -> None:
     """Jobs are issued in the serial order and their rows written in it (a finished job waits for
     the ones issued before it): the same rows as :func:`_collect_serial`, and never a gap in a
-    decoder's prefix of the stream when the run stops."""
-    specs = [(p.task.experiment, list(p.factories.items())) for p in points]
-    pool = worker_pool(workers, _worker_init, (specs,))
+    decoder's prefix of the stream when the run stops. ``executor`` runs them (the local process
+    pool or a Dask cluster): it holds ``capacity()`` jobs at a time, and at most four times that
+    wait to be written behind a slow one."""
     try:
-        pending: dict[concurrent.futures.Future, _Job] = {}
-        finished_jobs: dict[int, tuple[_Job, Any]] = {}
-        issued = committed = 0
+        finished_jobs: dict[int, tuple[Job, Any]] = {}
+        issued = committed = in_flight = 0
         while True:
+            limit = executor.capacity()
             for p in points:
-                while len(pending) < 2 * workers:
+                while in_flight < limit and issued - committed < 4 * limit:
                     job = p.next_job(issued, max_shots, max_errors)
                     if job is None:
                         break
                     issued += 1
-                    pending[pool.submit(_worker_job, job)] = job
-            if not pending:
+                    in_flight += 1
+                    executor.submit(job)
+            if not in_flight:
                 break
-            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                finished_jobs[job.seq] = (job, fut.result())
+            for job, out in executor.finished():
+                in_flight -= 1
+                finished_jobs[job.seq] = (job, out)
             while committed in finished_jobs:
                 job, out = finished_jobs.pop(committed)
                 _commit(points[job.point], job, out, sink, bar)
                 committed += 1
     except BaseException:  # Ctrl-C, a failed batch: stop now, the rows written so far are whole
-        stop_workers(pool)
+        executor.stop()
         raise
-    pool.shutdown(wait=True)
+    executor.close()

@@ -52,9 +52,11 @@ def test_user_errors_share_one_base_class():
     import noise_learning.comparison
     import predecoder
     import qec
+    import qec.ler_jobs
 
     for cls in (qec.LayoutError, qec.LabelError, qec.ExperimentFolderError, qec.CircuitStructureError,
-                predecoder.ModelFileError, noise_learning.comparison.LearnedDemUndecodable):
+                predecoder.ModelFileError, noise_learning.comparison.LearnedDemUndecodable,
+                qec.ler_jobs.WorkerSetupError):
         assert issubclass(cls, qec.QecError) and issubclass(cls, ValueError)
 
 

@@ -121,6 +121,14 @@ def test_max_errors_stops_early():
     assert r.shots < 100_000
 
 
+def test_max_errors_with_workers_counts_the_shots_in_flight():
+    """Jobs in flight count toward --max-errors at the rate seen so far: with two workers each
+    decoder ends near its target (it ended at 7-10x the target when they did not)."""
+    tasks = [LerTask(MemoryExperiment(3, 3, p, "x"), BOTH) for p in (0.01, 0.02)]
+    for r in collect_ler(tasks, max_errors=300, seed=7, workers=2):
+        assert 300 <= r.errors < 450, (r.decoder, r.shots, r.errors)
+
+
 def test_zero_noise_has_no_errors():
     (r,) = collect_ler([LerTask(MemoryExperiment(3, 2, 0.0, "z"))], max_shots=3000, seed=2)
     assert (r.shots, r.errors) == (3000, 0)
@@ -265,3 +273,37 @@ def test_workers_rebuild_the_exact_circuit():
 
     exp = pickle.loads(pickle.dumps(EXP))
     assert exp.circuit() == EXP.circuit() and exp.dem() == EXP.dem()
+
+
+def test_workers_check_the_sampler_and_the_decoders_metadata():
+    """A worker builds the point from its spec and checks it built what the collecting process
+    built: the same Stim sampler (else a seed gives other shots) and decoder metadata (else
+    another model stands at the model's path); otherwise one line naming the worker."""
+    from qec.decoders import DECODERS
+    from qec.ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec.shot_stream import ShotStream, sampler_id
+
+    exp = MemoryExperiment(3, 3, 0.01, "x")
+    stream = ShotStream(exp.circuit(), 1)
+    job = Job(0, 0, 0, 1024, stream.batch_seed(0), 0, 1024, ("pymatching",), ())
+    factories = (("pymatching", DECODERS["pymatching"]),)
+    assert JobRunner([PointSpec(exp, factories, {"pymatching": {}}, sampler_id())]).run(job)["errors"]["pymatching"] > 0
+    other_build = PointSpec(exp, factories, {"pymatching": {}}, "stim0.0-avx512")
+    with pytest.raises(WorkerSetupError, match="worker w samples with stim.*stim0.0-avx512"):
+        JobRunner([other_build], where="worker w").run(job)
+    other_model = PointSpec(exp, factories, {"pymatching": {"model": "abc"}}, sampler_id())
+    with pytest.raises(WorkerSetupError, match="worker w built decoder 'pymatching' with metadata"):
+        JobRunner([other_model], where="worker w").run(job)
+
+
+def test_a_worker_that_cannot_build_a_decoder_is_one_line_naming_the_file():
+    from qec.ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec.shot_stream import sampler_id
+
+    def missing(circuit, dem):
+        raise FileNotFoundError(2, "No such file or directory", "/shared/m.safetensors")
+
+    exp = MemoryExperiment(3, 3, 0.01, "x")
+    spec = PointSpec(exp, (("x", missing),), {"x": {}}, sampler_id())
+    with pytest.raises(WorkerSetupError, match=r"^worker w has no file /shared/m.safetensors \(building decoder 'x'"):
+        JobRunner([spec], where="worker w").run(Job(0, 0, 0, 1024, 1, 0, 1024, ("x",), ()))
