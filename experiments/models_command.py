@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
               f"R={r['receptive_field']}  threshold {r['threshold']:g}\n"
               f"  trained on {r['training_noise']} (rounds {r['rounds']}), {samples} samples\n"
               f"  validation: {val}")
+        for f in r.get("fitted_on") or []:
+            n = "" if f.get("shots") is None else f"{f['shots']} "
+            print(f"  DEM learned from the {n}{f['half']} shots of {f['folder']} (never score those with it)")
         for m in row.get("measured") or []:
             ler = f"LER {m['ler']:.3e} [{m['ler_low']:.3e}, {m['ler_high']:.3e}], " if "ler_low" in m else ""
             print(f"  measured: d={m['d']} rounds={m['rounds']} p={m['p']} {m['noise']} v{m['noise_version']}: "

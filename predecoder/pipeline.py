@@ -221,6 +221,9 @@ class PipelineDecoder:
             self.weighted_matcher = WeightedMatcher(
                 Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
             )
+        # The measured shots the model's training DEMs were estimated from: never to be scored
+        # with it (qec.hardware_scores refuses them).
+        self.fitted_on = self.model.fitted_on
         self.metadata: dict[str, Any] = {"model": self.model.short_hash}
         if math.isfinite(self.threshold) or not self.weighted:
             self.metadata["threshold"] = self.threshold

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-import stim
 import torch
 import torch.distributed as dist
 
@@ -29,48 +28,10 @@ from predecoder.model_file import save_model
 from predecoder.optim import Lion
 from predecoder.device import resolve_device
 from predecoder.train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainState
+from predecoder.training_data import data_metadata, training_experiments
 from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
-from qec.circuits import MemoryExperiment
-from qec.correction_basis import CorrectionBasis
-from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
-from qec.layout import SpaceTimeLayout
-from qec.sampling import LabeledSampler
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
-
-
-class _Experiment:
-    """Layout, basis, sampler and validation shots for one memory basis."""
-
-    def __init__(self, cfg: TrainConfig, basis: str, dem: stim.DetectorErrorModel | None = None):
-        self.exp = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise)
-        circuit = self.exp.circuit()
-        self.dem = self.exp.dem() if dem is None else dem
-        self.layout = SpaceTimeLayout.from_circuit(circuit)
-        self.correction_basis = CorrectionBasis.from_layout(self.layout)
-        self.sampler = LabeledSampler(self.dem, self.correction_basis, seed=0)
-        self.valid = torch.from_numpy(self.correction_basis.valid)
-
-
-def _experiments(cfg: TrainConfig) -> list[_Experiment]:
-    """Both memory bases; with ``cfg.dem_path``, the one basis whose circuit the DEM fits
-    (a DEM belongs to one circuit: its detectors' coordinates say which)."""
-    if cfg.dem_path is None:
-        return [_Experiment(cfg, b) for b in ("x", "z")]
-    dem = read_dem(cfg.dem_path, what="--dem")
-    errors = []
-    for basis in ("x", "z"):
-        circuit = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise).circuit()
-        try:
-            check_dem_fits(dem, circuit, name=f"--dem {cfg.dem_path}")
-        except DemMismatchError as e:
-            errors.append(f"{basis} basis: {e}")
-            continue
-        return [_Experiment(cfg, basis, dem)]
-    raise DemMismatchError(
-        f"--dem {cfg.dem_path} fits neither memory basis of the d={cfg.distance}, rounds={cfg.effective_rounds} "
-        f"circuit ({'; '.join(errors)})"
-    )
 
 
 def _step_seed(seed: int, step: int, rank: int, basis_index: int) -> list[int]:
@@ -147,6 +108,8 @@ def train(
         10
     """
     rank, world, distributed = _dist_info()
+    experiments = training_experiments(cfg)  # a bad circuit or DEM fails before anything is written
+    data = data_metadata(experiments)
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -197,12 +160,11 @@ def train(
     if cfg.compile:
         forward = torch.compile(model)
 
-    experiments = _experiments(cfg)
     val_data = []
     if rank == 0 and cfg.val_shots > 0:
         for i, ex in enumerate(experiments):
             ex.sampler.reseed([cfg.seed, 10**9, i])
-            val_data.append(ex.sampler.sample(cfg.val_shots // 2))
+            val_data.append(ex.sampler.sample(max(1, cfg.val_shots // len(experiments))))
     pipelines = [validation_pipeline(network, ex.layout, ex.dem, device) for ex in experiments] if val_data else []
     valid = [ex.valid.to(device) for ex in experiments]
     use_torch_sampler = cfg.sampler == "torch" or (cfg.sampler == "auto" and device.type == "cuda")
@@ -222,7 +184,7 @@ def train(
     def save(kind: str) -> None:
         if rank != 0:
             return
-        save_run(out, network, opt, cfg, state, model_config)
+        save_run(out, network, opt, cfg, state, model_config, data)
 
     t_start = time.perf_counter() - state.seconds
     last_log = time.perf_counter()
@@ -297,7 +259,7 @@ def train(
                     if state.best_ler is None or score <= state.best_ler:
                         state.best_ler = score
                         state.best_threshold = v["best_threshold"]
-                        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
+                        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
                 save("periodic")
             if distributed and cfg.val_shots > 0 and state.step % cfg.val_every == 0:
                 dist.barrier()
