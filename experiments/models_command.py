@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [{"name": None, "summary": load_model(m).summary()} for m in args.model]
     else:
         rows = [{"name": s.name, "default": s.default, "purpose": s.purpose, "summary": s.summary,
-                 "measured": s.measured} for s in shipped_models()]
+                 "measured": s.measured, "provenance": s.provenance} for s in shipped_models()]
     if args.json:
         json.dump({"models": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -47,7 +47,15 @@ def run(args: argparse.Namespace) -> int:
         for f in r.get("fitted_on") or []:
             n = "" if f.get("shots") is None else f"{f['shots']} "
             print(f"  DEM learned from the {n}{f['half']} shots of {f['folder']} (never score those with it)")
+        prov = row.get("provenance")
+        if prov:
+            print(f"  provenance: {prov['summary']}")
         for m in row.get("measured") or []:
+            if m.get("kind") == "hardware":
+                print(f"  measured on hardware: {m['patch']}, {m['basis'].upper()} basis, {m['half']} shots "
+                      f"({m['shots']:,}), {m['decoder']}: {100 * m['eps_per_round']:.3f}% per round "
+                      f"[{100 * m['low']:.3f}, {100 * m['high']:.3f}]; {m['compared']}")
+                continue
             ler = f"LER {m['ler']:.3e} [{m['ler_low']:.3e}, {m['ler_high']:.3e}], " if "ler_low" in m else ""
             print(f"  measured: d={m['d']} rounds={m['rounds']} p={m['p']} {m['noise']} v{m['noise_version']}: "
                   f"{ler}{m['ratio']:.3f}x fewer errors than PyMatching ({m['shots']:,} paired shots)")

@@ -4,7 +4,9 @@
 ``train --init``) takes a shipped model's name or a file path: a name of :data:`SHIPPED_MODELS`
 means the package's file (write ``./small`` for a file called ``small``). ``models/catalog.json``
 holds, per shipped model, a line on what it is for and the paired LER ratios measured on fresh
-shots (with the command that measured them); the model files hold their training records.
+shots (with the command that measured them), and for a device model its provenance (which
+measured shots its training DEMs were estimated from) and what it measured on the device's shots
+it never saw; the model files hold their training records.
 
 Example:
     >>> sorted(SHIPPED_MODELS), DEFAULT_MODEL
@@ -46,16 +48,20 @@ def default_model_path() -> str:
     return model_path(DEFAULT_MODEL)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ShippedModel:
-    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for, and
-    the paired LER ratios measured on fresh shots (dicts with d, rounds, p, ratio, shots, ...)."""
+    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for,
+    what was measured of it (paired LER ratios on fresh simulated shots: dicts with d, rounds, p,
+    ratio, shots, ...; on a device's shots: ``kind="hardware"`` with patch, half, decoder,
+    eps_per_round, low, high, compared), and for a device model its provenance (``summary``: which
+    measured shots its training DEMs were estimated from)."""
 
     name: str
     default: bool
     purpose: str
     summary: dict[str, Any]
     measured: list[dict[str, Any]]
+    provenance: dict[str, Any] | None = None
 
 
 def shipped_models() -> list[ShippedModel]:
@@ -69,5 +75,6 @@ def shipped_models() -> list[ShippedModel]:
         out.append(ShippedModel(
             name=name, default=name == DEFAULT_MODEL, purpose=entry.get("purpose", ""),
             summary=load_model(name).summary(), measured=entry.get("measured", []),
+            provenance=entry.get("provenance"),
         ))
     return out
