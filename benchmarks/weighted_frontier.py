@@ -38,7 +38,7 @@ REFERENCE = "pymatching-correlated"
 
 
 def compositions(circuit, dem, model, hybrids) -> dict:
-    """name -> function(events bool (k, N), logits (k, 4, T, H, W) or None) -> bool (k,) failures' predictions."""
+    """name -> function(events bool (k, N), logits (k, 4, T, H, W)) -> bool (k, 1) predictions."""
     plain = PyMatchingDecoder(dem)
     corr = PyMatchingDecoder(dem, correlated=True)
     out = {
@@ -50,8 +50,6 @@ def compositions(circuit, dem, model, hybrids) -> dict:
                                             ("predecoder-weighted", "pymatching-weighted", None)] + [
             (f"hybrid@{t:g}", "pymatching-weighted", t) for t in hybrids]:
         dec = PipelineDecoder(circuit, dem, model=model, global_decoder=global_decoder, threshold=threshold)
-        if global_decoder == "pymatching-correlated":
-            dec.local_matcher = corr  # decode_from_logits matches with the local matcher
         out[name] = dec.decode_from_logits
     return out
 

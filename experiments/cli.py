@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from qec.interrupts import Terminated, sigterm_as_interrupt
+
 # subcommand -> (module in this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ler": ("experiments.ler_command", "logical-error-rate sweep, decoders compared on the same shots"),
@@ -29,6 +31,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 class UsageError(Exception):
     """A mistake in the user's input: reported as one line, exit status 2."""
+
+
+def refuse_unused_flags(given: dict[str, object], applies_to: str, chosen: str) -> None:
+    """:class:`UsageError` naming every flag of ``given`` (flag -> value, None when not given)
+    that was given although it applies only to ``applies_to``, which ``chosen`` does not include:
+    a flag that would be silently ignored is a mistake."""
+    unused = [flag for flag, value in given.items() if value is not None]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} only appl{'ies' if len(unused) == 1 else 'y'} to {applies_to}, not {chosen}")
 
 
 def _available(only: str | None = None) -> dict[str, object]:
@@ -68,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with sigterm_as_interrupt():  # a scheduler's SIGTERM saves and cleans up like Ctrl-C
+            return int(args._run(args) or 0)
     except (UsageError, ValueError) as e:
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:  # sizes are estimated before building (qec.memory_estimate); this is the backstop
+        print(f"qec {args.command}: error: out of memory: give smaller sizes", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `qec models | head`: the reader left; not an error of ours
         sys.stderr.close()
@@ -79,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"qec {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"qec {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"qec {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -16,12 +16,18 @@ and a rerun resumes: finished trainings and the learned DEM are reused, not redo
 is copied into ``out`` first (``init.safetensors``), so the three trainings start from the same
 bytes even if the shipped model changes meanwhile; each pipeline uses its run's *last*
 checkpoint, so all three saw exactly the same number of training samples.
+
+``out/config.json`` records every argument the DEMs and models depend on (:data:`FREE_FIELDS`
+excepted: the test shots are decoded afresh on every run, threads change no result) and the noise
+version; a rerun whose arguments differ is refused with one line naming them, never answered with
+the first run's files. One process writes ``out`` at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -32,10 +38,15 @@ from predecoder.training import TrainConfig, train
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
 from qec.dem_files import read_dem
-from qec.output_files import write_bytes
+from qec.locks import folder_lock
+from qec.output_files import make_folder, remove_stale_temporaries, write_bytes
 from qec.statistics import paired_z
 
 KINDS = ("true", "learned", "nominal")
+# Config fields that change no file a rerun reuses (results.json is always recomputed).
+FREE_FIELDS = ("out", "threads", "test_shots")
+# What a run writes directly into ``out`` (the training runs are folders of their own).
+OUT_FILES = ("config.json", "init.safetensors", "results.json", *(f"{k}.dem" for k in KINDS))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +116,10 @@ def _pin_init(cfg: ClosedLoopConfig, out: Path) -> str | None:
     """The warm start as a file in ``out`` (copied once): the same bytes for all three runs."""
     if cfg.init is None:
         return None
+    given = model_path(cfg.init)
     pinned = out / "init.safetensors"
     if not pinned.exists():
-        write_bytes(pinned, Path(model_path(cfg.init)).read_bytes(), what="warm start")
+        write_bytes(pinned, Path(given).read_bytes(), inputs=(given,), what="warm start")
     return str(pinned)
 
 
@@ -125,15 +137,61 @@ def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, init: str | None, o
     return run / "last.safetensors"  # the same number of samples for all three
 
 
+def recorded_config(cfg: ClosedLoopConfig) -> dict[str, Any]:
+    """What ``out/config.json`` records: every field but :data:`FREE_FIELDS`, and the noise version."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in FREE_FIELDS}
+    return json.loads(json.dumps({**fields, "noise_version": cfg.experiment.noise_version}))
+
+
+def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
+    """Refuse a rerun into ``out`` whose arguments differ from those its files were made with;
+    record them on a first run."""
+    path = out / "config.json"
+    want = recorded_config(cfg)
+    if path.exists():
+        try:
+            have = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
+        differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        if differ:
+            shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
+            raise ValueError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
+                             f"models would not be this run's; give another --out, or the same arguments to resume it")
+        return
+    earlier = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
+    if earlier:
+        raise ValueError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
+                         f"({', '.join(earlier)}); give another --out")
+    write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
+
+
 def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
     ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
-    how much of the nominal-to-true gap learning closes for the matcher and for the pipeline."""
+    how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
+    A rerun with the same arguments resumes; with others it is a ``ValueError`` (see the module)."""
+    # A bad distance, p, hot spot, size or warm start fails before anything is written.
+    cfg.experiment.circuit()
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if cfg.init is not None:
+        given = model_path(cfg.init)
+        if not os.path.isfile(given):
+            raise ValueError(f"--init {cfg.init}: model file {given} does not exist")
+        if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
+            raise ValueError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
+                             f"copy it elsewhere first")
+    make_folder(out)
+    with folder_lock(out, f"closed loop {out}"):
+        remove_stale_temporaries(out, OUT_FILES)
+        _check_config(cfg, out)
+        return _run(cfg, out, log)
+
+
+def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    dems = _write_dems(cfg, out, log)
     init = _pin_init(cfg, out)
+    dems = _write_dems(cfg, out, log)
     models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
     custom: dict[str, Any] = {}
     for kind in KINDS:

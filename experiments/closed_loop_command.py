@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p", type=float, required=True, help="noise strength")
     parser.add_argument("--hot", nargs=3, type=float, action="append", metavar=("X", "Y", "FACTOR"), required=True,
                         help="a hot qubit at Stim coordinates (X, Y), its noise times FACTOR (repeatable)")
-    parser.add_argument("--out", required=True, help="folder for DEMs, training runs and results.json (a rerun resumes)")
+    parser.add_argument("--out", required=True, help="folder for DEMs, training runs and results.json (a rerun with the same "
+                             "arguments resumes; with others it is refused)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default: the distance)")
     parser.add_argument("--learn-shots", type=int, default=100_000, help="shots the DEM is learned from")
     parser.add_argument("--samples", type=int, default=500_000, help="training samples per pre-decoder")

@@ -22,9 +22,10 @@ import time
 import numpy as np
 import stim
 
-from experiments.cli import UsageError
+from experiments.cli import UsageError, refuse_unused_flags
+from qec.circuit_files import read_circuit
 from qec.output_files import atomic_output, check_output_path
-from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_size, read_shots, write_shots
+from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, read_shots, write_shots
 
 DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted", "pymatching", "pymatching-correlated")
 
@@ -42,24 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pre-decoder block size in rounds (default 32); memory is bounded by it")
     parser.add_argument("--block-space", type=int, default=None, help="pre-decoder block size in rows/cols (default: whole patch)")
     parser.add_argument("--block-batch", type=int, default=None, help="blocks per forward pass (default 64)")
-    parser.add_argument("--device", default="cpu", help="torch device for the network: cpu, cuda[:N], auto (default cpu)")
-    parser.add_argument("--precision", default="fp32", help="network precision: fp32, fp16 (CUDA), bf16 (default fp32)")
+    parser.add_argument("--device", default=None, help="torch device for the network: cpu, cuda[:N], auto (default cpu)")
+    parser.add_argument("--precision", default=None, help="network precision: fp32, fp16 (CUDA), bf16 (default fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--chunk-shots", type=int, default=4096, help="shots decoded per chunk (default 4096)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary on stderr")
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _load_circuit(path: str) -> stim.Circuit:
-    try:
-        return stim.Circuit.from_file(path)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except Exception as e:  # Stim raises ValueError with a multi-line parse message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"cannot read circuit {path}: {first}") from None
 
 
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
@@ -78,9 +69,8 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
     given = {"--model": args.model, "--threshold": args.threshold, "--block-rounds": args.block_rounds,
              "--block-space": args.block_space, "--block-batch": args.block_batch}
     if not pre:
-        extra = [k for k, v in given.items() if v is not None]
-        if extra:
-            raise UsageError(f"{', '.join(extra)} only apply to the pre-decoder, not {args.decoder}")
+        refuse_unused_flags({**given, "--device": args.device, "--precision": args.precision,
+                             "--threads": args.threads}, "the pre-decoder", args.decoder)
         return get_decoder(args.decoder, circuit, dem)
     for key, flag in (("model", "--model"), ("threshold", "--threshold"), ("block_rounds", "--block-rounds"),
                       ("block_space", "--block-space"), ("block_batch", "--block-batch")):
@@ -88,11 +78,20 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
             options[key] = given[flag]
     from predecoder import ler_decoders
 
-    factory = ler_decoders(device=args.device, precision=args.precision, **options)[args.decoder]
+    factory = ler_decoders(device=args.device or "cpu", precision=args.precision or "fp32", **options)[args.decoder]
     try:
         return factory(circuit, dem)
     except LayoutError as e:
         raise UsageError(f"{args.circuit} is not a rotated surface-code memory circuit the pre-decoder can map: {e}") from None
+
+
+def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
+    """The model file a pre-decoder reads (the shipped default's file without --model)."""
+    if not args.decoder.startswith("predecoder"):
+        return ()
+    from predecoder.model_catalog import model_path
+
+    return (model_path(args.model),)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,12 +113,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--dets {args.dets} is a directory")
     if not os.path.exists(args.dets):
         raise UsageError(f"--dets {args.dets} does not exist")
-    check_output_path(args.out, inputs=(args.dets, args.circuit), what="--out")
-    circuit = _load_circuit(args.circuit)
+    inputs = (args.dets, args.circuit, *model_inputs(args))
+    check_output_path(args.out, inputs=inputs, what="--out")
+    circuit = read_circuit(args.circuit)
     n = circuit.num_detectors
     size = os.path.getsize(args.dets)
     if args.dets_format == "b8":
-        check_b8_size(size, n, args.dets)
+        check_b8_file(args.dets, n, args.dets)
     decoder = build_decoder(args, circuit)
 
     from tqdm import tqdm
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     shots = 0
     flips = 0
-    with open(args.dets, "rb") as fin, atomic_output(args.out, inputs=(args.dets, args.circuit), what="--out") as fout, tqdm(
+    with open(args.dets, "rb") as fin, atomic_output(args.out, inputs=inputs, what="--out") as fout, tqdm(
         total=size, unit="B", unit_scale=True, file=sys.stderr, desc="decode",
         disable=args.quiet or not sys.stderr.isatty(),
     ) as bar:

@@ -116,14 +116,22 @@ def _run_files(args) -> int:
     import stim
 
     from noise_learning.correlations import estimate_dem
+    from qec.circuit_files import read_circuit
+    from qec.shot_files import check_b8_file
     from noise_learning.structure import structure_from_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
     if args.method != "correlations":
         raise UsageError("file mode supports --method correlations only")
-    circuit = stim.Circuit.from_file(args.circuit)
+    circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
+    if os.path.isdir(args.dets):
+        raise UsageError(f"--dets {args.dets} is a directory")
+    if not os.path.exists(args.dets):
+        raise UsageError(f"--dets {args.dets} does not exist")
+    if args.dets_format == "b8":
+        check_b8_file(args.dets, circuit.num_detectors)
     t0 = time.perf_counter()
     try:
         dets = stim.read_shot_data_file(

@@ -15,12 +15,14 @@ import math
 import os
 import sys
 
-from experiments.cli import UsageError
+from experiments.cli import UsageError, refuse_unused_flags
 from qec.circuits import BASES, MemoryExperiment
 from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
 from qec.dem_files import read_dem
-from qec.ler import collect_ler
+from qec.ler import check_tasks_fit, collect_ler
 from qec.ler_result import LerResult, LerTask
+from qec.output_files import check_output_path
+from qec.pairing import NotPaired, compare
 from qec.stats_csv import check_writable, read_csv_stats
 from qec.noise import NOISE_MODELS
 
@@ -63,8 +65,9 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
                              "experiments.extra_decoders:beliefmatching)")
     parser.add_argument("--model", default=None,
                         help="pre-decoder model: a shipped name (small, fast; see qec models) or a file")
-    parser.add_argument("--device", default="cpu", help="pre-decoder network device: cpu, cuda[:N] or auto")
-    parser.add_argument("--precision", default="fp32", help="pre-decoder network precision: fp32, bf16, fp16 (CUDA)")
+    parser.add_argument("--device", default=None, help="pre-decoder network device: cpu, cuda[:N] or auto (default cpu)")
+    parser.add_argument("--precision", default=None,
+                        help="pre-decoder network precision: fp32, bf16, fp16 (CUDA) (default fp32)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
 
@@ -97,10 +100,18 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
     --model and --threshold) when asked for, then those of every --custom-decoders MODULE:FUNCTION."""
     out: dict = {}
     if any(name in PREDECODERS for name in args.decoders):
-        from predecoder import ler_decoders
+        from predecoder import ler_decoders, resolve_device
+        from predecoder.pipeline import PRECISIONS
 
-        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device,
-                                precision=args.precision))
+        resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else
+        if (args.precision or "fp32") not in PRECISIONS:
+            raise UsageError(f"unknown --precision {args.precision!r}; choose from {', '.join(PRECISIONS)}")
+        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device or "cpu",
+                                precision=args.precision or "fp32"))
+    else:
+        refuse_unused_flags({"--model": args.model, "--threshold": args.threshold, "--device": args.device,
+                             "--precision": args.precision}, f"the pre-decoder ({', '.join(PREDECODERS)})",
+                            ", ".join(args.decoders))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
     return out
@@ -144,6 +155,8 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
         raise UsageError(f"--max-errors must be >= 1, got {args.max_errors}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
     tasks = []
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
@@ -159,8 +172,15 @@ def run(args: argparse.Namespace) -> int:
     custom = custom_decoders(args)
     tasks = build_tasks(args, custom)
     if args.out is not None:
+        model = None
+        if any(name in PREDECODERS for name in args.decoders):
+            from predecoder.model_catalog import model_path
+
+            model = model_path(args.model)
+        check_output_path(args.out, inputs=(model, args.dem), what="--out")
         read_csv_stats(args.out)  # a malformed CSV fails before any sampling
         check_writable(args.out)
+    check_tasks_fit(tasks, args.workers)  # before building anything: sizes the machine cannot hold
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
     report_model(args.model, args.decoders, {t.experiment.noise for t in tasks})
@@ -196,12 +216,14 @@ def report_model(model: str | None, decoders, noises) -> None:
 
 def print_table(results: list[LerResult], file=None) -> None:
     """The results, one row per (point, decoder), then per point which decoder made the fewest
-    errors and by how much, and what the columns mean."""
+    errors and by how much against each decoder that decoded the same shots (a paired comparison,
+    :func:`qec.pairing.compare`; any other pair is named with the reason it is not compared), and
+    what the columns mean."""
     file = file or sys.stdout
     head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
            f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
     print(head, file=file)
-    points: dict[str, list[dict]] = {}
+    points: dict[str, list[LerResult]] = {}
     for r in results:
         j = r.to_json()
 
@@ -218,20 +240,29 @@ def print_table(results: list[LerResult], file=None) -> None:
         )
         key = f"d={j['distance']} r={j['rounds']} p={j['p']:g} {j['basis']} {noise}" + (
             f" scale={j['scale_qubits']}" if "scale_qubits" in j else "")
-        points.setdefault(key, []).append(j)
-    compared = {k: rows for k, rows in points.items() if len(rows) > 1 and all(r["shots"] for r in rows)}
+        points.setdefault(key, []).append(r)
+    compared = {k: rows for k, rows in points.items() if len(rows) > 1 and all(r.shots for r in rows)}
     if not compared:
         return
     print("", file=file)
     for key, rows in compared.items():
-        best = min(rows, key=lambda r: r["errors"] / r["shots"])
-        others = []
+        best = min(rows, key=lambda r: r.errors / r.shots)
+        paired, unpaired = [], []
         for r in rows:
             if r is best:
                 continue
-            ratio = (r["errors"] / r["shots"]) / max(best["errors"] / best["shots"], 1e-300)
-            others.append(f"{ratio:.3f}x fewer than {r['decoder']} (only-fails {best['only_fails'].get(r['decoder'], 0)}"
-                          f" vs {r['only_fails'].get(best['decoder'], 0)})")
-        print(f"{key}: {best['decoder']} made the fewest errors: {'; '.join(others)}", file=file)
-    print("only-fails D:n = shots on which this decoder failed and decoder D, decoding the same shot, did not.",
-          file=file)
+            try:
+                c = compare(best, r)
+            except NotPaired as e:
+                unpaired.append(f"{r.decoder} not compared ({e})")
+                continue
+            paired.append(f"{c.ratio:.3f}x fewer than {r.decoder} (only-fails {c.only_a} vs {c.only_b})")
+        if paired:
+            line = f"{best.decoder} made the fewest errors: {'; '.join(paired)}"
+            if unpaired:
+                line += "; " + "; ".join(unpaired)
+        else:
+            line = "no paired comparison: " + "; ".join(unpaired)
+        print(f"{key}: {line}", file=file)
+    print("only-fails D:n = shots on which this decoder failed and decoder D, decoding the same shot, did not "
+          "(shown where the two decoded all their shots together).", file=file)

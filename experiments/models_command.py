@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
                       f"[{100 * m['low']:.3f}, {100 * m['high']:.3f}]; {m['compared']}")
                 continue
             ler = f"LER {m['ler']:.3e} [{m['ler_low']:.3e}, {m['ler_high']:.3e}], " if "ler_low" in m else ""
-            print(f"  measured: d={m['d']} rounds={m['rounds']} p={m['p']} {m['noise']} v{m['noise_version']}: "
-                  f"{ler}{m['ratio']:.3f}x fewer errors than PyMatching ({m['shots']:,} paired shots)")
+            corr = f"; z {m['z_vs_correlated']:+.1f} vs correlated PyMatching" if "z_vs_correlated" in m else ""
+            print(f"  measured, {m.get('decoder', 'predecoder')}: d={m['d']} rounds={m['rounds']} p={m['p']} "
+                  f"{m['noise']} v{m['noise_version']}: {ler}{m['ratio']:.3f}x fewer errors than PyMatching "
+                  f"({m['shots']:,} paired shots{corr})")
     return 0

@@ -8,12 +8,14 @@ but p never share a line; drawn with ``sinter.plot_error_rate`` (the 95% likelih
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 from collections import defaultdict
 
 from experiments.cli import UsageError
+from qec.output_files import check_output_path, write_bytes
 from qec.stats_csv import read_csv_stats
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
 from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
@@ -21,7 +23,9 @@ from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in", dest="inputs", nargs="+", required=True, help="sinter CSV file(s)")
-    parser.add_argument("--out", required=True, help="image file to write (png, pdf, svg)")
+    parser.add_argument("--out", required=True,
+                        help="image file to write; its extension gives the format (png, pdf, svg, ...; none: png); "
+                             "- writes the image to standard output")
     parser.add_argument("--per-round", action="store_true", help="plot the LER per round instead of per shot")
 
 
@@ -62,6 +66,9 @@ def group_series(stats, per_round: bool = False) -> tuple[dict[tuple, list], int
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = image_format(args.out)
+    if args.out != "-":  # before reading anything: never over an input, never a directory
+        check_output_path(args.out, inputs=args.inputs, what="--out")
     stats = []
     for path in args.inputs:
         file_stats = read_csv_stats(path)
@@ -116,14 +123,36 @@ def run(args: argparse.Namespace) -> int:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
                   ncol=1 + n // 24)
     fig.tight_layout()
+    image = io.BytesIO()
     try:
-        fig.savefig(args.out)
-    except OSError as e:
-        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
-    except ValueError as e:
-        raise UsageError(f"cannot write {args.out}: {e}") from None
+        fig.savefig(image, format=fmt)
     finally:
         plt.close(fig)
-    print(f"wrote {args.out}")
+    if args.out == "-":
+        sys.stdout.buffer.write(image.getvalue())
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(args.out, image.getvalue(), inputs=args.inputs, what="--out")
+    print(f"qec plot: wrote {'stdout' if args.out == '-' else args.out} ({fmt})", file=sys.stderr)
     return 0
+
+
+def image_format(out: str) -> str:
+    """The image format of ``--out``: its extension (png, pdf, svg, ...), png without one (also
+    for ``-``, standard output, and devices such as /dev/stdout); one line for an unknown one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if not out:
+        raise UsageError("--out is empty: give an image file (or - for standard output)")
+    ext = os.path.splitext(os.path.basename(out))[1][1:].lower()
+    if not ext:
+        return "png"
+    if ext not in formats:
+        raise UsageError(f"--out {out}: unknown image format .{ext}; give one of {', '.join(sorted(formats))} "
+                         f"(or no extension for png)")
+    return ext
 

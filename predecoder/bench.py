@@ -49,6 +49,7 @@ from predecoder.device import resolve_device
 from predecoder.latency_path import LatencyPath
 from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
 from qec.circuits import MemoryExperiment
+from qec.memory_estimate import check_fits, detectors, point_bytes
 
 
 class _NullDecoder:
@@ -235,6 +236,9 @@ def run_bench(
     dev = resolve_device(device)
     rounds = distance if rounds is None else rounds
     exp = MemoryExperiment(distance=distance, rounds=rounds, p=p, basis=basis, noise=noise)
+    # The pipeline and plain PyMatching beside it, before anything is built.
+    check_fits(point_bytes(distance, rounds, ("predecoder", "pymatching")),
+               f"benchmarking the d={distance}, rounds={rounds} pipeline", detectors(distance, rounds))
     circuit, dem = exp.circuit(), exp.dem()
     dec = PipelineDecoder(
         circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,

@@ -357,15 +357,18 @@ class PipelineDecoder:
             the residual when asked.
         """
         events, packed = self._events(events, bit_packed)
-        if self.weighted:
-            return self._decode_weighted(events, packed, return_residual)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
-            res, flip = self.residual_and_flip(events[i:i + self._chunk])
-            if self.matching_workers:  # matched in a worker while the next chunk is pre-decoded
-                preds.append((flip, self.global_decoder.submit(res, bit_packed=False)))
+            chunk = events[i:i + self._chunk]
+            if self.weighted:
+                res, flip, logits = self.weighted_inputs(chunk)
+                preds.append(self.match_weighted(res, flip, logits))
             else:
-                preds.append(flip ^ self.global_decoder.decode_batch(res, bit_packed=False))
+                res, flip = self.residual_and_flip(chunk)
+                if self.matching_workers:  # matched in a worker while the next chunk is pre-decoded
+                    preds.append((flip, self.global_decoder.submit(res, bit_packed=False)))
+                else:
+                    preds.append(flip ^ self.global_decoder.decode_batch(res, bit_packed=False))
             if return_residual:
                 residuals.append(res)
         if self.matching_workers:
@@ -418,21 +421,6 @@ class PipelineDecoder:
         ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device)
         residual, flip = self.apply_corrections(ev, self.corrections_from_logits(logits))
         return flip.cpu().numpy() ^ self.local_matcher.decode_batch(residual.cpu().numpy(), bit_packed=False)
-
-    def _decode_weighted(self, events: np.ndarray, packed: bool, return_residual: bool):
-        preds, residuals = [], []
-        for i in range(0, len(events), self._chunk):
-            res, flip, logits = self.weighted_inputs(events[i:i + self._chunk])
-            preds.append(self.match_weighted(res, flip, logits))
-            if return_residual:
-                residuals.append(res)
-        prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
-        if packed:
-            prediction = np.packbits(prediction, axis=1, bitorder="little")
-        if not return_residual:
-            return prediction
-        residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)
-        return prediction, residual
 
     def close(self) -> None:
         """Stop the matching worker processes, if any (they also die with this process)."""

@@ -1,6 +1,6 @@
 """The pipeline decoder as a ``sinter.Decoder``.
 
-    sinter collect --circuits *.stim --decoders predecoder predecoder-correlated predecoder-weighted \\
+    sinter collect --circuits *.stim --decoders predecoder@<hash12> predecoder-weighted@<hash12> \\
         --custom_decoders_module_function "predecoder:sinter_decoders" ...
 
 Sinter hands a decoder only the detector error model, not the circuit, so the layout is derived
@@ -11,12 +11,13 @@ PyMatching are built inside ``compile_decoder_for_dem`` (neither pickles); the d
 itself holds only the model's path and options.
 
 Sinter records a result under the decoder's *name* (its strong id is circuit, DEM, decoder name
-and the task's metadata), so the model's identity has to be in the name: besides
-``predecoder``, ``predecoder-correlated`` and ``predecoder-weighted``, :func:`sinter_decoders`
-offers each pinned as ``<name>@<hash>`` (the first 12 hex digits of the model file's sha256). Use the pinned names whenever results of more than one model may meet in one
-CSV; the plain names decode with whichever model ``sinter_decoders`` was given (the shipped
-default when called without one, as ``sinter collect`` does). For another model on the command
-line, point ``--custom_decoders_module_function`` at a two-line function of your own that calls
+and the task's metadata), so the model's identity has to be in the name: :func:`sinter_decoders`
+offers only ``predecoder@<hash>``, ``predecoder-correlated@<hash>`` and
+``predecoder-weighted@<hash>`` (the first 12 hex digits of the model file's sha256; ``qec
+models`` shows them). Plain ``predecoder`` names would put two models' results under one strong
+id, and sinter would merge them. ``sinter collect`` says which names are available when given
+another. For another model on the command line, point
+``--custom_decoders_module_function`` at a two-line function of your own that calls
 ``sinter_decoders(model="m.safetensors")``.
 """
 
@@ -160,21 +161,28 @@ class SinterPreDecoder(sinter.Decoder):
 
 
 def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinter.Decoder]:
-    """Custom decoders for sinter: ``predecoder``, ``predecoder-correlated``,
-    ``predecoder-weighted`` and each pinned to the model's hash (``predecoder@<hash12>``, ...).
+    """Custom decoders for sinter, pinned to the model's hash: ``predecoder@<hash12>``,
+    ``predecoder-correlated@<hash12>`` and ``predecoder-weighted@<hash12>`` (see the module:
+    plain names would merge two models).
 
     Args:
         model: model file; None: the shipped default.
         options: :class:`PipelineDecoder` options (device, block_rounds, block_batch, ...).
 
     Example:
-        >>> decoders = sinter_decoders()
-        >>> sorted(name.split("@")[0] for name in decoders)[::2]
-        ['predecoder', 'predecoder-correlated', 'predecoder-weighted']
+        >>> from predecoder import load_model
+        >>> set(sinter_decoders()) == {f"{name}@{load_model().short_hash}" for name in
+        ...                            ("predecoder", "predecoder-correlated", "predecoder-weighted")}
+        True
     """
     out: dict[str, sinter.Decoder] = {}
     for name, global_decoder in PREDECODER_NAMES.items():
         decoder = SinterPreDecoder(model, global_decoder, **options)
-        out[name] = decoder
-        out[f"{name}@{decoder.sha256[:12]}"] = decoder
+        out[pinned_name(name, decoder.sha256)] = decoder
     return out
+
+
+def pinned_name(name: str, sha256: str) -> str:
+    """``"predecoder"`` and a model's sha256 -> ``"predecoder@<first 12 hex digits>"``: the name
+    sinter records results under."""
+    return f"{name}@{sha256[:12]}"

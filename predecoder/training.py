@@ -24,12 +24,17 @@ import torch.distributed as dist
 
 from predecoder.checkpoints import RUN_FILES, load_checkpoint, run_metadata, save_run, warm_start
 from predecoder.model import ModelConfig, PreDecoderCNN, resolve_preset
+from predecoder.model_catalog import model_path
 from predecoder.model_file import save_model
 from predecoder.optim import Lion
 from predecoder.device import resolve_device
 from predecoder.train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainState
 from predecoder.training_data import data_metadata, training_experiments
 from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
+from predecoder.training_data import TrainingExperiment
+from qec.interrupts import deferred_interrupts
+from qec.locks import folder_lock
+from qec.output_files import check_output_path, make_folder, remove_stale_temporaries
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
 
@@ -95,7 +100,10 @@ def train(
     overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
-    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises.
+    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
+    does SIGTERM inside :func:`qec.interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
+    One process writes a run folder at a time (another gets a one-line ``LockedError``); the
+    temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
@@ -108,20 +116,43 @@ def train(
         10
     """
     rank, world, distributed = _dist_info()
-    experiments = training_experiments(cfg)  # a bad circuit or DEM fails before anything is written
+    out = Path(cfg.out)
+    # The run's files never replace what it reads: the DEMs, the circuits, and the warm start
+    # (read unless resuming).
+    init = None if cfg.init is None or resume else model_path(cfg.init)
+    if rank == 0:
+        for name, flag in ((cfg.dem_path, "--dem"), (init, "--init")):
+            if name is not None and not os.path.isfile(name):
+                raise ValueError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+    # A bad circuit or DEM, or a size the machine cannot hold, fails before the run folder is made.
+    experiments = training_experiments(cfg)
     data = data_metadata(experiments)
+    if rank != 0:
+        return _train(cfg, out, experiments, data, resume, log, progress, stop_at_step, on_finish, overwrite)
+    inputs = (cfg.dem_path, *cfg.dems, *cfg.circuits, init)
+    make_folder(out)
+    for name in RUN_FILES:
+        check_output_path(out / name, inputs=inputs, what="run file")
+    probe = out / ".write_test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+    with folder_lock(out, f"training run {out}"):  # one writer per run folder
+        stale = remove_stale_temporaries(out, RUN_FILES)
+        if stale:
+            log(f"removed {len(stale)} temporary file(s) a killed run left in {out}")
+        return _train(cfg, out, experiments, data, resume, log, progress, stop_at_step, on_finish, overwrite)
+
+
+def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], data: dict, resume: bool, log,
+           progress: bool, stop_at_step, on_finish, overwrite: bool) -> TrainState:
+    """:func:`train` once ``out`` is ready (and locked, on rank 0)."""
+    rank, world, distributed = _dist_info()
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    if rank == 0:
-        probe = out / ".write_test"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            probe.write_text("")
-            probe.unlink()
-        except OSError as e:
-            raise ValueError(f"cannot write to {out}: {e.strerror}") from None
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if rank == 0 and existing and not resume and not overwrite:
         raise ValueError(
@@ -184,7 +215,8 @@ def train(
     def save(kind: str) -> None:
         if rank != 0:
             return
-        save_run(out, network, opt, cfg, state, model_config, data)
+        with deferred_interrupts():  # the checkpoint's files always belong together
+            save_run(out, network, opt, cfg, state, model_config, data)
 
     t_start = time.perf_counter() - state.seconds
     last_log = time.perf_counter()
@@ -254,12 +286,13 @@ def train(
                         f"residual density x{v['residual_density_ratio']:.3f}, BCE {v['bce']:.5f}, "
                         f"precision {v['precision']:.3f} recall {v['recall']:.3f} at threshold 0"
                     )
-                    _append_jsonl(out / "validation.jsonl", v)
-                    score = v["weighted_ler"] if cfg.select_by == "weighted" else v["predecoder_ler"]
-                    if state.best_ler is None or score <= state.best_ler:
-                        state.best_ler = score
-                        state.best_threshold = v["best_threshold"]
-                        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
+                    with deferred_interrupts():  # the best model and the state that names it
+                        _append_jsonl(out / "validation.jsonl", v)
+                        score = v["weighted_ler"] if cfg.select_by == "weighted" else v["predecoder_ler"]
+                        if state.best_ler is None or score <= state.best_ler:
+                            state.best_ler = score
+                            state.best_threshold = v["best_threshold"]
+                            save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
                 save("periodic")
             if distributed and cfg.val_shots > 0 and state.step % cfg.val_every == 0:
                 dist.barrier()

@@ -117,7 +117,19 @@ class WeightedMatcher {
             }
         }
         edge_weight_.resize(num_edges);
-        edge_obs_.resize(num_edges);
+        edge_obs_.assign(num_edges, 0);
+        edge_merged_.assign(num_edges, 0);
+        for (size_t c = 0; c < num_columns_; c++) {
+            if (column_first_[c])
+                edge_obs_[column_edge_[c]] = column_obs_[c];
+            else
+                edge_merged_[column_edge_[c]] = 1;
+        }
+        for (size_t e = 0; e < num_edges; e++) {  // fixed for edges of one column
+            *slots_[e].obs_u = edge_obs_[e];
+            if (slots_[e].obs_v)
+                *slots_[e].obs_v = edge_obs_[e];
+        }
         parity_.assign(num_detectors, 0);
         touched_.assign(num_detectors, 0);
     }
@@ -131,9 +143,9 @@ class WeightedMatcher {
 
     // events: uint8 (shots, num_detectors); values: float32 or float64 (shots, width).
     // Column c's weight in shot s is clamp(sign * values[s, index[c]], -clip, clip).
-    // Returns uint64 (shots,) observable masks.
+    // Returns uint8 (shots, num_observables): the predicted observable flips, 0 or 1.
     template <typename Real>
-    py::array_t<uint64_t> decode_batch(
+    py::array_t<uint8_t> decode_batch(
         py::array_t<uint8_t, py::array::c_style | py::array::forcecast> events,
         py::array_t<Real, py::array::c_style> values,
         py::array_t<int64_t, py::array::c_style | py::array::forcecast> index,
@@ -152,10 +164,10 @@ class WeightedMatcher {
         if (std::isnan(sign) || std::isnan(clip) || clip < 0)
             throw std::invalid_argument("sign and clip must be numbers, clip >= 0");
         size_t shots = (size_t)events.shape(0);
-        py::array_t<uint64_t> out(shots);
+        py::array_t<uint8_t> out({shots, num_observables_});
         auto ev = events.unchecked<2>();
         auto v = values.template unchecked<2>();
-        auto res = out.mutable_unchecked<1>();
+        auto res = out.mutable_unchecked<2>();
         std::vector<uint64_t> dets;
         std::string error;
         {
@@ -167,7 +179,9 @@ class WeightedMatcher {
                     for (size_t n = 0; n < num_detectors_; n++)
                         if (ev(s, n))
                             dets.push_back(n);
-                    res(s) = decode_one(dets);
+                    pm::obs_int mask = decode_one(dets);
+                    for (size_t k = 0; k < num_observables_; k++)
+                        res(s, k) = (uint8_t)(mask >> k & 1);
                 }
             } catch (const std::exception& ex) {
                 error = ex.what();
@@ -212,11 +226,12 @@ class WeightedMatcher {
             }
         }
         double max_abs = 0;
-        bool fractional = false;
-        for (size_t e = 0; e < num_edges; e++) {
+        for (size_t e = 0; e < num_edges; e++)
+            max_abs = std::max(max_abs, std::abs(edge_weight_[e]));
+        bool fractional = false;  // PyMatching leaves all-integral weights unscaled (rarely: stops early)
+        for (size_t e = 0; e < num_edges && !fractional; e++) {
             double x = edge_weight_[e];
-            max_abs = std::max(max_abs, std::abs(x));
-            fractional |= std::abs(x) < 4503599627370496.0 && x != (double)(int64_t)x;
+            fractional = std::abs(x) < 4503599627370496.0 && x != (double)(int64_t)x;
         }
         if (max_abs > kMaxUserEdgeWeight)
             throw std::invalid_argument("a matching weight exceeds PyMatching's maximum absolute edge weight");
@@ -232,10 +247,12 @@ class WeightedMatcher {
             pm::obs_int obs = edge_obs_[e];
             const Slot& slot = slots_[e];
             *slot.weight_u = a;
-            *slot.obs_u = obs;
-            if (slot.weight_v) {
+            if (slot.weight_v)
                 *slot.weight_v = a;
-                *slot.obs_v = obs;
+            if (edge_merged_[e]) {  // which parallel column wins, and so the observables, varies by shot
+                *slot.obs_u = obs;
+                if (slot.obs_v)
+                    *slot.obs_v = obs;
             }
             if (wi < 0) {
                 size_t u = edge_u_[e], v = edge_v_[e];
@@ -335,7 +352,7 @@ class WeightedMatcher {
     std::vector<Slot> slots_;
     std::vector<double> edge_weight_;
     std::vector<pm::obs_int> edge_obs_;
-    std::vector<uint8_t> column_first_, parity_, touched_;
+    std::vector<uint8_t> column_first_, edge_merged_, parity_, touched_;
     std::vector<size_t> neg_nodes_;
     pm::Mwpm mwpm_;
 };

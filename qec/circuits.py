@@ -8,6 +8,7 @@ from typing import Any
 
 import stim
 
+from qec.memory_estimate import check_fits, detectors, point_bytes
 from qec.noise import NOISE_MODELS, CircuitNoise, noise_version
 from qec.noise_insertion import (
     fold_hadamards,
@@ -75,7 +76,8 @@ class MemoryExperiment:
         return noise_version(self.noise)
 
     def circuit(self) -> stim.Circuit:
-        """The noisy Stim circuit (cached per experiment)."""
+        """The noisy Stim circuit (cached per experiment); a size this machine cannot hold is a
+        :class:`qec.memory_estimate.TooLargeError`, raised before anything is built."""
         return _circuit(self).copy()
 
     def noiseless_circuit(self) -> stim.Circuit:
@@ -103,6 +105,8 @@ class MemoryExperiment:
 
 @functools.lru_cache(maxsize=64)
 def _circuit(exp: MemoryExperiment) -> stim.Circuit:
+    check_fits(point_bytes(exp.distance, exp.rounds), f"the d={exp.distance}, rounds={exp.rounds} circuit and its DEM",
+               detectors(exp.distance, exp.rounds))
     base = exp.noiseless_circuit()
     if exp.noise == "stim":
         p = exp.p

@@ -146,7 +146,12 @@ def load_custom_decoders(spec: str) -> dict[str, Any]:
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ValueError(f"custom decoders {spec!r}: {module_name} has no function {func_name}")
-    out = func()
+    try:
+        out = func()
+    except Exception as e:  # any function can be named: os:system raises TypeError
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"custom decoders {spec!r}: {module_name}.{func_name}() failed ({type(e).__name__}: {first}); "
+                         f"it must take no arguments and return {{name: decoder}}") from None
     if not isinstance(out, Mapping):
         raise ValueError(f"custom decoders {spec!r}: {func_name}() returned {type(out).__name__}, not a dict")
     return dict(out)

@@ -1,19 +1,24 @@
 """Logical-error-rate collection: several decoders compared on the same sampled shots.
 
 For every point (a :class:`LerTask`: a memory experiment and the decoders to compare) the engine
-samples bit-packed detection events with Stim, runs every decoder on the same batch and counts a
-shot as failed when any observable prediction differs from the sampled observable. Batches grow
-geometrically (like sinter) until each decoder has ``max_shots`` shots or ``max_errors`` errors.
+samples bit-packed detection events with Stim, runs every decoder on the same shots and counts a
+shot as failed when any observable prediction differs from the sampled observable, until each
+decoder has ``max_shots`` shots or ``max_errors`` errors.
 
-Results are sinter ``TaskStats`` rows, appended to a sinter CSV one finished batch at a time and
-flushed, so an interruption loses no finished batch and ``sinter plot`` / ``sinter combine`` read
-the file. Re-running the same collection resumes: what the CSV already holds for a strong id
-counts toward the targets, and the new batches' seeds are derived from the shots already done, so
-continued shots are fresh.
+Shots: each point has a shot stream (:class:`qec.shot_stream.ShotStream`): batch k is a function of
+(base seed, the point's circuit, k) alone, and every decoder's shots are a prefix of it. So a
+decoder added later, or another variant (threshold, model, DEM) of one, decodes exactly the shots
+the others decoded; the decoders that already have those shots decode them again beside it, for
+the paired counts only (their rows add no shots or errors). Paired counts are kept per decoder
+*variant* (:mod:`qec.pairing`), so every comparison the report prints is between decoders that
+decoded the same shots, and satisfies errors(A) - errors(B) = only(A vs B) - only(B vs A).
 
-Paired comparison: each row's ``custom_counts`` holds ``only_vs:<other decoder>`` = the shots of
-those batches where this decoder failed and ``<other decoder>`` did not (McNemar's discordant
-pairs); ``sinter combine`` sums them like the other counts.
+Results are sinter ``TaskStats`` rows, appended to a sinter CSV one finished job at a time, in the
+order the jobs were issued (so an interruption never leaves a gap in a decoder's prefix), whole or
+not at all. ``sinter plot`` / ``sinter combine`` read the file. Re-running a collection resumes:
+what the CSV holds for a strong id counts toward the targets and the stream continues after it;
+the point's stream (its base seed) is the one the CSV recorded. For a fixed seed and
+``max_shots``, ``workers=N`` writes the same rows as ``workers=1`` (but for their seconds).
 
 Example:
     >>> from qec import MemoryExperiment
@@ -26,7 +31,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
+import dataclasses
 import math
 import os
 import secrets
@@ -42,9 +47,12 @@ import stim
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
+from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
+from qec.pairing import only_key, shared_key, stream_seeds
+from qec.shot_stream import MIN_BATCH, ShotStream, sample_batch
 from qec.stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec.statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
-from qec.worker_processes import worker_pool
+from qec.worker_processes import stop_workers, worker_pool
 
 # Names this module has always offered.
 __all__ = [
@@ -52,14 +60,22 @@ __all__ = [
     "collect_ler", "paired_failure_counts", "per_round", "read_csv_stats", "strong_id",
 ]
 
-_MIN_BATCH = 256
-_FIRST_BATCH = 1024
-_MAX_BATCH = 1 << 16
-_MAX_BATCH_BYTES = 1 << 26
-
 
 # ---------------------------------------------------------------------------------------------
-# Sampling and decoding of one batch (in this process or in a worker).
+# A job: shots [start, start + shots) of a point's stream, all in batch k.
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    seq: int  # issue order over the whole collection: rows are written in this order
+    point: int
+    batch: int  # the stream's batch index
+    batch_shots: int
+    batch_seed: int
+    offset: int  # first shot of the job within the batch
+    shots: int
+    new: tuple[str, ...]  # decoders that get these shots
+    companions: tuple[str, ...]  # decoders that already have them: paired counts only
 
 
 def _pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
@@ -82,56 +98,87 @@ def paired_failure_counts(
     return errors, pairs
 
 
-def _run_batch(
-    circuit: stim.Circuit, decoders: Sequence[tuple[str, Any]], shots: int, seed: int
-) -> dict[str, Any]:
+def _run_job(circuit: stim.Circuit, decoders: Mapping[str, Any], job: _Job, cache: dict) -> dict[str, Any]:
+    """Sample the job's batch (or take it from ``cache``, which keeps the last batch), decode its
+    slice with the new decoders and the companions; errors, seconds and all paired counts."""
     t0 = time.perf_counter()
-    sampler = circuit.compile_detector_sampler(seed=seed)
-    events, obs = sampler.sample(shots, separate_observables=True, bit_packed=True)
+    if cache.get("batch") != (job.point, job.batch):
+        cache.clear()
+        cache["batch"] = (job.point, job.batch)
+        cache["shots"] = sample_batch(circuit, job.batch_shots, job.batch_seed)
+    events, obs = (a[job.offset:job.offset + job.shots] for a in cache["shots"])
     t_sample = time.perf_counter() - t0
     fails: dict[str, np.ndarray] = {}
     seconds: dict[str, float] = {}
-    for name, dec in decoders:
+    for name in (*job.new, *job.companions):
         t = time.perf_counter()
-        pred = _pack_predictions(dec.decode_batch(events, bit_packed=True), circuit.num_observables)
+        pred = _pack_predictions(decoders[name].decode_batch(events, bit_packed=True), circuit.num_observables)
         if pred.shape != obs.shape:
             raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
         fails[name] = np.any(pred != obs, axis=1)
         seconds[name] = time.perf_counter() - t + t_sample
     errors, pairs = paired_failure_counts(fails)
-    return {"shots": shots, "errors": errors, "seconds": seconds, "pairs": pairs}
+    return {"errors": errors, "seconds": seconds, "pairs": pairs}
 
 
 _WORKER_TASKS: list[tuple[MemoryExperiment, list[tuple[str, Any]]]] = []
 _WORKER_CACHE: dict[int, tuple[stim.Circuit, dict[str, Any]]] = {}
+_WORKER_SHOTS: dict = {}  # the last batch sampled in this worker
 
 
 def _worker_init(tasks) -> None:
     global _WORKER_TASKS
     _WORKER_TASKS = tasks
     _WORKER_CACHE.clear()
+    _WORKER_SHOTS.clear()
 
 
-def _worker_batch(task_index: int, names: tuple[str, ...], shots: int, seed: int) -> dict[str, Any]:
-    if task_index not in _WORKER_CACHE:
+def _worker_job(job: _Job) -> dict[str, Any]:
+    if job.point not in _WORKER_CACHE:
         # Rebuilt from the experiment, not from circuit text: Stim's text form rounds
         # probabilities to 6 digits.
-        experiment, factories = _WORKER_TASKS[task_index]
+        experiment, factories = _WORKER_TASKS[job.point]
         circuit, dem = experiment.circuit(), experiment.dem()
-        _WORKER_CACHE[task_index] = (circuit, {n: factory(circuit, dem) for n, factory in factories})
-    circuit, decs = _WORKER_CACHE[task_index]
-    return _run_batch(circuit, [(n, decs[n]) for n in names], shots, seed)
+        _WORKER_CACHE[job.point] = (circuit, {n: factory(circuit, dem) for n, factory in factories})
+    circuit, decoders = _WORKER_CACHE[job.point]
+    return _run_job(circuit, decoders, job, _WORKER_SHOTS)
 
 
 # ---------------------------------------------------------------------------------------------
 # The collection loop.
 
 
-class _Point:
-    """Book-keeping for one task."""
+def _point_rows(existing: Mapping[str, sinter.TaskStats], experiment: MemoryExperiment) -> list[sinter.TaskStats]:
+    """The CSV's rows of ``experiment``'s point, whatever their decoder (by the experiment's
+    metadata: d, r, p, basis, noise and its version, scaled qubits, parameters)."""
+    want = experiment.json_metadata()
+    keys = ("d", "r", "p", "b", "noise", "noise_version", "scale", "params")
+    return [s for s in existing.values() if isinstance(s.json_metadata, dict)
+            and all(s.json_metadata.get(k) == want.get(k) for k in keys)]
 
-    def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], base_seed: int,
-                 custom_decoders: Mapping[str, CustomDecoder] | None):
+
+def _point_seed(experiment: MemoryExperiment, rows: Sequence[sinter.TaskStats], seed: int | None,
+                fresh_seed: int) -> int:
+    """The base seed of a point's stream: the one its rows in the CSV were collected with (a
+    given ``seed`` must be it), else ``seed``, else ``fresh_seed``."""
+    recorded = set().union(*(stream_seeds(s.custom_counts) for s in rows)) if rows else set()
+    where = f"the d={experiment.distance}, r={experiment.rounds}, p={experiment.p:g} {experiment.basis} point"
+    if seed is not None:
+        if recorded and int(seed) not in recorded:
+            raise ValueError(f"the CSV holds {where}'s shots of seed {', '.join(map(str, sorted(recorded)))}, not "
+                             f"{seed}: give that seed (or none) to continue its shots, or another --out")
+        return int(seed)
+    if len(recorded) > 1:
+        raise ValueError(f"the CSV holds {where}'s shots of seeds {', '.join(map(str, sorted(recorded)))}: "
+                         f"give the one to continue")
+    return next(iter(recorded)) if recorded else fresh_seed
+
+
+class _Point:
+    """Book-keeping for one task: its stream, each decoder's position in it, the jobs."""
+
+    def __init__(self, index: int, task: LerTask, existing: Mapping[str, sinter.TaskStats], seed: int | None,
+                 fresh_seed: int, custom_decoders: Mapping[str, CustomDecoder] | None):
         self.index = index
         self.task = task
         self.circuit = task.experiment.circuit()
@@ -151,19 +198,19 @@ class _Point:
                 r.shots, r.errors, r.seconds = old.shots, old.errors, old.seconds
                 r.custom_counts = Counter(old.custom_counts)
             self.results[n] = r
-        self.inflight: dict[str, int] = {n: 0 for n in self.decoders}
+        for r in self.results.values():
+            r.peers = [o for o in self.results.values() if o is not r]
+        base = _point_seed(task.experiment, _point_rows(existing, task.experiment), seed, fresh_seed)
+        self.stream = ShotStream(self.circuit, base, self.circuit_text)
+        # Each decoder's shots of this stream are its prefix [0, position); issued includes jobs in flight.
+        self.issued = {n: int(r.custom_counts.get(self.stream.key, 0)) for n, r in self.results.items()}
+        self.inflight = {n: 0 for n in self.decoders}
         self.existing_shots = {n: r.shots for n, r in self.results.items()}
-        # Seeds come from (base seed, circuit, shot offset); the offset starts after the shots
-        # already collected, so resumed collections never repeat a batch.
-        self.offset = max(self.existing_shots.values())
-        self.seed_key = hashlib.sha256(f"{base_seed}\0{self.circuit_text}".encode()).digest()
-        self.batch = _FIRST_BATCH
-        bytes_per_shot = (self.circuit.num_detectors + 7) // 8 + 1
-        self.max_batch = max(_MIN_BATCH, min(_MAX_BATCH, _MAX_BATCH_BYTES // bytes_per_shot))
+        self.cache: dict = {}
 
     def wants(self, name: str, max_shots: int | None, max_errors: int | None) -> int:
         """Shots this decoder may still be given (0 when done); errors are checked on finished
-        batches only."""
+        jobs only."""
         r = self.results[name]
         if max_errors is not None and r.errors >= max_errors:
             return 0
@@ -171,54 +218,60 @@ class _Point:
             return 1 << 62
         return max(0, max_shots - r.shots - self.inflight[name])
 
-    def active(self, max_shots, max_errors) -> list[str]:
-        return [n for n in self.decoders if self.wants(n, max_shots, max_errors) > 0]
-
-    def done(self, max_shots, max_errors) -> bool:
-        return not self.active(max_shots, max_errors) and not any(self.inflight.values())
-
-    def next_job(self, max_shots, max_errors) -> tuple[tuple[str, ...], int, int] | None:
-        names = tuple(self.active(max_shots, max_errors))
-        if not names:
+    def next_job(self, seq: int, max_shots: int | None, max_errors: int | None) -> _Job | None:
+        """The next shots to decode: from the position of the decoders furthest behind, to the
+        end of that batch, the nearest target or the next other decoder's position (so that
+        every other decoder either has all of the job's shots, and decodes them beside, or none)."""
+        wants = {n: self.wants(n, max_shots, max_errors) for n in self.decoders}
+        active = [n for n in self.decoders if wants[n] > 0]
+        if not active:
             return None
-        shots = min(self.batch, self.max_batch, *(self.wants(n, max_shots, max_errors) for n in names))
+        start = min(self.issued[n] for n in active)
+        new = tuple(n for n in active if self.issued[n] == start)
+        k, offset = self.stream.locate(start)
+        end = min(self.stream.batch_start(k) + self.stream.batch_size(k), start + min(wants[n] for n in new),
+                  *(self.issued[n] for n in self.decoders if self.issued[n] > start))
         if max_errors is not None:
             # Aim at the decoder that needs the most shots to reach max_errors.
             need = 0.0
-            for n in names:
+            for n in new:
                 r = self.results[n]
                 if r.errors == 0:
                     need = math.inf
                     break
                 need = max(need, (max_errors - r.errors) * r.shots / r.errors)
             if need < math.inf:
-                shots = min(shots, max(_MIN_BATCH, int(need * 1.1) + 1))
-        self.batch = min(self.batch * 2, self.max_batch)
-        seed = int.from_bytes(
-            hashlib.sha256(self.seed_key + self.offset.to_bytes(8, "little")).digest()[:8], "little"
-        ) >> 1
-        self.offset += shots
-        for n in names:
-            self.inflight[n] += shots
-        return names, shots, seed
+                end = min(end, start + max(MIN_BATCH, int(need * 1.1) + 1))
+        companions = tuple(n for n in self.decoders if n not in new and self.issued[n] >= end)
+        for n in new:
+            self.issued[n] = end
+            self.inflight[n] += end - start
+        return _Job(seq, self.index, k, self.stream.batch_size(k), self.stream.batch_seed(k), offset, end - start,
+                    new, companions)
 
-    def record(self, names: tuple[str, ...], out: Mapping[str, Any]) -> list[sinter.TaskStats]:
+    def record(self, job: _Job, out: Mapping[str, Any]) -> list[sinter.TaskStats]:
+        """Add a finished job to the totals; its rows (the companions' with paired counts only)."""
         rows = []
-        shots = out["shots"]
-        for n in names:
-            self.inflight[n] -= shots
+        decoded = (*job.new, *job.companions)
+        for n in decoded:
             r = self.results[n]
-            custom = Counter({
-                PAIR_KEY + b: out["pairs"][(a, b)] for (a, b) in out["pairs"] if a == n
-            })
+            partners = [m for m in decoded if m != n and (n in job.new or m in job.new)]
+            custom = Counter()
+            for m in partners:
+                custom[only_key(self.results[m])] = out["pairs"][(n, m)]
+                custom[shared_key(self.results[m])] = job.shots
+            shots, errors, seconds = 0, 0, 0.0
+            if n in job.new:
+                self.inflight[n] -= job.shots
+                shots, errors, seconds = job.shots, out["errors"][n], out["seconds"][n]
+                custom[self.stream.key] = job.shots
             r.shots += shots
-            r.errors += out["errors"][n]
-            r.seconds += out["seconds"][n]
+            r.errors += errors
+            r.seconds += seconds
             r.custom_counts.update(custom)
             rows.append(sinter.TaskStats(
                 strong_id=r.strong_id, decoder=n, json_metadata=r.json_metadata,
-                shots=shots, errors=out["errors"][n], discards=0, seconds=out["seconds"][n],
-                custom_counts=custom,
+                shots=shots, errors=errors, discards=0, seconds=seconds, custom_counts=custom,
             ))
         return rows
 
@@ -239,9 +292,11 @@ def collect_ler(
     Args:
         tasks: the points; all decoders of a task decode the same shots.
         max_shots: shot target per (point, decoder), existing CSV rows included; never exceeded.
-        max_errors: stop a decoder once it has this many errors (checked per finished batch).
-        seed: base seed; batch seeds derive from it, the circuit and the shot offset. ``None`` =
-            random.
+        max_errors: stop a decoder once it has this many errors (checked per finished job).
+        seed: base seed of the points' shot streams (batch k's seed derives from it, the circuit
+            and k). A point ``out`` already holds continues the stream of the seed its rows were
+            collected with: ``None`` takes it, another seed is a ``ValueError``. ``None`` for a
+            new point = random.
         out: sinter CSV to append to (and resume from); ``None`` = keep results in memory only.
         workers: processes; 1 = sample and decode in this process.
         progress: tqdm bar on stderr.
@@ -259,6 +314,8 @@ def collect_ler(
         raise ValueError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if seed is not None and int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     for t in tasks:
         for name in t.decoders:
             decoder_factory(name, custom_decoders)  # an unknown name fails before any sampling
@@ -269,12 +326,13 @@ def collect_ler(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )
+    check_tasks_fit(tasks, workers)
     sink = CsvSink(None if out is None else os.fspath(out))  # locks the CSV before reading it
     bar = None
     try:
         existing = {} if out is None else read_csv_stats(out)
-        base_seed = secrets.randbits(63) if seed is None else int(seed)
-        points = [_Point(i, t, existing, base_seed, custom_decoders) for i, t in enumerate(tasks)]
+        fresh_seed = secrets.randbits(63)
+        points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
     except BaseException:
         sink.close()
         raise
@@ -282,8 +340,8 @@ def collect_ler(
         try:
             from tqdm import tqdm
 
-            total = sum(max(0, max_shots - min(p.existing_shots.values())) for p in points)
-            bar = tqdm(total=total, unit="shot", file=sys.stderr, disable=not sys.stderr.isatty())
+            total = sum(max(0, max_shots - n) for p in points for n in p.existing_shots.values())
+            bar = tqdm(total=total, unit="decoded shot", file=sys.stderr, disable=not sys.stderr.isatty())
         except ImportError:
             bar = None
     try:
@@ -298,42 +356,71 @@ def collect_ler(
     return [r for p in points for r in p.results.values()]
 
 
+def check_tasks_fit(tasks: Sequence[LerTask], workers: int = 1) -> None:
+    """:class:`qec.memory_estimate.TooLargeError` (one line, with the estimate) when the points,
+    which a collection holds all at once with their decoders (this process, and each of
+    ``workers`` processes when there are more than one), exceed the memory available."""
+    need = sum(point_bytes(t.experiment.distance, t.experiment.rounds, t.decoders) for t in tasks)
+    largest = max(tasks, key=lambda t: detectors(t.experiment.distance, t.experiment.rounds), default=None)
+    if largest is None:
+        return
+    e = largest.experiment
+    what = (f"the d={e.distance}, rounds={e.rounds} point" if len(tasks) == 1 else
+            f"the {len(tasks)} points (the largest d={e.distance}, rounds={e.rounds})")
+    what += f" with {len(largest.decoders)} decoder(s)"
+    if workers > 1:
+        need = need * (workers + 1) + PROCESS_BYTES * workers
+        what += f" in this process and {workers} workers"
+    check_fits(need, what, sum(detectors(t.experiment.distance, t.experiment.rounds) for t in tasks))
+
+
 def _collect_serial(points, sink, max_shots, max_errors, bar) -> None:
+    seq = 0
     for p in points:
         while True:
-            job = p.next_job(max_shots, max_errors)
+            job = p.next_job(seq, max_shots, max_errors)
             if job is None:
                 break
-            names, shots, seed = job
-            res = _run_batch(p.circuit, [(n, p.decoders[n]) for n in names], shots, seed)
-            sink.write(p.record(names, res))
-            if bar is not None:
-                bar.update(shots)
+            seq += 1
+            _commit(p, job, _run_job(p.circuit, p.decoders, job, p.cache), sink, bar)
+        p.cache.clear()
+
+
+def _commit(point: _Point, job: _Job, out: Mapping[str, Any], sink: CsvSink, bar) -> None:
+    sink.write(point.record(job, out))
+    if bar is not None:
+        bar.update(job.shots * len(job.new))
 
 
 def _collect_parallel(points, sink, max_shots, max_errors, workers, bar) -> None:
+    """Jobs are issued in the serial order and their rows written in it (a finished job waits for
+    the ones issued before it): the same rows as :func:`_collect_serial`, and never a gap in a
+    decoder's prefix of the stream when the run stops."""
     specs = [(p.task.experiment, list(p.factories.items())) for p in points]
-    with worker_pool(workers, _worker_init, (specs,)) as pool:
-        pending: dict[concurrent.futures.Future, tuple[_Point, tuple[str, ...]]] = {}
-        try:
-            while True:
-                for p in points:
-                    while len(pending) < 2 * workers:
-                        job = p.next_job(max_shots, max_errors)
-                        if job is None:
-                            break
-                        names, shots, seed = job
-                        fut = pool.submit(_worker_batch, p.index, names, shots, seed)
-                        pending[fut] = (p, names)
-                if not pending:
-                    break
-                finished, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                for fut in finished:
-                    p, names = pending.pop(fut)
-                    res = fut.result()
-                    sink.write(p.record(names, res))
-                    if bar is not None:
-                        bar.update(res["shots"])
-        finally:
-            for fut in pending:
-                fut.cancel()
+    pool = worker_pool(workers, _worker_init, (specs,))
+    try:
+        pending: dict[concurrent.futures.Future, _Job] = {}
+        finished_jobs: dict[int, tuple[_Job, Any]] = {}
+        issued = committed = 0
+        while True:
+            for p in points:
+                while len(pending) < 2 * workers:
+                    job = p.next_job(issued, max_shots, max_errors)
+                    if job is None:
+                        break
+                    issued += 1
+                    pending[pool.submit(_worker_job, job)] = job
+            if not pending:
+                break
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                finished_jobs[job.seq] = (job, fut.result())
+            while committed in finished_jobs:
+                job, out = finished_jobs.pop(committed)
+                _commit(points[job.point], job, out, sink, bar)
+                committed += 1
+    except BaseException:  # Ctrl-C, a failed batch: stop now, the rows written so far are whole
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)

@@ -11,10 +11,11 @@ from typing import Any
 import sinter
 
 from qec.circuits import MemoryExperiment
+from qec.pairing import ONLY_KEY, NotPaired, compare, shared_key, variant_id
 from qec.statistics import fit_ler, per_round
 
-# custom_counts key prefix of the paired counts: only_vs:<other decoder>.
-PAIR_KEY = "only_vs:"
+# custom_counts key prefix of the paired counts: only_vs:<other decoder's variant> (qec.pairing).
+PAIR_KEY = ONLY_KEY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,11 @@ class LerTask:
 
 @dataclasses.dataclass
 class LerResult:
-    """Totals for one (point, decoder), existing CSV rows included."""
+    """Totals for one (point, decoder), existing CSV rows included.
+
+    ``peers`` are the results of the other decoders of the same task (set by
+    :func:`qec.ler.collect_ler`): what :meth:`only_fails` and :meth:`paired_shots` are keyed by.
+    """
 
     experiment: MemoryExperiment
     decoder: str
@@ -50,6 +55,12 @@ class LerResult:
     errors: int = 0
     seconds: float = 0.0
     custom_counts: Counter = dataclasses.field(default_factory=Counter)
+    peers: list["LerResult"] = dataclasses.field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def variant(self) -> str:
+        """``<decoder>@<strong id prefix>``: what paired counts name this row by (:mod:`qec.pairing`)."""
+        return variant_id(self)
 
     def fit(self) -> sinter.Fit:
         """LER per shot: best estimate and 95% likelihood interval (:func:`qec.statistics.fit_ler`)."""
@@ -63,8 +74,19 @@ class LerResult:
         return per_round(f, self.experiment.rounds)
 
     def only_fails(self) -> dict[str, int]:
-        """Other decoder -> shots where this decoder failed and that one did not."""
-        return {k[len(PAIR_KEY):]: int(v) for k, v in self.custom_counts.items() if k.startswith(PAIR_KEY)}
+        """Peer decoder -> shots where this decoder failed and that one did not, for every peer
+        that decoded all of this row's shots with it (a paired comparison, :func:`qec.pairing.compare`)."""
+        out = {}
+        for peer in self.peers:
+            try:
+                out[peer.decoder] = compare(self, peer).only_a
+            except NotPaired:
+                pass
+        return out
+
+    def paired_shots(self) -> dict[str, int]:
+        """Peer decoder -> shots this decoder decoded together with it."""
+        return {peer.decoder: int(self.custom_counts.get(shared_key(peer), 0)) for peer in self.peers}
 
     def to_json(self) -> dict[str, Any]:
         f, r = self.fit(), self.fit_per_round()
@@ -87,6 +109,7 @@ class LerResult:
             "ler_per_round_high": _num(r.high),
             "seconds": round(self.seconds, 6),
             "only_fails": self.only_fails(),
+            "paired_shots": self.paired_shots(),
             "strong_id": self.strong_id,
         }
         if e.scale_qubits:

@@ -4,10 +4,15 @@
 optimizer state, DEMs, exports):
 
 - an output that is one of the run's inputs (the same path, a hard link to it, or a symlink
-  pointing at it) is refused with one line, before anything is written;
+  pointing at it) is refused with one line, before anything is written; so is an output in a
+  folder of files shipped with the package (:data:`SHIPPED_DATA`: the shipped models of an
+  editable install are its source files);
 - a symlink given as the output is written *through* (its target is replaced, the link stays);
 - a regular file is written to a temporary file in the same directory and renamed over the
-  target at the end, so a failed or interrupted run leaves the old file (or none) in place;
+  target at the end, so a failed or interrupted run leaves the old file (or none) in place; the
+  writer holds a lock on its temporary file, and the temporaries of killed writers (kill -9
+  cannot clean up) are removed the next time the same output is written
+  (:func:`remove_stale_temporaries`);
 - a FIFO, a character device (``/dev/stdout``, ``/dev/null``) or anything else that is not a
   regular file is opened and written directly: it is never replaced by a regular file;
 - every failure (unwritable directory, disk full) is :class:`OutputFileError`, one line naming
@@ -25,14 +30,35 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import os
 import stat
 import tempfile
 from typing import BinaryIO, Iterator, Sequence
 
+from qec.locks import try_lock
+
+# (package, folder) of data files shipped with the project: never an output.
+SHIPPED_DATA = (("predecoder", "models"), ("noise_learning", "models"))
+
 
 class OutputFileError(ValueError):
     """An output that cannot be written, or that would replace an input."""
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_data_dirs() -> tuple[str, ...]:
+    """The real paths of the :data:`SHIPPED_DATA` folders (found without importing the packages)."""
+    out = []
+    for package, folder in SHIPPED_DATA:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            out.append(os.path.realpath(os.path.join(location, folder)))
+    return tuple(out)
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -42,19 +68,25 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def check_output_path(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> str:
+def check_output_path(
+    path: str | os.PathLike, inputs: Sequence[str | os.PathLike | None] = (), what: str = "output"
+) -> str:
     """The real path to write for ``path`` (symlinks followed); raises :class:`OutputFileError`
-    when it is one of ``inputs`` (same file, hard link or symlink), a directory, or its directory
-    does not exist."""
+    when it is one of ``inputs`` (same file, hard link or symlink; ``None`` entries are skipped), a
+    directory, in a folder of shipped files, or its directory does not exist."""
     path = os.fspath(path)
     real = os.path.realpath(path)
     for inp in inputs:
+        if inp is None:
+            continue
         inp = os.fspath(inp)
         if os.path.realpath(inp) == real or _same_file(inp, path):
             raise OutputFileError(f"{what} {path} is the input {inp}: refusing to overwrite an input")
     if os.path.isdir(real):
         raise OutputFileError(f"{what} {path} is a directory")
     parent = os.path.dirname(real) or "."
+    if parent in shipped_data_dirs():
+        raise OutputFileError(f"{what} {path} is in {parent}, the files shipped with the package: give another path")
     if not os.path.isdir(parent):
         raise OutputFileError(f"{what} {path}: directory {parent} does not exist")
     return real
@@ -106,7 +138,9 @@ def atomic_output(
     shown = os.fspath(path)
     real = check_output_path(path, inputs, what)
     try:
-        mode = os.stat(real).st_mode
+        # The path as given, links followed by the kernel: /dev/stdout into a pipe resolves to
+        # /proc/self/fd/1 -> "pipe:[N]", which is no path, but opens and stats as the pipe.
+        mode = os.stat(shown).st_mode
     except FileNotFoundError:
         mode = None
     except OSError as e:
@@ -114,7 +148,7 @@ def atomic_output(
     if mode is not None and not stat.S_ISREG(mode):
         # FIFO, device, socket: write into it, never replace it.
         try:
-            f = open(real, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
+            f = open(shown, "wb", buffering=0)  # unbuffered: a failed write fails in write(), not at close
         except OSError as e:
             raise _cannot_write(what, shown, e) from None
         with f:
@@ -123,10 +157,12 @@ def atomic_output(
             w.finish(sync=False)
         return
     parent = os.path.dirname(real) or "."
+    remove_stale_temporaries(parent, [os.path.basename(real)])
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(real) + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=_temporary_prefix(real), suffix=".tmp")
     except OSError as e:
         raise _cannot_write(what, shown, e) from None
+    try_lock(fd)  # held while writing: the temporary of a live writer is never stale
     try:
         with os.fdopen(fd, "wb") as f:
             w = _Writer(f, shown, what)
@@ -144,6 +180,48 @@ def atomic_output(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temporary_prefix(real: str) -> str:
+    return "." + os.path.basename(real) + "."
+
+
+def make_folder(path: str | os.PathLike, what: str = "--out") -> None:
+    """Create the output folder ``path`` (and its parents) unless it exists; :class:`OutputFileError`
+    with one line when it is a file or cannot be made."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputFileError(f"{what} {path} is a file, not a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OutputFileError(f"cannot make {what} {path}: {e.strerror or e}") from None
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, names: Sequence[str]) -> list[str]:
+    """Delete the temporary files :func:`atomic_output` left in ``folder`` for the outputs
+    ``names`` when a writer was killed before it could clean up (kill -9, a power cut); returns
+    their names. A temporary whose writer is alive is locked by it and kept."""
+    folder = os.fspath(folder)
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    prefixes = tuple(_temporary_prefix(name) for name in names)
+    for entry in entries:
+        if not (entry.endswith(".tmp") and entry.startswith(prefixes)):
+            continue
+        path = os.path.join(folder, entry)
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if try_lock(fd):
+                    os.unlink(path)
+                    removed.append(entry)
+            finally:
+                os.close(fd)
+    return removed
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, inputs: Sequence[str | os.PathLike] = (), what: str = "output") -> None:

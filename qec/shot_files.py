@@ -37,12 +37,40 @@ class ShotFileError(ValueError):
 
 def check_b8_size(size: int, num_bits: int, name: str) -> None:
     """Raise :class:`ShotFileError` unless ``size`` bytes are whole ``num_bits``-bit b8 shots."""
+    if num_bits < 1:
+        raise ShotFileError(f"{name}: the circuit has no detectors, so no shot fits it")
     per_shot = (num_bits + 7) // 8
     if size % per_shot:
         raise ShotFileError(
             f"{name} has {size} bytes, not a whole number of {per_shot}-byte shots: it does not fit "
             f"the circuit's {num_bits} detectors in b8 format"
         )
+
+
+# What a 01 file is made of; b8 data of only these bytes is 01 text given the wrong --dets-format.
+_01_TEXT_BYTES = np.zeros(256, dtype=bool)
+_01_TEXT_BYTES[[ord("0"), ord("1"), ord("\n"), ord("\r")]] = True
+# Bytes of a file's start that :func:`check_b8_file` looks at.
+B8_PROBE_BYTES = 1 << 16
+
+
+def check_not_01_text(head: bytes, name: str) -> None:
+    """Raise :class:`ShotFileError` when ``head`` (the start of a file read as b8) holds only
+    '0', '1' and line ends, with at least one line end: that is 01 text, not b8 data (b8 shots
+    made only of those bytes, newline included, do not occur in practice)."""
+    data = np.frombuffer(head, dtype=np.uint8)
+    if len(data) and _01_TEXT_BYTES[data].all() and (data == ord("\n")).any():
+        raise ShotFileError(f"{name} holds only '0', '1' and newlines: it is 01 text, not b8 data "
+                            f"(--dets-format 01 reads it)")
+
+
+def check_b8_file(path: str, num_bits: int, name: str | None = None) -> None:
+    """Raise :class:`ShotFileError` unless the file at ``path`` can be b8 shots of ``num_bits``
+    bits: a whole number of shots (:func:`check_b8_size`) and not 01 text (:func:`check_not_01_text`)."""
+    name = path if name is None else name
+    check_b8_size(os.path.getsize(path), num_bits, name)
+    with open(path, "rb") as f:
+        check_not_01_text(f.read(B8_PROBE_BYTES), name)
 
 
 def read_shots(
@@ -66,10 +94,14 @@ def read_shots(
 def read_b8(f: BinaryIO, num_bits: int, chunk_shots: int, name: str) -> Iterator[tuple[np.ndarray, int]]:
     """Yields (bool (k, num_bits), bytes consumed) from a b8 stream."""
     per_shot = (num_bits + 7) // 8
+    first = True
     while True:
         data = f.read(per_shot * chunk_shots)
         if not data:
             return
+        if first:
+            check_not_01_text(data[:B8_PROBE_BYTES], name)
+            first = False
         if len(data) % per_shot:
             raise ShotFileError(f"{name} ended in the middle of a shot")
         packed = np.frombuffer(data, dtype=np.uint8).reshape(-1, per_shot)

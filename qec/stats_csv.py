@@ -15,11 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import sinter
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
-    fcntl = None
-
+from qec.locks import LockedError, lock_exclusively
 from qec.noise import NOISE_VERSIONS, noise_version
 
 
@@ -92,49 +88,65 @@ def check_writable(path: str | os.PathLike) -> None:
         raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-class CsvLockedError(ValueError):
+class CsvLockedError(LockedError):
     """Another process is collecting into the same CSV."""
 
 
 class CsvSink:
     """Appends rows to a sinter CSV while holding an exclusive lock on it (``flock``), so two
-    collections into one file never both count the shots it held."""
+    collections into one file never both count the shots it held.
+
+    Rows are appended whole or not at all: when a write fails part-way (a full disk, a file-size
+    limit) or is interrupted, the file is cut back to its length before the write, so the next
+    run resumes from it and ``sinter combine`` reads it.
+    """
 
     def __init__(self, path: str | None):
-        self.f = None
+        self.fd: int | None = None
         self.path = path
         if path is None:
             return
         check_writable(path)
-        self.f = open(path, "a", encoding="utf-8")
-        if fcntl is not None:
-            try:
-                fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                self.f.close()
-                self.f = None
-                raise CsvLockedError(
-                    f"{path} is being written by another collection (it holds the file's lock); "
-                    f"wait for it to finish or give another --out"
-                ) from None
-        if self.f.tell() == 0:
-            self._print(sinter.CSV_HEADER)
-
-    def _print(self, text: str) -> None:
         try:
-            print(text, file=self.f, flush=True)
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as e:
-            raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+            raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+        try:
+            lock_exclusively(self.fd, f"{path} is being written by another collection (it holds the file's lock); "
+                                      f"wait for it to finish or give another --out")
+        except LockedError as e:
+            os.close(self.fd)
+            self.fd = None
+            raise CsvLockedError(str(e)) from None
+        if os.fstat(self.fd).st_size == 0:
+            self._append(sinter.CSV_HEADER)
+
+    def _append(self, text: str) -> None:
+        """Append ``text`` and a newline, all of it or nothing."""
+        data = memoryview((text + "\n").encode())
+        start = os.fstat(self.fd).st_size
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except BaseException as e:
+            try:
+                os.ftruncate(self.fd, start)
+            except OSError:
+                pass
+            if isinstance(e, OSError):
+                raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+            raise
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:
         lines = [row.to_csv_line() for row in rows]
-        if self.f is None or not lines:
+        if self.fd is None or not lines:
             return
-        self._print("\n".join(lines))
+        self._append("\n".join(lines))
 
     def close(self) -> None:
-        if self.f is not None:
+        if self.fd is not None:
             try:
-                self.f.close()  # releases the lock
+                os.close(self.fd)  # releases the lock
             except OSError:
                 pass
+            self.fd = None

@@ -137,11 +137,11 @@ class WeightedMatcher:
         if self._index_cache[0] is not index:  # the same index array comes with every call of a decoder
             self._index_cache = (index, np.ascontiguousarray(index[self._columns], dtype=np.int64))
         try:
-            masks = self._core.decode_batch(np.ascontiguousarray(events), np.ascontiguousarray(values),
+            flips = self._core.decode_batch(np.ascontiguousarray(events), np.ascontiguousarray(values),
                                             self._index_cache[1], sign, clip)
         except ValueError as e:  # the core checks positions and values (NaN) and says which
             raise ValueError(str(e)) from None
-        return ((masks[:, None] >> np.arange(self.num_observables, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+        return flips.view(bool)
 
     def _decode_by_rebuilding(self, events: np.ndarray, weights: np.ndarray) -> np.ndarray:
         import pymatching

@@ -18,16 +18,45 @@ def model_path(make_model_file):
 
 def test_run_bench_row(model_path):
     row = run_bench(distance=3, p=0.01, rounds=5, batch=4, shots=8, model=model_path, repeats=2, block_rounds=2)
+    check_bench_row(row)
+
+
+def test_a_busy_spell_during_one_stage_is_not_a_failure(model_path, monkeypatch):
+    """A full run under heavy load once failed here: the stubbed overhead stage, timed apart from
+    the end-to-end stage, took longer than it. Such a spell is made on purpose: the row stays valid."""
+    import predecoder.bench as bench
+
+    real = bench.time_stages
+
+    def busy_during_overhead(stages, *args):
+        t = real(stages, *args)
+        if "overhead" in t:
+            t["overhead"] = 10 * t["end_to_end"]
+        return t
+
+    monkeypatch.setattr(bench, "time_stages", busy_during_overhead)
+    row = run_bench(distance=3, p=0.01, rounds=5, batch=4, shots=8, model=model_path, repeats=2, block_rounds=2)
+    assert row["overhead_us_per_round"] > row["end_to_end_us_per_round"]
+    check_bench_row(row)
+
+
+def check_bench_row(row):
     for k in KEYS:
         assert k in row
     assert row["device"] == "cpu" and row["rounds"] == 5 and row["batch"] == 4 and row["blocks_per_shot"] == 3
-    for k in ("predecoder", "network", "pymatching", "pymatching_residual", "end_to_end"):
+    for k in ("predecoder", "network", "pymatching", "pymatching_residual", "end_to_end", "overhead", "throughput"):
         assert row[f"{k}_us_per_round"] > 0
-    # The stubbed pipeline's time is positive; whether it is below the real one's is a matter of
-    # timing on a shared machine (two medians of two repeats), not something a unit test can assert.
-    assert row["overhead_us_per_round"] > 0 and row["overhead_fraction"] > 0
-    assert 0 < row["density_raw"] < 0.5
-    assert 0 <= row["density_residual"] <= 1
+    # Each stage is timed on its own, so how two timings compare depends on the machine's load
+    # (a busy spell during the stubbed stage made it slower than the whole pipeline once): the
+    # test checks what the row derives from its timings, never an order between two of them.
+    t = {k: row[f"{k}_us_per_round"] for k in ("network", "pymatching", "pymatching_residual", "end_to_end",
+                                                  "overhead", "throughput")}
+    assert row["overhead_fraction"] == pytest.approx(t["overhead"] / t["end_to_end"])
+    assert row["overhead_fraction_by_difference"] == pytest.approx(
+        1 - (t["network"] + t["pymatching_residual"]) / t["end_to_end"])
+    assert row["residual_speedup"] == pytest.approx(t["pymatching"] / t["pymatching_residual"])
+    assert row["throughput_shots_per_s"] == pytest.approx(1e6 / (t["throughput"] * row["rounds"]))
+    assert 0 < row["density_raw"] < 0.5 and 0 <= row["density_residual"] <= 1
 
 
 def test_bench_command_json(model_path, capsys):

@@ -93,7 +93,7 @@ def test_scale_qubit(capsys):
         (["ler", "-d", "3", "--p", "0.01", "--max-shots", "0"], "--max-shots must be >= 1"),
         (["ler", "-d", "3", "--p", "0.01", "--workers", "0"], "--workers must be >= 1"),
         (["ler", "-d", "3", "--p", "0.01", "--scale-qubit", "7", "7", "2"], "no qubit at coordinates (7, 7)"),
-        (["ler", "-d", "3", "--p", "0.01", "--out", "/nonexistent-dir/x.csv"], "cannot write /nonexistent-dir/x.csv"),
+        (["ler", "-d", "3", "--p", "0.01", "--out", "/nonexistent-dir/x.csv"], "--out /nonexistent-dir/x.csv: directory /nonexistent-dir does not exist"),
         (["plot", "--in", "/nonexistent.csv", "--out", "x.png"], "no such file"),
     ],
 )

@@ -103,7 +103,7 @@ def test_bad_input(setup, tmp_path, capsys):
     _fails(base + ["--dets", str(good), "--model", str(odd)], capsys, "input / 4 output channels")
     _fails(base + ["--dets", str(good), "--model", model, "--device", "tpu"], capsys, "device")
     _fails(base + ["--dets", str(good), "--dets-format", "ptb64"], capsys, "unknown --dets-format")
-    _fails(base + ["--dets", str(good), "--decoder", "pymatching", "--model", model], capsys, "only apply to the pre-decoder")
+    _fails(base + ["--dets", str(good), "--decoder", "pymatching", "--model", model], capsys, "only applies to the pre-decoder")
     _fails(base + ["--dets", str(tmp_path / "missing.b8")], capsys, "does not exist")
     junk = tmp_path / "junk.stim"
     junk.write_text("NOT_A_GATE 0\n")

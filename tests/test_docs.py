@@ -21,3 +21,34 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "LER" in out and (tmp_path / "stats.csv").exists()
+
+
+def test_readme_sinter_command_names_the_shipped_default():
+    """The README's sinter command pins the shipped default by hash; it must be today's hash."""
+    from predecoder import load_model
+
+    text = README.read_text()
+    tag = load_model().short_hash
+    assert f"predecoder@{tag}" in text and f"predecoder-correlated@{tag}" in text
+    docs = (README.parent / "docs" / "pipeline.md").read_text()
+    assert f"predecoder@{tag}" in docs
+
+
+def test_the_test_extra_keeps_a_plain_installs_numpy():
+    """Issue 19 item 12: beliefmatching in [test] pinned numpy<=2.2.6, so the tests ran on an older
+    numpy than a plain install gets. No package of the [test] extra may cap numpy."""
+    import importlib.metadata as metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]
+    for spec in project["optional-dependencies"]["test"]:
+        name = Requirement(spec).name
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in map(Requirement, requires):
+            if req.name == "numpy" and not req.marker:
+                assert not any(s.operator in ("<", "<=", "==", "~=") for s in req.specifier), (name, str(req))
