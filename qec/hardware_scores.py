@@ -192,8 +192,9 @@ class ColumnCounts:
     Attributes:
         errors, shots: shots whose prediction differs from the measured flip, of ``shots``.
         only_fails: other column -> shots where this one failed and that one did not.
-        seconds: decoding time of the shots (a pre-decoder's network included; 0 for recorded
-            predictions); the CSV's ``seconds``.
+        seconds: decoding time of the shots (a pre-decoder's network included, also when one
+            network pass served several of its compositions; 0 for recorded predictions); the
+            CSV's ``seconds``.
         setup_seconds: estimating the column's DEMs (learned ones), not in ``seconds``; 0 when
             read back from a CSV.
         metadata: what tells this column's results apart (DEM label, model hash, ...).
@@ -350,27 +351,18 @@ class _Prepared:
     def decode(self) -> dict[str, ColumnCounts]:
         folder = self.folder
         actual = folder.actual_flips(self.first)[self.index]
+        predicted, timed = self._decode_ours()
         fails: dict[str, np.ndarray] = {}
         seconds: dict[str, float] = {}
         for name, (col, decoders, setup_seconds) in self.plans.items():
-            t0 = time.perf_counter()
             if col.recorded:
                 pred = folder.predictions(col.decoder, self.first)[self.index]
             else:
-                pred = np.zeros((self.first, folder.num_observables), dtype=bool)
-                for half, dec in decoders.items():
-                    idx = slice(None) if half is None else half_indices(self.first, half)
-                    try:
-                        out = dec.decode_batch(self.events[idx], bit_packed=True)
-                    except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
-                        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                        raise ValueError(f"{folder.path}: {name} cannot decode these shots: {first}") from None
-                    pred[idx] = _unpack(out, folder.num_observables)
-                pred = pred[self.index]
+                pred = predicted[name][self.index]
             if pred.shape != actual.shape:
                 raise RuntimeError(f"column {name} predicted shape {pred.shape}, expected {actual.shape}")
             fails[name] = np.any(pred != actual, axis=1)
-            seconds[name] = 0.0 if col.recorded else time.perf_counter() - t0
+            seconds[name] = timed.get(name, 0.0)
         errors, pairs = paired_failure_counts(fails)
         return {
             name: ColumnCounts(
@@ -380,6 +372,43 @@ class _Prepared:
             )
             for name in fails
         }
+
+    def _decode_ours(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Our columns' predictions, bool (first, observables) (only the decoded halves filled),
+        and their decoding seconds. Decoders that say they compute the same network output
+        (equal ``network_key``, e.g. a pre-decoder's compositions of one model) and offer
+        ``decode_together`` decode each half with one network pass; each column's seconds then
+        hold the shared pass, as if it ran alone."""
+        folder = self.folder
+        jobs: dict[tuple, list[tuple[str, Any]]] = {}
+        predicted: dict[str, np.ndarray] = {}
+        for name, (col, decoders, _) in self.plans.items():
+            if col.recorded:
+                continue
+            predicted[name] = np.zeros((self.first, folder.num_observables), dtype=bool)
+            for half, dec in decoders.items():
+                key = getattr(dec, "network_key", None)
+                together = key is not None and callable(getattr(type(dec), "decode_together", None))
+                jobs.setdefault((half, key) if together else (half, name), []).append((name, dec))
+        seconds: dict[str, float] = collections.defaultdict(float)
+        for (half, _), group in jobs.items():
+            idx = slice(None) if half is None else half_indices(self.first, half)
+            events = self.events[idx]
+            names = [n for n, _ in group]
+            try:
+                if len(group) > 1:
+                    outs, secs = type(group[0][1]).decode_together([d for _, d in group], events, bit_packed=True)
+                else:
+                    t0 = time.perf_counter()
+                    outs = [group[0][1].decode_batch(events, bit_packed=True)]
+                    secs = [time.perf_counter() - t0]
+            except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise ValueError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
+            for name, out, sec in zip(names, outs, secs):
+                predicted[name][idx] = _unpack(out, folder.num_observables)
+                seconds[name] += sec
+        return predicted, dict(seconds)
 
 
 def check_columns(folders: Sequence[ExperimentFolder], columns: Sequence[Column],

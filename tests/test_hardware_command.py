@@ -109,6 +109,30 @@ def test_predecoder_decodes_googles_circuits(capsys, make_model_file):
     assert d["predecoder"]["only_fails"]["google-pymatching"] == 0
 
 
+
+def test_one_network_pass_serves_a_models_compositions(capsys, make_model_file, monkeypatch):
+    """predecoder, predecoder-correlated and predecoder-weighted of one model run its network once
+    per chunk and score exactly what each scores alone; each column's seconds hold the shared pass."""
+    from predecoder.pipeline import PipelineDecoder
+
+    model = make_model_file(3, {"threshold": 0.0})
+    base = ["hardware", str(R03), "--model", model, "--max-shots", "300", "--half", "odd", "--json",
+            "--bootstrap", "0", "--dem", "circuit", "--decoders"]
+    names = ["predecoder", "predecoder-correlated", "predecoder-weighted"]
+    calls = []
+    forward = PipelineDecoder.logits_from_grid
+    monkeypatch.setattr(PipelineDecoder, "logits_from_grid", lambda self, x: calls.append(len(x)) or forward(self, x))
+    assert main([*base, *names, "google-pymatching"]) == 0
+    together = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+    assert sum(calls) == 150  # the 150 odd shots went through the network once
+    for name in names:
+        assert main([*base, name, "google-pymatching"]) == 0
+        alone = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+        assert alone[name]["errors"] == together[name]["errors"]
+        assert alone[name]["only_fails"]["google-pymatching"] == together[name]["only_fails"]["google-pymatching"]
+        assert together[name]["seconds"] > 0
+    assert sum(calls) == 600
+
 def test_bad_input_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["hardware", str(tmp_path / "nope")], "does not exist")
     one_line_error(capsys, ["hardware", str(R03), "--decoders", "magic"], "unknown decoder 'magic'")
