@@ -44,9 +44,19 @@ def run(args: argparse.Namespace) -> int:
               f"R={r['receptive_field']}  threshold {r['threshold']:g}\n"
               f"  trained on {r['training_noise']} (rounds {r['rounds']}), {samples} samples\n"
               f"  validation: {val}")
-        for f in r.get("fitted_on") or []:
-            n = "" if f.get("shots") is None else f"{f['shots']} "
-            print(f"  DEM learned from the {n}{f['half']} shots of {f['folder']} (never score those with it)")
+        fitted = r.get("fitted_on") or []
+        if len(fitted) > 3:  # one line per half and shot count
+            groups: dict[tuple, list[str]] = {}
+            for f in fitted:
+                groups.setdefault((f["half"], f.get("shots")), []).append(f["folder"])
+            for (half, shots), names in groups.items():
+                n = "" if shots is None else f"{shots} "
+                print(f"  DEMs learned from the {n}{half} shots of each of {len(names)} folders: {', '.join(names)} "
+                      f"(never score those with it)")
+        else:
+            for f in fitted:
+                n = "" if f.get("shots") is None else f"{f['shots']} "
+                print(f"  DEM learned from the {n}{f['half']} shots of {f['folder']} (never score those with it)")
         prov = row.get("provenance")
         if prov:
             print(f"  provenance: {prov['summary']}")
