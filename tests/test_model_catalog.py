@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from experiments.cli import main
-from predecoder import DEFAULT_MODEL, SHIPPED_MODELS, load_model, model_path, sinter_decoders
+from predecoder import DEFAULT_MODEL, SHIPPED_MODELS, load_model, model_path, shipped_models, sinter_decoders
 from qec import MemoryExperiment
 
 
 def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
-    assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast", "sycamore-d5"}
+    assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast", "sycamore-d5", "sycamore-d3"}
     for name in SHIPPED_MODELS:
         assert os.path.exists(model_path(name))
-        assert load_model(name).summary()["preset"] == name.replace("sycamore-d5", "small")
+        assert load_model(name).summary()["preset"] == ("small" if name.startswith("sycamore") else name)
     assert model_path(None) == model_path("small")
     assert model_path(str(tmp_path / "x.safetensors")) == str(tmp_path / "x.safetensors")
     assert load_model("fast").network.num_parameters() == 912_772
@@ -30,7 +30,7 @@ def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
 def test_models_lists_every_shipped_model(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d5"] and rows[0]["default"]
+    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d3", "sycamore-d5"] and rows[0]["default"]
     for r in rows:
         s = r["summary"]
         assert {"preset", "parameters", "distance", "noise", "noise_version", "samples_seen", "sha256",
@@ -105,3 +105,19 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     assert main(["models"]) == 0
     text = capsys.readouterr().out
     assert "provenance: " in text and "measured on hardware: d=5" in text
+
+
+def test_the_d3_sycamore_model_covers_both_d3_patches():
+    """sycamore-d3: its training DEMs came from the even halves of both d=3 patches' folders; its
+    measurements are on the odd halves of each patch."""
+    from qec.dem_provenance import overlapping
+
+    model = load_model("sycamore-d3")
+    assert model.summary()["distance"] == 3
+    assert {f.folder.rsplit("center_", 1)[1] for f in model.fitted_on} == {"3_5", "5_7"}
+    assert len(model.fitted_on) == 24 and {f.half for f in model.fitted_on} == {"even"}
+    assert overlapping(model.fitted_on, "surface_code_bX_d3_r05_center_3_5", "even")
+    assert not overlapping(model.fitted_on, "surface_code_bX_d3_r05_center_3_5", "odd")
+    entry = next(s for s in shipped_models() if s.name == "sycamore-d3")
+    assert {m["patch"] for m in entry.measured} == {"d=3 center 3_5", "d=3 center 5_7"}
+    assert entry.provenance["init"] == "sycamore-d5"
