@@ -23,7 +23,7 @@ import torch
 from qec import MemoryExperiment
 from noise_learning.correlations import CorrelationEstimator
 from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler
-from noise_learning.network import DEFAULT_MODEL, load_noise_net, predict_noise, save_noise_net, train_noise_net
+from noise_learning.network import DEFAULT_NOISE_NET, load_noise_net, predict_noise, save_noise_net, train_noise_net
 from noise_learning.structure import DemStructure
 
 
@@ -82,12 +82,12 @@ def main() -> None:
     parser.add_argument("--train-shots", type=int, default=100_000)
     parser.add_argument("--test-shots", type=int, default=200_000)
     parser.add_argument("--out", default=None, help="train: write OUT.safetensors and OUT.json (required)")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="compare: the model (default: the shipped one)")
+    parser.add_argument("--model", default=str(DEFAULT_NOISE_NET), help="compare: the model (default: the shipped one)")
     args = parser.parse_args()
     if args.what == "train":
         if args.out is None:
             parser.error("train needs --out (the shipped model is never overwritten)")
-        if pathlib.Path(args.out).resolve().with_suffix("") == pathlib.Path(DEFAULT_MODEL).resolve().with_suffix(""):
+        if pathlib.Path(args.out).resolve().with_suffix("") == pathlib.Path(DEFAULT_NOISE_NET).resolve().with_suffix(""):
             parser.error(f"--out {args.out} is the shipped model; write elsewhere and copy it by hand")
     do_train(args) if args.what == "train" else compare(args)
 

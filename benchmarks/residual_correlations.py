@@ -34,8 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from predecoder import PipelineDecoder, load_model
-from qec import MemoryExperiment
-from qec.decoders import PyMatchingDecoder
+from qec import MemoryExperiment, PyMatchingDecoder
 
 KINDS = ("xz", "x", "z")
 

@@ -26,7 +26,7 @@ import torch
 from predecoder import PipelineDecoder
 from predecoder.pipeline import MAX_WEIGHT
 from qec import LabeledSampler, MemoryExperiment
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.statistics import fit_ler, paired_z
 
 

@@ -31,7 +31,7 @@ import torch
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.statistics import fit_ler, paired_z
 
 REFERENCE = "pymatching-correlated"

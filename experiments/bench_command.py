@@ -31,6 +31,7 @@ from qec.noise import NOISE_MODELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec bench`` flags."""
     parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
     parser.add_argument("--rounds", "-r", type=int, default=None, help="stabilizer rounds (default: the distance)")
     parser.add_argument("--p", type=float, nargs="+", required=True, help="noise strengths")
@@ -71,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print its table (or JSON); returns the exit status."""
     from predecoder.bench import run_bench
 
     for d in args.distance:
@@ -144,6 +146,7 @@ LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p99.9", "max")
 
 
 def header() -> str:
+    """The table's column header line."""
     return (f"{'d':>3}{'r':>5}{'p':>7}{'batch':>6} {'predec':>9}{'network':>9}{'PM raw':>9}{'matching':>9}"
             f"{'end2end':>9} {'overhead':>8} {'(by diff)':>9} {'PM speedup':>10} {'density raw->resid':>20}")
 

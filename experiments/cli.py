@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module of this package, named in ``SUBCOMMANDS``; the module
 defines ``add_arguments(parser)`` and ``run(args) -> int``. A user mistake raises
-:class:`UsageError` (or ``ValueError``), printed as one line on stderr with exit status 2.
+:class:`UsageError`, or the packages raise a :class:`qec.QecError`: printed as one line on stderr
+with exit status 2. Any other exception is a bug: it keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import importlib
 import sys
 
+from qec.errors import QecError
 from qec.interrupts import Terminated, sigterm_as_interrupt
 
 # subcommand -> (module in this package, one-line help)
@@ -29,8 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class UsageError(Exception):
-    """A mistake in the user's input: reported as one line, exit status 2."""
+class UsageError(QecError):
+    """A mistake in the command line: reported as one line, exit status 2."""
 
 
 def refuse_unused_flags(given: dict[str, object], applies_to: str, chosen: str) -> None:
@@ -75,13 +77,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``qec`` with ``argv`` (default: the process's); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     args = parser.parse_args(argv)
     try:
         with sigterm_as_interrupt():  # a scheduler's SIGTERM saves and cleans up like Ctrl-C
             return int(args._run(args) or 0)
-    except (UsageError, ValueError) as e:
+    except QecError as e:  # UsageError included; anything else is a bug and keeps its traceback
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
         return 2
     except MemoryError:  # sizes are estimated before building (qec.memory_estimate); this is the backstop

@@ -1,6 +1,6 @@
 """``qec closed-loop``: learn the DEM of hot-spot noise from syndromes, train pre-decoders on the
 true, learned and nominal DEMs with one budget, and decode the same fresh shots with each
-(:mod:`experiments.closed_loop`).
+(:mod:`predecoder.closed_loop`).
 
     qec closed-loop --distance 5 --p 0.003 --hot 3 3 5 --hot 5 7 5 --hot 7 5 5 --out runs/cl_d5 [--json]
 """
@@ -12,10 +12,11 @@ import json
 import sys
 
 from experiments.cli import UsageError
-from experiments.closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
+from predecoder.closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec closed-loop`` flags."""
     parser.add_argument("--distance", "-d", type=int, required=True, help="code distance (odd, >= 3)")
     parser.add_argument("--p", type=float, required=True, help="noise strength")
     parser.add_argument("--hot", nargs=3, type=float, action="append", metavar=("X", "Y", "FACTOR"), required=True,
@@ -35,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run one closed-loop point (:func:`predecoder.run_closed_loop`) and print its summary;
+    returns the exit status."""
     for name in ("learn_shots", "samples", "test_shots", "threads"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")

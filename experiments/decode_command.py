@@ -17,20 +17,20 @@ import argparse
 import math
 import os
 import sys
-import time
 
-import numpy as np
 import stim
 
 from experiments.cli import UsageError, refuse_unused_flags
 from qec.circuit_files import read_circuit
-from qec.output_files import atomic_output, check_output_path
-from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, read_shots, write_shots
+from qec.file_decoding import decode_file
+from qec.output_files import check_output_path
+from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file
 
 DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted", "pymatching", "pymatching-correlated")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec decode`` flags."""
     parser.add_argument("--circuit", required=True, help="Stim circuit file (rotated surface-code memory for the pre-decoder)")
     parser.add_argument("--dets", required=True, help="detection events file")
     parser.add_argument("--dets-format", default="b8", help=f"format of --dets ({', '.join(IN_FORMATS)}; default b8)")
@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
+    """The decoder ``--decoder`` names for ``circuit`` (its DEM decomposed for matching), with the
+    pre-decoder's flags checked."""
     from qec.decoders import get_decoder
     from qec.layout import LayoutError
 
@@ -95,6 +97,7 @@ def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Decode ``--dets`` into ``--out`` (:func:`qec.decode_file`); returns the exit status."""
     if args.dets_format not in IN_FORMATS:
         raise UsageError(f"unknown --dets-format {args.dets_format!r}; choose from {', '.join(IN_FORMATS)}")
     if args.out_format not in OUT_FORMATS:
@@ -116,30 +119,14 @@ def run(args: argparse.Namespace) -> int:
     inputs = (args.dets, args.circuit, *model_inputs(args))
     check_output_path(args.out, inputs=inputs, what="--out")
     circuit = read_circuit(args.circuit)
-    n = circuit.num_detectors
-    size = os.path.getsize(args.dets)
     if args.dets_format == "b8":
-        check_b8_file(args.dets, n, args.dets)
+        check_b8_file(args.dets, circuit.num_detectors, args.dets)
     decoder = build_decoder(args, circuit)
-
-    from tqdm import tqdm
-
-    t0 = time.perf_counter()
-    shots = 0
-    flips = 0
-    with open(args.dets, "rb") as fin, atomic_output(args.out, inputs=inputs, what="--out") as fout, tqdm(
-        total=size, unit="B", unit_scale=True, file=sys.stderr, desc="decode",
-        disable=args.quiet or not sys.stderr.isatty(),
-    ) as bar:
-        for events, consumed in read_shots(fin, args.dets_format, n, args.chunk_shots, size, args.dets):
-            prediction = np.asarray(decoder.decode_batch(events), dtype=bool)
-            write_shots(fout, prediction, args.out_format)
-            shots += len(events)
-            flips += int(prediction.any(axis=1).sum())
-            bar.update(consumed)
-    dt = time.perf_counter() - t0
+    done = decode_file(decoder, args.dets, args.out, num_detectors=circuit.num_detectors,
+                       dets_format=args.dets_format, out_format=args.out_format, chunk_shots=args.chunk_shots,
+                       inputs=inputs[1:], progress=not args.quiet and sys.stderr.isatty(), out_label="--out")
     if not args.quiet:
-        rate = shots / dt if dt > 0 else float("inf")
-        print(f"decoded {shots} shots with {args.decoder} in {dt:.2f} s ({rate:.0f} shots/s); "
-              f"{flips} predicted observable flips -> {args.out}", file=sys.stderr)
+        print(f"decoded {done.shots} shots with {args.decoder} in {done.seconds:.2f} s "
+              f"({done.shots_per_second:.0f} shots/s); {done.flips} predicted observable flips -> {args.out}",
+              file=sys.stderr)
     return 0

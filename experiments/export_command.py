@@ -16,6 +16,7 @@ from predecoder.export import DEFAULT_OPSET, EXPORT_FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec export`` flags."""
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--format", default="onnx", help=f"output format ({', '.join(EXPORT_FORMATS)})")
     parser.add_argument("--out", required=True, help="output file, e.g. model.onnx")
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Export the model to ONNX (checked against torch with ONNX Runtime when installed); returns the exit status."""
     if args.format not in EXPORT_FORMATS:
         raise UsageError(f"unknown --format {args.format!r}; choose from {', '.join(EXPORT_FORMATS)}")
     if importlib.util.find_spec("onnx") is None:

@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--train-shots", type=int, default=100_000)
     s.add_argument("--test-shots", type=int, default=100_000)
     s.add_argument("--correlated", action="store_true", help="also decode with correlated PyMatching")
-    parser.add_argument("--method", default="correlations", choices=("correlations", "network"))
+    parser.add_argument("--estimator", "--method", dest="estimator", default="correlations", choices=("correlations", "network"),
+                        help="correlations (default) or network (the paper's learned estimator); --method is its old name")
     parser.add_argument("--order", type=int, default=None, choices=(2, 4),
                         help="correlation order: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges "
                              "(default: 4 in file mode and with --correlated, else 2)")
@@ -82,8 +83,8 @@ def _run_experiment(args) -> int:
                          "and --distance")
     if args.half is None or args.out is None:
         raise UsageError("--experiment needs --half even|odd and --out")
-    if args.method != "correlations":
-        raise UsageError("--experiment supports --method correlations only")
+    if args.estimator != "correlations":
+        raise UsageError("--experiment supports --estimator correlations only")
     if args.max_shots is not None and args.max_shots < 2:
         raise UsageError(f"--max-shots must be >= 2, got {args.max_shots}")
     folder = read_experiment_folder(args.experiment)
@@ -122,8 +123,8 @@ def _run_files(args) -> int:
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
-    if args.method != "correlations":
-        raise UsageError("file mode supports --method correlations only")
+    if args.estimator != "correlations":
+        raise UsageError("file mode supports --estimator correlations only")
     circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
     if os.path.isdir(args.dets):
@@ -134,19 +135,19 @@ def _run_files(args) -> int:
         check_b8_file(args.dets, circuit.num_detectors)
     t0 = time.perf_counter()
     try:
-        dets = stim.read_shot_data_file(
+        events = stim.read_shot_data_file(
             path=args.dets, format=args.dets_format, num_detectors=circuit.num_detectors,
             bit_packed=True,
         )
     except ValueError as e:
         raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
-    if dets.shape[0] == 0:
+    if events.shape[0] == 0:
         raise UsageError(f"{args.dets} holds no shots")
     # A DEM written to a file (for correlated decoding or for training data) carries the
     # hyperedges by default.
     order = 4 if args.order is None else args.order
     method = "pairwise" if order == 2 else "hyperedge"
-    model = estimate_dem(dets, structure, method=method, bit_packed=True)
+    model = estimate_dem(events, structure, method=method, bit_packed=True)
     write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,
@@ -174,12 +175,12 @@ def _run_simulated(args) -> int:
     try:
         result = compare_learned_dem(
             exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots, seed=args.seed,
-            method=args.method, order=args.order, correlated=args.correlated,
+            estimator=args.estimator, order=args.order, correlated=args.correlated,
         )
     except ModuleNotFoundError as e:
-        if args.method != "network":
+        if args.estimator != "network":
             raise
-        raise UsageError(f"--method network is unavailable ({e})") from e
+        raise UsageError(f"--estimator network is unavailable ({e})") from e
     except LearnedDemUndecodable as e:
         if args.out:
             write_bytes(args.out, str(e.learned).encode() + b"\n", what="--out")

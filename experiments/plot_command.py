@@ -22,6 +22,7 @@ from qec.noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec plot`` flags."""
     parser.add_argument("--in", dest="inputs", nargs="+", required=True, help="sinter CSV file(s)")
     parser.add_argument("--out", required=True,
                         help="image file to write; its extension gives the format (png, pdf, svg, ...; none: png); "
@@ -66,6 +67,7 @@ def group_series(stats, per_round: bool = False) -> tuple[dict[tuple, list], int
 
 
 def run(args: argparse.Namespace) -> int:
+    """Plot LER against p from a sinter CSV into ``--out``; returns the exit status."""
     fmt = image_format(args.out)
     if args.out != "-":  # before reading anything: never over an input, never a directory
         check_output_path(args.out, inputs=args.inputs, what="--out")

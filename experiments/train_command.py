@@ -12,6 +12,7 @@ from predecoder.model import PRESETS
 from predecoder.device import resolve_device
 from predecoder.train_config import SELECT_BY
 from predecoder.training import OPTIMIZERS, TrainConfig, distributed, train
+from qec.errors import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,26 +58,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
-        raise ValueError("--resume continues the run in --out, --overwrite replaces it: give one")
+        raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
     circuits, dems, dem_path, distance = (), (), None, args.distance
     if args.circuit:
         from predecoder.training_data import circuit_distance
 
         if not args.dem or len(args.dem) != len(args.circuit):
-            raise ValueError(f"--circuit needs one --dem per circuit ({len(args.circuit)} circuits, "
+            raise QecError(f"--circuit needs one --dem per circuit ({len(args.circuit)} circuits, "
                              f"{len(args.dem or [])} DEMs)")
         if args.p is not None or args.rounds is not None or args.noise != "depolarizing":
-            raise ValueError("with --circuit, the circuits give the rounds and the DEMs the noise: leave out "
+            raise QecError("with --circuit, the circuits give the rounds and the DEMs the noise: leave out "
                              "--p, --rounds and --noise")
         found = circuit_distance(args.circuit[0])
         if distance is not None and distance != found:
-            raise ValueError(f"--circuit {args.circuit[0]} is a d={found} circuit, not --distance {distance}")
+            raise QecError(f"--circuit {args.circuit[0]} is a d={found} circuit, not --distance {distance}")
         circuits, dems, distance = tuple(args.circuit), tuple(args.dem), found
     else:
         if distance is None or args.p is None:
-            raise ValueError("give --distance and --p (our circuits), or a device's --circuit with its --dem")
+            raise QecError("give --distance and --p (our circuits), or a device's --circuit with its --dem")
         if args.dem and len(args.dem) > 1:
-            raise ValueError("several --dem files need their circuits: --circuit, one per DEM")
+            raise QecError("several --dem files need their circuits: --circuit, one per DEM")
         dem_path = args.dem[0] if args.dem else None
     with distributed(str(resolve_device(args.device))) as device:
         cfg = TrainConfig(

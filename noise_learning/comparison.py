@@ -32,9 +32,17 @@ import time
 import stim
 
 from noise_learning.correlations import CorrelationEstimator
-from noise_learning.evaluate import DecodedShots, edge_error_stats, paired_difference, paired_ler, uniform_dem
+from noise_learning.evaluate import (
+    DecodedShots,
+    edge_error_stats,
+    paired_difference,
+    paired_ler,
+    uniform_dem,
+    unmatchable_shots,
+)
 from noise_learning.structure import DemStructure
 from qec import MemoryExperiment
+from qec.errors import QecError
 
 __all__ = [
     "DEM_NAMES",
@@ -51,10 +59,10 @@ DEM_NAMES = ("true", "learned", "nominal", "uniform")
 DECODINGS = {"plain": "", "correlated": "corr_"}
 # The test shots' sampler seed is the training seed plus this, unless given.
 TEST_SEED_OFFSET = 1_000_003
-METHODS = ("correlations", "network")
+ESTIMATORS = ("correlations", "network")
 
 
-class LearnedDemUndecodable(ValueError):
+class LearnedDemUndecodable(QecError):
     """The learned DEM leaves some test syndromes unmatchable: mechanisms estimated at zero from
     too few training shots. Holds the learned DEM (``learned``), ``train_shots`` and the number
     of clamped mechanisms (``zeroed``)."""
@@ -125,7 +133,7 @@ def compare_learned_dem(
     test_shots: int,
     seed: int = 0,
     test_seed: int | None = None,
-    method: str = "correlations",
+    estimator: str = "correlations",
     order: int | None = None,
     correlated: bool = False,
     plain: bool = True,
@@ -140,7 +148,7 @@ def compare_learned_dem(
         train_shots, test_shots: shot counts (>= 1).
         seed: seed of the training shots' sampler.
         test_seed: seed of the test shots' sampler (default ``seed + TEST_SEED_OFFSET``).
-        method: ``"correlations"`` (:class:`CorrelationEstimator`) or ``"network"`` (the learned
+        estimator: ``"correlations"`` (:class:`CorrelationEstimator`) or ``"network"`` (the learned
             25-parameter estimator; needs torch and a depolarizing ``experiment``).
         order: correlations only: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges. Default 4
             with ``correlated`` (correlated matching needs the hyperedges), else 2 (with plain
@@ -151,19 +159,19 @@ def compare_learned_dem(
     Raises:
         LearnedDemUndecodable: the learned DEM leaves test syndromes unmatchable (too few
             training shots).
-        ValueError: bad arguments; ``ModuleNotFoundError`` for ``method="network"`` without torch.
+        ValueError: bad arguments; ``ModuleNotFoundError`` for ``estimator="network"`` without torch.
     """
     if train_shots < 1 or test_shots < 1:
-        raise ValueError("train_shots and test_shots must be positive")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise QecError("train_shots and test_shots must be positive")
+    if estimator not in ESTIMATORS:
+        raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
     if order is None:
         order = 4 if correlated else 2
     if order not in (2, 4):
-        raise ValueError(f"order must be 2 or 4, got {order}")
+        raise QecError(f"order must be 2 or 4, got {order}")
     decodings = [d for d, on in (("plain", plain), ("correlated", correlated)) if on]
     if not decodings:
-        raise ValueError("nothing to decode: give plain or correlated")
+        raise QecError("nothing to decode: give plain or correlated")
     if test_seed is None:
         test_seed = seed + TEST_SEED_OFFSET
 
@@ -171,12 +179,12 @@ def compare_learned_dem(
     true_dem = experiment.dem()
     nominal_dem = nominal.dem()
     train = circuit.compile_detector_sampler(seed=seed).sample(train_shots, bit_packed=True)
-    dets, obs = circuit.compile_detector_sampler(seed=test_seed).sample(
+    events, obs = circuit.compile_detector_sampler(seed=test_seed).sample(
         test_shots, separate_observables=True, bit_packed=False
     )
 
     t0 = time.perf_counter()
-    if method == "network":
+    if estimator == "network":
         from noise_learning.network import learn_dem_with_network
 
         learned = learn_dem_with_network(experiment, train, bit_packed=True)
@@ -192,16 +200,13 @@ def compare_learned_dem(
         learned_by = model.method
     estimate_seconds = time.perf_counter() - t0
 
+    if unmatchable_shots(learned, events).any():
+        raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     dems = {"true": true_dem, "learned": learned, "nominal": nominal_dem, "uniform": uniform_dem(true_dem)}
     decoded: dict[str, dict[str, DecodedShots]] = {}
     paired: dict[str, dict[str, dict[str, float]]] = {}
     for decoding in decodings:
-        try:
-            res = paired_ler(dets, obs, dems, correlated=decoding == "correlated")
-        except ValueError as e:
-            if "perfect matching" not in str(e):
-                raise
-            raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values())) from None
+        res = paired_ler(events, obs, dems, correlated=decoding == "correlated")
         decoded[decoding] = res
         paired[decoding] = {
             "learned_vs_true": paired_difference(res["learned"], res["true"]),

@@ -39,6 +39,7 @@ import numpy as np
 import stim
 
 from noise_learning.structure import DemStructure, graph_edge_probabilities
+from qec.errors import QecError
 
 __all__ = [
     "CorrelationEstimator",
@@ -69,11 +70,11 @@ def iter_event_chunks(
     ``bit_packed=True`` layout) event array."""
     events = np.asarray(events)
     if events.ndim != 2:
-        raise ValueError(f"events must be 2-D (shots, detectors), got shape {events.shape}")
+        raise QecError(f"events must be 2-D (shots, detectors), got shape {events.shape}")
     width = (num_detectors + 7) // 8 if bit_packed else num_detectors
     if events.shape[1] != width:
         kind = "bytes (bit-packed)" if bit_packed else "detectors"
-        raise ValueError(f"events have {events.shape[1]} columns, expected {width} {kind}")
+        raise QecError(f"events have {events.shape[1]} columns, expected {width} {kind}")
     for s in range(0, events.shape[0], chunk_shots):
         block = events[s : s + chunk_shots]
         if bit_packed:
@@ -118,12 +119,13 @@ class EstimatedModel:
         return graph_edge_probabilities(self.dem())
 
     def mechanism_probability(self) -> dict[tuple[int, ...], float]:
+        """Mechanism (its detectors) -> estimated probability."""
         return dict(zip(self.mechanisms, self.probabilities.tolist()))
 
     def matching(self, correlated: bool = False):
         """The ``pymatching.Matching`` of :meth:`dem`, plain or correlated (built by
-        :class:`qec.decoders.PyMatchingDecoder`, the project's one PyMatching wrapper)."""
-        from qec.decoders import PyMatchingDecoder
+        :class:`qec.PyMatchingDecoder`, the project's one PyMatching wrapper)."""
+        from qec import PyMatchingDecoder
 
         return PyMatchingDecoder(self.dem(), correlated=correlated).matching
 
@@ -146,8 +148,8 @@ class CorrelationEstimator:
         >>> from qec import MemoryExperiment
         >>> exp = MemoryExperiment(3, 3, 0.005)
         >>> est = CorrelationEstimator(DemStructure.from_dem(exp.dem()))
-        >>> dets = exp.circuit().compile_detector_sampler(seed=1).sample(20000)
-        >>> model = est.fit(dets)
+        >>> events = exp.circuit().compile_detector_sampler(seed=1).sample(20000)
+        >>> model = est.fit(events)
         >>> model.dem().num_detectors
         24
     """
@@ -157,9 +159,9 @@ class CorrelationEstimator:
     def __init__(self, structure: DemStructure, method: str = "pairwise", max_order: int = 4,
                  pool_rounds: bool = False, end_layers: int = 2):
         if method not in self.METHODS:
-            raise ValueError(f"method must be one of {', '.join(self.METHODS)}, got {method!r}")
+            raise QecError(f"method must be one of {', '.join(self.METHODS)}, got {method!r}")
         if not 2 <= max_order <= 6:
-            raise ValueError(f"max_order must be in 2..6, got {max_order}")
+            raise QecError(f"max_order must be in 2..6, got {max_order}")
         self.structure = structure
         self.method = method
         self.max_order = max_order if method == "hyperedge" else 2
@@ -261,10 +263,10 @@ class CorrelationEstimator:
         """Groups (>= 2) of mechanisms that are translates of each other in time, away from the
         first and last ``end_layers`` layers."""
         if end_layers < 0:
-            raise ValueError(f"end_layers must be >= 0, got {end_layers}")
+            raise QecError(f"end_layers must be >= 0, got {end_layers}")
         coords = self.structure.template.get_detector_coordinates()
         if any(len(coords.get(d, ())) < 2 for d in range(self.structure.num_detectors)):
-            raise ValueError("pooling over rounds needs detector coordinates (space..., time)")
+            raise QecError("pooling over rounds needs detector coordinates (space..., time)")
         t = np.asarray([coords[d][-1] for d in range(self.structure.num_detectors)])
         first, last = t.min() + end_layers, t.max() - end_layers
         groups: dict[tuple, list[int]] = collections.defaultdict(list)
@@ -311,8 +313,9 @@ class CorrelationEstimator:
         return self.from_counts(counts, shots)
 
     def from_counts(self, counts: np.ndarray, shots: int) -> EstimatedModel:
+        """The model estimated from accumulated detector co-occurrence ``counts`` over ``shots`` shots."""
         if shots <= 0:
-            raise ValueError("no shots to estimate from")
+            raise QecError("no shots to estimate from")
         D = self.structure.num_detectors
         clamped = {"nonpositive_moment": 0, "negative_edge": 0, "negative_boundary": 0, "negative_hyperedge": 0}
         moment = 1.0 - 2.0 * counts / shots
@@ -382,19 +385,20 @@ class SlidingWindowEstimator:
 
     def __init__(self, estimator: CorrelationEstimator, window_shots: int):
         if window_shots <= 0:
-            raise ValueError("window_shots must be positive")
+            raise QecError("window_shots must be positive")
         self.estimator = estimator
         self.window_shots = int(window_shots)
         self._blocks: collections.deque[tuple[np.ndarray, int]] = collections.deque()
 
     def push(self, events: np.ndarray, bit_packed: bool = False) -> None:
+        """Add a block of shots to the window; the oldest blocks leave once the window is full."""
         self._blocks.append(self.estimator.counts(events, bit_packed=bit_packed))
         while len(self._blocks) > 1 and sum(n for _, n in list(self._blocks)[1:]) >= self.window_shots:
             self._blocks.popleft()
 
     def estimate(self) -> EstimatedModel:
         if not self._blocks:
-            raise ValueError("no shots pushed yet")
+            raise QecError("no shots pushed yet")
         counts = sum(c for c, _ in self._blocks)
         shots = sum(n for _, n in self._blocks)
         return self.estimator.from_counts(counts, shots)

@@ -1,7 +1,7 @@
 """Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics.
 
 Intervals and paired z-scores are :mod:`qec.statistics`' (``fit_ler``, ``paired_z``); decoding
-is :class:`qec.decoders.PyMatchingDecoder`.
+is :class:`qec.PyMatchingDecoder`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import numpy as np
 import stim
 
 from noise_learning.structure import graph_edge_probabilities
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.statistics import fit_ler, paired_z
 
-__all__ = ["DecodedShots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]
+__all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]
 
 
 @dataclasses.dataclass
@@ -35,8 +35,52 @@ class DecodedShots:
         return self.errors / self.shots if self.shots else float("nan")
 
 
+def unmatchable_shots(dem: stim.DetectorErrorModel, events: np.ndarray) -> np.ndarray:
+    r"""Which shots no matching on ``dem``'s graph can explain: bool of shape (shots,).
+
+    The graph's edges are the DEM's errors of positive probability (each decomposed component,
+    ``^``-separated, one edge or boundary edge); a shot is unmatchable when a connected component
+    without a boundary edge holds an odd number of its detection events. ``events``: bool of shape
+    (shots, num_detectors).
+
+    Example:
+        >>> dem = stim.DetectorErrorModel("error(0.1) D0 D1\nerror(0) D2\nerror(0.1) D2 D3")
+        >>> unmatchable_shots(dem, np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]], dtype=bool)).tolist()
+        [False, True, True]
+    """
+    n = dem.num_detectors
+    parent = list(range(n + 1))  # node n: the boundary
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for inst in dem.flattened():
+        if inst.type != "error" or inst.args_copy()[0] <= 0:
+            continue
+        component: list[int] = []
+        for t in [*inst.targets_copy(), stim.target_separator()]:
+            if t.is_separator():
+                nodes = component if len(component) != 1 else [component[0], n]
+                for a, b in zip(nodes, nodes[1:]):
+                    parent[find(a)] = find(b)
+                component = []
+            elif t.is_relative_detector_id():
+                component.append(t.val)
+    roots = np.array([find(i) for i in range(n)], dtype=np.int64)
+    events = np.asarray(events, dtype=bool)
+    # Events per component, mod 2, per shot; a component holding the boundary absorbs any parity.
+    free = roots != find(n)
+    _, component = np.unique(roots[free], return_inverse=True)
+    member = np.zeros((int(free.sum()), int(component.max(initial=-1)) + 1), dtype=np.int64)
+    member[np.arange(len(component)), component] = 1
+    return np.any((events[:, free].astype(np.int64) @ member) % 2 == 1, axis=1)
+
+
 def paired_ler(
-    dets: np.ndarray,
+    events: np.ndarray,
     obs: np.ndarray,
     dems: Mapping[str, stim.DetectorErrorModel],
     correlated: bool = False,
@@ -45,7 +89,7 @@ def paired_ler(
     out: dict[str, DecodedShots] = {}
     obs = np.asarray(obs, dtype=bool)
     for name, dem in dems.items():
-        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(dets)
+        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(events)
         mistakes = np.any(pred != obs, axis=1)
         k = int(mistakes.sum())
         fit = fit_ler(k, len(mistakes))

@@ -27,6 +27,7 @@ import stim
 
 from noise_learning.correlations import CorrelationEstimator, EstimatedModel
 from noise_learning.structure import DemStructure, structure_from_circuit
+from qec.errors import QecError
 from qec.experiment_folders import CIRCUIT_DEM, NOISY_CIRCUIT, ExperimentFolder, half_indices
 
 __all__ = ["LearnedDem", "folder_structure", "learn_folder_dem"]
@@ -52,7 +53,7 @@ def learn_folder_dem(
     events = folder.events(max_shots)
     idx = half_indices(len(events), half)
     if len(idx) == 0:
-        raise ValueError(f"{folder.path}: the {half} half holds no shots")
+        raise QecError(f"{folder.path}: the {half} half holds no shots")
     estimator = CorrelationEstimator(folder_structure(folder), method=method, pool_rounds=pool_rounds)
     return estimator.fit(events[idx], bit_packed=True)
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from qec import CircuitNoise, MemoryExperiment
+from qec.errors import QecError
 from qec.output_files import write_bytes
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "noise_net_d5"
+DEFAULT_NOISE_NET = MODEL_DIR / "noise_net_d5"
 LOW, HIGH = 1e-5, 3e-2
 
 
@@ -61,9 +62,10 @@ class RoundPairLayout:
 
     @staticmethod
     def from_circuit(circuit: stim.Circuit) -> "RoundPairLayout":
+        """The layout of ``circuit``'s detectors as consecutive-round pairs (needs (x, y, t) coordinates)."""
         coords = circuit.get_detector_coordinates()
         if not coords or any(len(v) < 3 for v in coords.values()):
-            raise ValueError("the network needs detector coordinates (x, y, t)")
+            raise QecError("the network needs detector coordinates (x, y, t)")
         ts = sorted({v[2] for v in coords.values()})
         first = {(v[0], v[1]) for v in coords.values() if v[2] == ts[0]}
         per_layer: dict[float, set] = {}
@@ -72,7 +74,7 @@ class RoundPairLayout:
         full = max(len(s) for s in per_layer.values())
         layers = [t for t in ts if len(per_layer[t]) == full]
         if len(layers) < 2:
-            raise ValueError("the network needs at least two bulk rounds (rounds >= 3)")
+            raise QecError("the network needs at least two bulk rounds (rounds >= 3)")
         xs = [v[0] for v in coords.values()]
         ys = [v[1] for v in coords.values()]
         x0, y0 = min(xs), min(ys)
@@ -90,12 +92,12 @@ class RoundPairLayout:
         a = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
         return RoundPairLayout(grid, layers, a(det), a(lp), a(tp), a(rr), a(cc), masks)
 
-    def tensor(self, dets: np.ndarray) -> torch.Tensor:
+    def tensor(self, events: np.ndarray) -> torch.Tensor:
         """(shots, detectors) bool -> (shots * (layers-1), 8, grid, grid) float32."""
-        n = dets.shape[0]
+        n = events.shape[0]
         L, G = len(self.layers), self.grid
         vol = np.zeros((n, L, 2, G, G), dtype=np.float32)
-        vol[:, self.layer_pos, self.type_pos, self.row, self.col] = dets[:, self.det_index]
+        vol[:, self.layer_pos, self.type_pos, self.row, self.col] = events[:, self.det_index]
         pairs = np.concatenate([vol[:, :-1], vol[:, 1:]], axis=2)  # (n, L-1, 4, G, G)
         pairs = pairs.reshape(n * (L - 1), 4, G, G)
         masks = np.broadcast_to(np.concatenate([self.masks, self.masks])[None], (pairs.shape[0], 4, G, G))
@@ -121,6 +123,7 @@ class NoiseNet(nn.Module):
         self.head = nn.Sequential(*head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """float (bags, C, H, W) statistics -> float (bags, F) pooled features."""
         return self.conv(x).mean(dim=(2, 3))
 
     def params(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -139,6 +142,8 @@ def _target(p: float) -> np.ndarray:
 
 
 def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Training bags for the estimator: (features, target parameters, the bags' p) at random p in
+    [1e-3, 1e-2]."""
     rng = np.random.default_rng(seed)
     ps = np.exp(rng.uniform(math.log(1e-3), math.log(1e-2), n_bags))
     layout = None
@@ -146,8 +151,8 @@ def make_dataset(n_bags: int, shots: int, distance: int, seed: int) -> tuple[tor
     for k, p in enumerate(ps):
         c = MemoryExperiment(distance, distance, float(p)).circuit()
         layout = layout or RoundPairLayout.from_circuit(c)
-        dets = c.compile_detector_sampler(seed=int(rng.integers(2**62))).sample(shots)
-        xs.append(layout.tensor(dets).to(torch.uint8))
+        events = c.compile_detector_sampler(seed=int(rng.integers(2**62))).sample(shots)
+        xs.append(layout.tensor(events).to(torch.uint8))
         ys.append(_target(float(p)))
     return torch.stack(xs), torch.tensor(np.stack(ys), dtype=torch.float32), ps
 
@@ -220,7 +225,7 @@ def save_noise_net(model: NoiseNet, meta: dict, path: pathlib.Path) -> None:
     write_bytes(path.with_suffix(".json"), (json.dumps(meta, indent=1) + "\n").encode(), what="noise network metadata")
 
 
-def load_noise_net(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:
+def load_noise_net(path: pathlib.Path = DEFAULT_NOISE_NET) -> tuple[NoiseNet, dict]:
     """Read ``path``.safetensors and ``path``.json (default: the shipped model), in eval mode."""
     from safetensors.torch import load_file
 
@@ -236,14 +241,14 @@ def load_noise_net(path: pathlib.Path = DEFAULT_MODEL) -> tuple[NoiseNet, dict]:
 
 
 @torch.no_grad()
-def predict_noise(model: NoiseNet, circuit: stim.Circuit, dets: np.ndarray, bit_packed: bool = False,
+def predict_noise(model: NoiseNet, circuit: stim.Circuit, events: np.ndarray, bit_packed: bool = False,
                   chunk: int = 4096) -> CircuitNoise:
     """The 25 parameters from detection events: features averaged over all shots."""
     layout = RoundPairLayout.from_circuit(circuit)
     n_det = circuit.num_detectors
     total, count = None, 0
-    for s in range(0, dets.shape[0], chunk):
-        block = dets[s : s + chunk]
+    for s in range(0, events.shape[0], chunk):
+        block = events[s : s + chunk]
         if bit_packed:
             block = np.unpackbits(block, axis=1, bitorder="little")[:, :n_det].astype(bool)
         f = model.features(layout.tensor(block))
@@ -253,13 +258,13 @@ def predict_noise(model: NoiseNet, circuit: stim.Circuit, dets: np.ndarray, bit_
     return CircuitNoise.from_vector(logp.exp().double().numpy().tolist())
 
 
-def learn_dem_with_network(exp: MemoryExperiment, dets: np.ndarray, bit_packed: bool = False,
-                           model_path: pathlib.Path = DEFAULT_MODEL) -> stim.DetectorErrorModel:
+def learn_dem_with_network(exp: MemoryExperiment, events: np.ndarray, bit_packed: bool = False,
+                           model_path: pathlib.Path = DEFAULT_NOISE_NET) -> stim.DetectorErrorModel:
     """Network estimate -> 25 parameters -> circuit of ``exp``'s layout -> DEM."""
     if exp.noise != "depolarizing":
-        raise ValueError("the noise network builds a depolarizing-model (25-parameter) circuit; "
+        raise QecError("the noise network builds a depolarizing-model (25-parameter) circuit; "
                          f"got noise={exp.noise!r}")
     model, _ = load_noise_net(model_path)
-    noise = predict_noise(model, exp.circuit(), dets, bit_packed=bit_packed)
+    noise = predict_noise(model, exp.circuit(), events, bit_packed=bit_packed)
     learned = MemoryExperiment(exp.distance, exp.rounds, exp.p, exp.basis, "depolarizing", circuit_noise=noise)
     return learned.dem()

@@ -15,6 +15,8 @@ from typing import Iterable
 import numpy as np
 import stim
 
+from qec.errors import QecError
+
 __all__ = ["Term", "DemStructure", "structure_from_circuit", "graph_edge_probabilities"]
 
 
@@ -69,6 +71,8 @@ class DemStructure:
 
     @staticmethod
     def from_dem(dem: stim.DetectorErrorModel) -> "DemStructure":
+        """The structure of ``dem``: its mechanisms (detector sets and observable masks),
+        probabilities dropped."""
         flat = dem.flattened()
         terms: list[Term] = []
         for inst in flat:
@@ -114,7 +118,7 @@ class DemStructure:
         ``extra`` = ``(p, detectors, observables)`` terms appended at the end."""
         probabilities = np.asarray(probabilities, dtype=np.float64)
         if probabilities.shape != (len(self.terms),):
-            raise ValueError(f"expected {len(self.terms)} probabilities, got {probabilities.shape}")
+            raise QecError(f"expected {len(self.terms)} probabilities, got {probabilities.shape}")
         out = stim.DetectorErrorModel()
         k = 0
         for inst in self.template:
@@ -135,7 +139,7 @@ class DemStructure:
         flat = dem.flattened()
         ps = [inst.args_copy()[0] for inst in flat if inst.type == "error"]
         if len(ps) < len(self.terms):
-            raise ValueError("DEM has fewer error terms than the structure")
+            raise QecError("DEM has fewer error terms than the structure")
         return np.asarray(ps[: len(self.terms)], dtype=np.float64)
 
 
@@ -146,7 +150,7 @@ def structure_from_circuit(circuit: stim.Circuit) -> DemStructure:
     project's 25-parameter depolarizing noise inserted first (only to learn which errors exist).
     """
     if circuit.num_detectors == 0:
-        raise ValueError("circuit has no detectors")
+        raise QecError("circuit has no detectors")
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     if dem.num_errors == 0:
         from qec.noise import CircuitNoise
@@ -156,10 +160,10 @@ def structure_from_circuit(circuit: stim.Circuit) -> DemStructure:
             noisy = insert_circuit_noise(fold_hadamards(circuit), CircuitNoise.depolarizing(1e-3))
             dem = noisy.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
         except Exception as e:  # pragma: no cover - depends on the user's circuit
-            raise ValueError(f"circuit is noiseless and noise could not be inserted ({e}); "
+            raise QecError(f"circuit is noiseless and noise could not be inserted ({e}); "
                              "pass a circuit with noise channels (any strength)") from e
         if dem.num_errors == 0:
-            raise ValueError("circuit is noiseless; pass a circuit with noise channels (any strength)")
+            raise QecError("circuit is noiseless; pass a circuit with noise channels (any strength)")
     return DemStructure.from_dem(dem)
 
 

@@ -1,4 +1,5 @@
-"""The AI pre-decoder: 3D CNN models, training, inference and the pipeline decoder."""
+"""The AI pre-decoder: 3D CNN models, training, inference and the pipeline decoder; the closed loop
+(learn the DEM from syndromes, train on it, compare)."""
 
 from predecoder.model import PRESETS, ModelConfig, PreDecoderCNN, resolve_preset
 from predecoder.model_catalog import DEFAULT_MODEL, SHIPPED_MODELS, default_model_path, model_path, shipped_models
@@ -6,6 +7,9 @@ from predecoder.model_file import LoadedModel, ModelFileError, load_model, save_
 from predecoder.device import resolve_device
 from predecoder.decoders import PipelineDecoderFactory, ler_decoders
 from predecoder.pipeline import PipelineDecoder
+from predecoder.closed_loop import ClosedLoopConfig, run_closed_loop
+from predecoder.train_config import TrainConfig, TrainState
+from predecoder.training import train
 
 
 def sinter_decoders(model=None, **options):
@@ -20,6 +24,7 @@ def sinter_decoders(model=None, **options):
 
 __all__ = [
     "DEFAULT_MODEL",
+    "ClosedLoopConfig",
     "PRESETS",
     "SHIPPED_MODELS",
     "LoadedModel",
@@ -33,8 +38,12 @@ __all__ = [
     "model_path",
     "ler_decoders",
     "resolve_device",
+    "run_closed_loop",
     "resolve_preset",
     "save_model",
     "shipped_models",
+    "train",
+    "TrainConfig",
+    "TrainState",
     "sinter_decoders",
 ]

@@ -48,15 +48,17 @@ from predecoder.model import OUT_CHANNELS
 from predecoder.device import resolve_device
 from predecoder.latency_path import LatencyPath
 from predecoder.pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
+from qec.bit_packing import pack_bits
 from qec.circuits import MemoryExperiment
+from qec.errors import QecError
 from qec.memory_estimate import check_fits, detectors, point_bytes
 
 
 class _NullDecoder:
     """A global decoder that predicts 'no flip' at no cost (for timing everything else)."""
 
-    def decode_batch(self, dets: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
-        return np.zeros((len(dets), 1), dtype=bool)
+    def decode_batch(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
+        return np.zeros((len(events), 1), dtype=bool)
 
 
 def device_name(device: torch.device) -> str:
@@ -149,7 +151,7 @@ def latency_distribution(
     """
     rounds = dec.layout.shape[0] - 1
     n = len(events)
-    packed = np.packbits(events, axis=1, bitorder="little")
+    packed = pack_bits(events)
     matcher = dec.local_matcher  # single shots: in this process, never a worker's round trip
 
     def predecode(i):
@@ -226,13 +228,13 @@ def run_bench(
     0 leaves it out.
     """
     if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+        raise QecError(f"batch must be >= 1, got {batch}")
     if repeats < 1 or warmup < 0:
-        raise ValueError("repeats must be >= 1 and warmup >= 0")
+        raise QecError("repeats must be >= 1 and warmup >= 0")
     from predecoder.decoders import PREDECODER_NAMES
 
     if decoder not in PREDECODER_NAMES:
-        raise ValueError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
+        raise QecError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
     dev = resolve_device(device)
     rounds = distance if rounds is None else rounds
     exp = MemoryExperiment(distance=distance, rounds=rounds, p=p, basis=basis, noise=noise)

@@ -31,6 +31,8 @@ from typing import Callable
 
 import torch
 
+from qec.errors import QecError
+
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -74,12 +76,12 @@ class AxisPlan:
 def plan_axis(size: int, block: int | None, halo: int) -> AxisPlan:
     """Cut an axis of ``size`` sites into interiors of ``block`` (None: one block)."""
     if size < 1:
-        raise ValueError(f"axis size must be >= 1, got {size}")
+        raise QecError(f"axis size must be >= 1, got {size}")
     if halo < 0:
-        raise ValueError(f"halo must be >= 0, got {halo}")
+        raise QecError(f"halo must be >= 0, got {halo}")
     b = size if block is None else int(block)
     if b < 1:
-        raise ValueError(f"block size must be >= 1, got {block}")
+        raise QecError(f"block size must be >= 1, got {block}")
     b = min(b, size)
     window = min(b + 2 * halo, size)
     count = -(-size // b)
@@ -205,9 +207,9 @@ def blockwise_forward(
     The result equals ``forward(x)`` up to floating-point rounding (see the module docstring).
     """
     if x.ndim != 5:
-        raise ValueError(f"expected a (B, C, T, H, W) tensor, got shape {tuple(x.shape)}")
+        raise QecError(f"expected a (B, C, T, H, W) tensor, got shape {tuple(x.shape)}")
     if block_batch < 1:
-        raise ValueError(f"block_batch must be >= 1, got {block_batch}")
+        raise QecError(f"block_batch must be >= 1, got {block_batch}")
     B = x.shape[0]
     plan = make_plan(tuple(int(s) for s in x.shape[2:]), int(halo), tuple(block))
     if plan.is_whole_volume:

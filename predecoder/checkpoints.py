@@ -19,9 +19,11 @@ from safetensors.torch import save as st_save
 from predecoder.model import ModelConfig, PreDecoderCNN
 from predecoder.model_file import ModelFileError, load_model, save_model
 from predecoder.train_config import TrainConfig, TrainState
+from qec.errors import QecError
 from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
 from qec.output_files import write_bytes
 
+# The files a training run's directory holds.
 RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")
 
 
@@ -76,9 +78,9 @@ def load_weights(path: str | Path, network: PreDecoderCNN, device: torch.device,
     try:
         loaded = load_model(path, device=device)
     except ModelFileError as e:
-        raise ValueError(f"{what}: {e}") from None
+        raise QecError(f"{what}: {e}") from None
     if loaded.config != network.config:
-        raise ValueError(f"{what}: {path} does not fit the preset's model config (its config: {loaded.config})")
+        raise QecError(f"{what}: {path} does not fit the preset's model config (its config: {loaded.config})")
     network.load_state_dict(loaded.network.state_dict())
     network.train()
     return loaded
@@ -119,25 +121,27 @@ def _load_optimizer(path: Path, opt: torch.optim.Optimizer, device: torch.device
         sd["state"] = state
         opt.load_state_dict(sd)
     except FileNotFoundError:
-        raise ValueError(f"--resume: {path} is missing") from None
+        raise QecError(f"--resume: {path} is missing") from None
     except Exception as e:  # safetensors, JSON and torch raise assorted errors on a bad file
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"--resume: {path} is not a usable optimizer state ({first})") from None
+        raise QecError(f"--resume: {path} is not a usable optimizer state ({first})") from None
 
 
 def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainState:
+    """Restore ``network`` and ``opt`` from run folder ``out`` (``--resume``) and return its state;
+    refuses a run of another configuration."""
     state_path = out / "state.json"
     if not state_path.exists():
-        raise ValueError(f"--resume: no checkpoint in {out}")
+        raise QecError(f"--resume: no checkpoint in {out}")
     try:
         saved = json.loads(state_path.read_text())
         saved_cfg = saved["config"]
         saved["state"]["step"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"--resume: {state_path} is not a training state ({type(e).__name__}: {e})") from None
+        raise QecError(f"--resume: {state_path} is not a training state ({type(e).__name__}: {e})") from None
     saved_version = saved.get("noise_version", UNRECORDED_NOISE_VERSION)
     if saved_cfg.get("noise") == cfg.noise and saved_version != noise_version(cfg.noise):
-        raise ValueError(
+        raise QecError(
             f"--resume: the run in {out} trained on {noise_label(cfg.noise, saved_version)} noise; this qec's "
             f"{cfg.noise} is v{noise_version(cfg.noise)} (start a new run with --init {out}/last.safetensors)"
         )
@@ -146,9 +150,9 @@ def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainS
         if isinstance(want, tuple):
             have = tuple(have)
         if have != want:
-            raise ValueError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")
+            raise QecError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")
     if saved_cfg.get("select_by", "threshold") != cfg.select_by:  # runs before select_by chose by threshold
-        raise ValueError(f"--resume: the run chose its best model by {saved_cfg.get('select_by', 'threshold')} "
+        raise QecError(f"--resume: the run chose its best model by {saved_cfg.get('select_by', 'threshold')} "
                          f"validation LER, not {cfg.select_by}")
     load_weights(out / "last.safetensors", network, device, "--resume")
     _load_optimizer(out / "optimizer.safetensors", opt, device)

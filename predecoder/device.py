@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from qec.errors import QecError
+
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``torch.device`` for 'cpu', 'cuda', 'cuda:N' or 'auto'; ``ValueError`` for unknown or unavailable."""
@@ -13,12 +15,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
+        raise QecError(f"unknown device {device!r}; use cpu, cuda[:N] or auto") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
+        raise QecError(f"unsupported device {device!r}; use cpu, cuda[:N] or auto")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
+            raise QecError(f"device {device!r} requested but CUDA is not available")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise QecError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     return dev

@@ -21,6 +21,7 @@ import torch
 
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CORRECTION_CHANNELS
+from qec.errors import QecError
 from qec.layout import EVENT_CHANNELS
 from qec.output_files import write_bytes
 
@@ -127,12 +128,12 @@ class OnnxRuntimeNetwork:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ValueError("backend onnxruntime needs onnxruntime: pip install 'qec-predecoder[onnx]'") from None
+            raise QecError("backend onnxruntime needs onnxruntime: pip install 'qec-predecoder[onnx]'") from None
         available = ort.get_available_providers()
         if device.type == "cuda":
             providers = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
             if not providers:
-                raise ValueError(f"backend onnxruntime on {device}: this onnxruntime has no CUDA provider "
+                raise QecError(f"backend onnxruntime on {device}: this onnxruntime has no CUDA provider "
                                  f"(has {', '.join(available)}); install onnxruntime-gpu")
         else:
             providers = ["CPUExecutionProvider"]

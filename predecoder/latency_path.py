@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from predecoder.pipeline import MAX_WEIGHT, PipelineDecoder
+from qec.errors import QecError
 
 
 class LatencyPath:
@@ -48,9 +49,9 @@ class LatencyPath:
 
     def __init__(self, decoder: PipelineDecoder, graph: bool | None = None):
         if decoder.backend != "torch":
-            raise ValueError("the latency path runs the torch network; use backend torch")
+            raise QecError("the latency path runs the torch network; use backend torch")
         if decoder.plan.blocks_per_shot != 1:
-            raise ValueError(
+            raise QecError(
                 f"the latency path needs one block per shot; this volume {decoder.layout.shape} is cut into "
                 f"{decoder.plan.blocks_per_shot} (raise block_rounds / block_space)"
             )
@@ -82,7 +83,7 @@ class LatencyPath:
             graph = dev.type == "cuda"
         if graph:
             if dev.type != "cuda":
-                raise ValueError("a CUDA graph needs a CUDA device")
+                raise QecError("a CUDA graph needs a CUDA device")
             self._capture()
 
     # -----------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import dataclasses
 import torch
 from torch import nn
 
+from qec.errors import QecError
+
 IN_CHANNELS = 4
 OUT_CHANNELS = 4
 
@@ -42,13 +44,13 @@ class ModelConfig:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
         if len(self.kernel_sizes) != len(self.widths) + 1:
-            raise ValueError("kernel_sizes needs one entry per layer (len(widths) + 1)")
+            raise QecError("kernel_sizes needs one entry per layer (len(widths) + 1)")
         if any(k < 1 or k % 2 == 0 for k in self.kernel_sizes):
-            raise ValueError("kernel sizes must be odd and >= 1")
+            raise QecError("kernel sizes must be odd and >= 1")
         if any(w < 1 for w in self.widths) or self.in_channels < 1 or self.out_channels < 1:
-            raise ValueError("widths and channel counts must be >= 1")
+            raise QecError("widths and channel counts must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
+            raise QecError("dropout must be in [0, 1)")
 
     @property
     def receptive_field(self) -> int:
@@ -60,6 +62,7 @@ class ModelConfig:
         return (self.receptive_field - 1) // 2
 
     def to_dict(self) -> dict:
+        """The configuration as a plain dict (stored in model files)."""
         return dataclasses.asdict(self)
 
     @staticmethod
@@ -108,14 +111,16 @@ class PreDecoderCNN(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float (batch, 4, T, H, W) event grids -> float (batch, 4, T, H, W) correction logits."""
         return self.layers(x)
 
     def num_parameters(self) -> int:
+        """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters())
 
 
 def resolve_preset(name: str) -> ModelConfig:
     """The preset's config; ``ValueError`` naming the choices for an unknown name."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+        raise QecError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return PRESETS[name]

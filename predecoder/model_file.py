@@ -20,6 +20,7 @@ from safetensors.torch import save as st_save
 
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
 from predecoder.model_catalog import model_path
+from qec.errors import QecError
 from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
 from qec.output_files import write_bytes
 
@@ -27,7 +28,7 @@ METADATA_KEY = "qec_predecoder"
 FORMAT_VERSION = 1
 
 
-class ModelFileError(ValueError):
+class ModelFileError(QecError):
     """A model file that cannot be used (not safetensors, corrupt, or not fitting)."""
 
 
@@ -134,6 +135,7 @@ class LoadedModel:
 
 
 def project_version() -> str:
+    """This package's installed version (recorded in model files), or ``unknown``."""
     try:
         from importlib.metadata import version
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from qec.errors import QecError
+
 
 class Lion(torch.optim.Optimizer):
     """Sign-momentum optimizer: update = sign(b1 * m + (1 - b1) * g); m = b2 * m + (1 - b2) * g.
@@ -13,11 +15,12 @@ class Lion(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.99), weight_decay: float = 0.0):
         if lr <= 0:
-            raise ValueError("lr must be > 0")
+            raise QecError("lr must be > 0")
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One Lion update of every parameter with a gradient."""
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -35,7 +35,9 @@ from predecoder.export import BACKENDS, OnnxRuntimeNetwork
 from predecoder.model import IN_CHANNELS, OUT_CHANNELS
 from predecoder.model_file import LoadedModel, load_model
 from qec.correction_basis import CorrectionBasis
-from qec.decoders import PyMatchingDecoder, check_shots
+from qec.bit_packing import check_shots, pack_bits
+from qec.pymatching_decoder import PyMatchingDecoder
+from qec.errors import QecError
 from qec.parallel_matching import ParallelMatcher
 from qec.layout import SpaceTimeLayout
 from qec.weighted_matching import WeightedMatcher
@@ -55,7 +57,7 @@ def _check_block(value: int | None, what: str) -> int | None:
         return None
     value = int(value)
     if value < 1:
-        raise ValueError(f"{what} must be >= 1, got {value}")
+        raise QecError(f"{what} must be >= 1, got {value}")
     return value
 
 
@@ -97,10 +99,27 @@ class PipelineDecoder:
         (2, 1)
     """
 
+    @classmethod
+    def from_dem(cls, dem: stim.DetectorErrorModel, *, model: LoadedModel | str | None = None,
+                 **options: Any) -> "PipelineDecoder":
+        """The pipeline for a DEM alone, its layout read from the detector coordinates
+        (:meth:`qec.SpaceTimeLayout.from_dem`: those of a Stim-generated rotated memory, up to a
+        translation and detector order). ``options`` are the constructor's keyword arguments.
+
+        Example:
+            >>> from qec import MemoryExperiment
+            >>> dem = MemoryExperiment(distance=3, rounds=3, p=0.003).dem()
+            >>> PipelineDecoder.from_dem(dem, global_decoder="pymatching-weighted").decode_batch(
+            ...     np.zeros((2, 24), dtype=bool)).tolist()
+            [[False], [False]]
+        """
+        return cls(None, dem, model=model, layout=SpaceTimeLayout.from_dem(dem), **options)
+
     def __init__(
         self,
         circuit: stim.Circuit | None,
         dem: stim.DetectorErrorModel,
+        *,
         model: LoadedModel | str | None = None,
         global_decoder: str = "pymatching",
         threshold: float | None = None,
@@ -117,16 +136,16 @@ class PipelineDecoder:
         weighted_backend: str = "auto",
     ):
         if global_decoder not in GLOBAL_DECODERS:
-            raise ValueError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
+            raise QecError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise QecError(f"batch_size must be >= 1, got {batch_size}")
         if int(block_batch) < 1:
-            raise ValueError(f"block_batch must be >= 1, got {block_batch}")
+            raise QecError(f"block_batch must be >= 1, got {block_batch}")
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+            raise QecError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
-            raise ValueError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
+            raise QecError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
         self.block = (_check_block(block_rounds, "block_rounds"), _check_block(block_space, "block_space"),
                       _check_block(block_space, "block_space"))
         self.block_batch = int(block_batch)
@@ -134,11 +153,11 @@ class PipelineDecoder:
         self.precision = precision
         if layout is None:
             if circuit is None:
-                raise ValueError("PipelineDecoder needs a circuit or a layout")
+                raise QecError("PipelineDecoder needs a circuit or a layout")
             layout = SpaceTimeLayout.from_circuit(circuit)
         self.layout = layout
         if dem.num_detectors != layout.num_detectors:
-            raise ValueError(
+            raise QecError(
                 f"the DEM has {dem.num_detectors} detectors but the circuit's layout has {layout.num_detectors}"
             )
         self.correction_basis = CorrectionBasis.from_layout(layout)
@@ -147,7 +166,7 @@ class PipelineDecoder:
         self.model = model if isinstance(model, LoadedModel) else load_model(model, device=self.device)
         cfg = self.model.config
         if cfg.in_channels != IN_CHANNELS or cfg.out_channels != OUT_CHANNELS:
-            raise ValueError(
+            raise QecError(
                 f"the model has {cfg.in_channels} input / {cfg.out_channels} output channels; the layout needs "
                 f"{IN_CHANNELS} event channels in and {OUT_CHANNELS} correction channels out"
             )
@@ -158,17 +177,17 @@ class PipelineDecoder:
             threshold = float("inf") if self.weighted else self.model.threshold
         self.threshold = float(threshold)
         if math.isnan(self.threshold):  # +inf is allowed: no corrections at all
-            raise ValueError(f"threshold must be a number, got {self.threshold}")
+            raise QecError(f"threshold must be a number, got {self.threshold}")
         self._dtype = PRECISIONS[precision]
         net = self.model.network
         if self._dtype != torch.float32:
             net = copy.deepcopy(net).to(self._dtype)
         self._compiled = bool(compile)
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+            raise QecError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend
         if backend == "onnxruntime" and (precision != "fp32" or compile):
-            raise ValueError("backend onnxruntime runs the fp32 ONNX network: no --precision or --compile with it")
+            raise QecError("backend onnxruntime runs the fp32 ONNX network: no --precision or --compile with it")
         if compile:
             mode = "reduce-overhead" if self.device.type == "cuda" else None
             net = torch.compile(net, mode=mode, dynamic=False)
@@ -178,9 +197,9 @@ class PipelineDecoder:
 
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
-            raise ValueError(f"matching_workers must be >= 0, got {matching_workers}")
+            raise QecError(f"matching_workers must be >= 0, got {matching_workers}")
         if self.weighted and int(matching_workers):
-            raise ValueError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
+            raise QecError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
         self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
@@ -247,11 +266,10 @@ class PipelineDecoder:
         """The :class:`predecoder.blockwise.BlockPlan` used for this circuit's volume."""
         return make_plan(self.layout.shape, self.halo, self.block)
 
-    def _events(self, events: np.ndarray, bit_packed: bool | None = None) -> tuple[np.ndarray, bool]:
-        events, packed = check_shots(events, self.num_detectors, bit_packed)
-        if packed:
-            return self.layout.unpack(events), True
-        return events.astype(bool, copy=False), False
+    def _events(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
+        """bool (shots, num_detectors) from either layout (``bit_packed`` says which)."""
+        events = check_shots(events, self.num_detectors, bit_packed)
+        return self.layout.unpack(events) if bit_packed else events.astype(bool, copy=False)
 
     def grid(self, events: np.ndarray | torch.Tensor) -> torch.Tensor:
         """bool (shots, num_detectors) -> network input (shots, 4, T, H, W) on the device."""
@@ -272,9 +290,9 @@ class PipelineDecoder:
         )
 
     @torch.inference_mode()
-    def logits(self, events: np.ndarray) -> torch.Tensor:
+    def logits(self, events: np.ndarray, bit_packed: bool = False) -> torch.Tensor:
         """bool (shots, num_detectors) -> float32 logits (shots, 4, T, H, W) on the device."""
-        events, _ = self._events(events)
+        events = self._events(events, bit_packed)
         outs = [self.logits_from_grid(self.grid(events[i:i + self._chunk])) for i in range(0, len(events), self._chunk)]
         return torch.cat(outs) if outs else torch.empty((0, *self.correction_basis.shape), device=self.device)
 
@@ -288,9 +306,9 @@ class PipelineDecoder:
         c = self.corrections_from_logits(self.logits_from_grid(self.grid(events)))
         return c.cpu().numpy()  # the one host synchronization per chunk
 
-    def corrections(self, events: np.ndarray) -> np.ndarray:
+    def corrections(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
         """bool (shots, 4, T, H, W): the corrections the pre-decoder applies."""
-        events, _ = self._events(events)
+        events = self._events(events, bit_packed)
         if len(events) == 0:
             return np.zeros((0, *self.correction_basis.shape), dtype=bool)
         return np.concatenate([self._corrections_chunk(events[i:i + self._chunk])
@@ -335,10 +353,10 @@ class PipelineDecoder:
             (prediction bool (shots, 1), residual events bool (shots, num_detectors)), where
             prediction = L * c XOR global_decoder(events XOR H * c).
         """
-        events, _ = self._events(events)
+        events = self._events(events)
         corrections = np.asarray(corrections, dtype=bool).reshape(len(events), -1)
         if corrections.shape[1] != self.correction_basis.num_elements:
-            raise ValueError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
+            raise QecError(f"corrections must have {self.correction_basis.num_elements} elements per shot")
         c = torch.as_tensor(corrections).to(self.device) & self._valid_flat  # non-elements do nothing
         residual, flip = self.apply_corrections(torch.as_tensor(events).to(self.device), c)
         residual, flip = residual.cpu().numpy(), flip.cpu().numpy()
@@ -346,19 +364,19 @@ class PipelineDecoder:
 
     # -----------------------------------------------------------------------------------------
 
-    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool | None = None):
+    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool = False):
         """Detection events -> observable predictions.
 
         Args:
             events: bool (shots, num_detectors), or Stim bit-packed uint8 (shots, ceil(N / 8)).
             return_residual: also return the residual events bool (shots, num_detectors).
-            bit_packed: whether ``events`` is bit-packed (None: inferred from dtype and width).
+            bit_packed: whether ``events`` is bit-packed (default: not).
 
         Returns:
             bool (shots, 1) predictions (bit-packed uint8 (shots, 1) for bit-packed input), and
             the residual when asked.
         """
-        events, packed = self._events(events, bit_packed)
+        events = self._events(events, bit_packed)
         preds, residuals = [], []
         for i in range(0, len(events), self._chunk):
             chunk = events[i:i + self._chunk]
@@ -376,8 +394,8 @@ class PipelineDecoder:
         if self.matching_workers:
             preds = [flip ^ future.result() for flip, future in preds]
         prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
-        if packed:
-            prediction = np.packbits(prediction, axis=1, bitorder="little")
+        if bit_packed:
+            prediction = pack_bits(prediction)
         if not return_residual:
             return prediction
         residual = np.concatenate(residuals) if residuals else np.zeros((0, self.num_detectors), dtype=bool)
@@ -435,14 +453,14 @@ class PipelineDecoder:
 
     @staticmethod
     def decode_together(decoders: Sequence["PipelineDecoder"], events: np.ndarray,
-                        bit_packed: bool | None = None) -> tuple[list[np.ndarray], list[float]]:
+                        bit_packed: bool = False) -> tuple[list[np.ndarray], list[float]]:
         """Several compositions of one network on the same shots, the network run once per chunk.
 
         Args:
             decoders: pipelines with one :attr:`network_key` (e.g. ``predecoder``,
                 ``predecoder-correlated`` and ``predecoder-weighted`` of one model).
             events: as :meth:`decode_batch` takes them.
-            bit_packed: whether ``events`` is bit-packed (None: inferred).
+            bit_packed: whether ``events`` is bit-packed (default: not).
 
         Returns:
             (each decoder's predictions, exactly as its :meth:`decode_batch` gives them; each
@@ -453,7 +471,7 @@ class PipelineDecoder:
         first = decoders[0]
         if any(d.network_key != first.network_key for d in decoders):
             raise ValueError("decode_together needs pipelines of one network (equal network_key)")
-        events, packed = first._events(events, bit_packed)
+        events = first._events(events, bit_packed)
         preds: list[list[np.ndarray]] = [[] for _ in decoders]
         seconds = [0.0] * len(decoders)
         for i in range(0, len(events), first._chunk):
@@ -471,7 +489,7 @@ class PipelineDecoder:
         out = []
         for p in preds:
             prediction = np.concatenate(p) if p else np.zeros((0, 1), dtype=bool)
-            out.append(np.packbits(prediction, axis=1, bitorder="little") if packed else prediction)
+            out.append(np.packbits(prediction, axis=1, bitorder="little") if bit_packed else prediction)
         return out, seconds
 
     def close(self) -> None:

@@ -35,70 +35,9 @@ from predecoder.model_catalog import model_path
 from predecoder.model_file import ModelFileError
 from predecoder.decoders import PREDECODER_NAMES, PipelineDecoderFactory
 from predecoder.pipeline import PipelineDecoder
-from qec.layout import LayoutError, SpaceTimeLayout
+from qec.errors import QecError
+from qec.layout import SpaceTimeLayout
 
-
-
-def layout_from_dem(dem: stim.DetectorErrorModel) -> SpaceTimeLayout:
-    """The space-time layout of a rotated surface-code memory DEM, from detector coordinates.
-
-    The detector coordinates (x, y, t) are matched, up to a translation in (x, y) and in any
-    order, against Stim's generated noiseless memory circuit of the implied distance, rounds and
-    basis; that circuit supplies qubit positions, stabilizer types and the observable.
-
-    Raises :class:`LayoutError` saying why when the DEM does not fit.
-    """
-    n = dem.num_detectors
-    if n == 0:
-        raise LayoutError("the DEM has no detectors")
-    if dem.num_observables != 1:
-        raise LayoutError(f"expected exactly 1 observable, the DEM has {dem.num_observables}")
-    coords = dem.get_detector_coordinates()
-    pts = np.zeros((n, 3), dtype=np.int64)
-    for k in range(n):
-        c = coords.get(k)
-        if c is None or len(c) < 3:
-            raise LayoutError(f"detector {k} has no (x, y, t) coordinates")
-        if any(abs(v - round(v)) > 1e-9 for v in c[:3]):
-            raise LayoutError(f"detector {k} has non-integer coordinates {tuple(c[:3])}")
-        pts[k] = [round(v) for v in c[:3]]
-    sites = {tuple(p) for p in pts[:, :2].tolist()}
-    distance = int(round((len(sites) + 1) ** 0.5))
-    if distance < 2 or distance * distance - 1 != len(sites):
-        raise LayoutError(
-            f"detectors sit at {len(sites)} distinct (x, y) sites; a distance-d rotated surface code has d*d - 1"
-        )
-    t0 = int(pts[:, 2].min())
-    rounds = int(pts[:, 2].max()) - t0
-    if rounds < 1:
-        raise LayoutError("detectors span a single time layer; need at least one round")
-    for basis in ("x", "z"):
-        gen = stim.Circuit.generated(f"surface_code:rotated_memory_{basis}", distance=distance, rounds=rounds)
-        if gen.num_detectors != n:
-            continue
-        gc = gen.get_detector_coordinates()
-        gpts = np.array([[round(v) for v in gc[k][:3]] for k in range(n)], dtype=np.int64)
-        shift = gpts.min(axis=0) - pts.min(axis=0)
-        moved = pts + shift
-        lookup = {tuple(p): k for k, p in enumerate(gpts.tolist())}
-        perm = [lookup.get(tuple(p)) for p in moved.tolist()]
-        if any(k is None for k in perm):
-            continue
-        perm = np.asarray(perm, dtype=np.int64)
-        if len(np.unique(perm)) != n:
-            continue
-        layout = SpaceTimeLayout.from_circuit(gen)
-        return dataclasses.replace(
-            layout,
-            detector_channel=layout.detector_channel[perm],
-            detector_t=layout.detector_t[perm],
-            detector_row=layout.detector_row[perm],
-            detector_col=layout.detector_col[perm],
-        )
-    raise LayoutError(
-        f"the DEM's detector coordinates do not match a rotated surface-code memory experiment "
-        f"(distance {distance}, {rounds} rounds, as laid out by Stim's generated circuits)"
-    )
 
 
 def model_identity(model: str | None) -> tuple[str, str]:
@@ -124,7 +63,7 @@ class _CompiledPipeline(sinter.CompiledDecoder):
         return self.decoder.decode_batch(data, bit_packed=True)
 
 
-class SinterPreDecoder(sinter.Decoder):
+class PipelineSinterDecoder(sinter.Decoder):
     """sinter.Decoder running :class:`PipelineDecoder` (picklable: holds a path and options).
 
     Args:
@@ -137,12 +76,13 @@ class SinterPreDecoder(sinter.Decoder):
         allowed = {f.name for f in dataclasses.fields(PipelineDecoderFactory)} - {"model", "global_decoder"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise ValueError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
+            raise QecError(f"the sinter pre-decoder takes no option {', '.join(unknown)}")
         self.model_path, self.sha256 = model_identity(model)
         self.global_decoder = global_decoder
         self.options = dict(options)
 
     def compile_decoder_for_dem(self, *, dem: stim.DetectorErrorModel) -> sinter.CompiledDecoder:
+        """The pipeline for ``dem`` (layout from its detector coordinates), as sinter's compiled decoder."""
         from predecoder.model_file import load_model
 
         loaded = load_model(self.model_path)
@@ -152,12 +92,12 @@ class SinterPreDecoder(sinter.Decoder):
                 f"({self.sha256[:12]} -> {loaded.short_hash})"
             )
         decoder = PipelineDecoder(
-            None, dem, model=loaded, global_decoder=self.global_decoder, layout=layout_from_dem(dem), **self.options
+            None, dem, model=loaded, global_decoder=self.global_decoder, layout=SpaceTimeLayout.from_dem(dem), **self.options
         )
         return _CompiledPipeline(decoder)
 
     def __repr__(self) -> str:
-        return f"SinterPreDecoder(model={self.model_path!r} [{self.sha256[:12]}], {self.global_decoder})"
+        return f"PipelineSinterDecoder(model={self.model_path!r} [{self.sha256[:12]}], {self.global_decoder})"
 
 
 def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinter.Decoder]:
@@ -177,7 +117,7 @@ def sinter_decoders(model: str | None = None, **options: Any) -> dict[str, sinte
     """
     out: dict[str, sinter.Decoder] = {}
     for name, global_decoder in PREDECODER_NAMES.items():
-        decoder = SinterPreDecoder(model, global_decoder, **options)
+        decoder = PipelineSinterDecoder(model, global_decoder, **options)
         out[pinned_name(name, decoder.sha256)] = decoder
     return out
 

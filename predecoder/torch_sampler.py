@@ -57,6 +57,7 @@ class TorchLabeledSampler:
         self._generator.manual_seed(int(seed))
 
     def reseed(self, seed: int) -> None:
+        """Restart the sampler's random stream from ``seed``."""
         self._generator.manual_seed(int(seed))
 
     def sample(self, shots: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

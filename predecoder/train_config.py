@@ -8,15 +8,13 @@ from typing import Any
 
 from predecoder.model import resolve_preset
 from qec.circuits import MemoryExperiment
+from qec.errors import QecError
 
 OPTIMIZERS = ("adamw", "lion")
 SAMPLERS = ("auto", "numpy", "torch")
 # Which validation LER picks ``best.safetensors``: the residual pipeline's at its best threshold,
 # or neural-weighted matching's (the logits as per-shot matching weights).
 SELECT_BY = ("threshold", "weighted")
-# The files a run directory holds.
-RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -67,43 +65,43 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.batch < 1:
-            raise ValueError(f"batch must be >= 1, got {self.batch}")
+            raise QecError(f"batch must be >= 1, got {self.batch}")
         if self.lr <= 0:
-            raise ValueError("lr must be > 0")
+            raise QecError("lr must be > 0")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+            raise QecError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         resolve_preset(self.preset)
         if self.steps is None and self.samples is None and self.minutes is None:
-            raise ValueError("give a budget: --steps, --samples or --minutes")
+            raise QecError("give a budget: --steps, --samples or --minutes")
         for name in ("steps", "samples", "minutes"):
             v = getattr(self, name)
             if v is not None and v <= 0:
-                raise ValueError(f"{name} must be > 0")
+                raise QecError(f"{name} must be > 0")
         if self.val_shots < 0 or self.val_every < 1:
-            raise ValueError("val_shots must be >= 0 and val_every >= 1")
+            raise QecError("val_shots must be >= 0 and val_every >= 1")
         if self.select_by not in SELECT_BY:
-            raise ValueError(f"unknown select_by {self.select_by!r}; choose from {', '.join(SELECT_BY)}")
+            raise QecError(f"unknown select_by {self.select_by!r}; choose from {', '.join(SELECT_BY)}")
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
+            raise QecError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
         if self.pos_weight <= 0:
-            raise ValueError("pos_weight must be > 0")
+            raise QecError("pos_weight must be > 0")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
+            raise QecError(f"threads must be >= 1, got {self.threads}")
         object.__setattr__(self, "circuits", tuple(str(c) for c in self.circuits))
         object.__setattr__(self, "dems", tuple(str(d) for d in self.dems))
         if self.circuits:
             if len(self.dems) != len(self.circuits):
-                raise ValueError(f"give one --dem per --circuit ({len(self.circuits)} circuits, {len(self.dems)} DEMs)")
+                raise QecError(f"give one --dem per --circuit ({len(self.circuits)} circuits, {len(self.dems)} DEMs)")
             if self.dem_path is not None:
-                raise ValueError("with --circuit, the DEMs pair with the circuits (dems), not dem_path")
+                raise QecError("with --circuit, the DEMs pair with the circuits (dems), not dem_path")
             if self.rounds is not None or self.p is not None:
-                raise ValueError("with --circuit, the circuits give the rounds and the DEMs the noise: "
+                raise QecError("with --circuit, the circuits give the rounds and the DEMs the noise: "
                                  "leave out --rounds and --p")
             return
         if self.dems:
-            raise ValueError("DEMs paired with circuits need --circuit")
+            raise QecError("DEMs paired with circuits need --circuit")
         if self.p is None:
-            raise ValueError("give --p (the noise strength), or a device's --circuit with its --dem")
+            raise QecError("give --p (the noise strength), or a device's --circuit with its --dem")
         MemoryExperiment(self.distance, self.effective_rounds, self.p, "x", self.noise)  # validates
 
     @property

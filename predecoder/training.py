@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -29,9 +30,9 @@ from predecoder.model_file import save_model
 from predecoder.optim import Lion
 from predecoder.device import resolve_device
 from predecoder.train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainState
-from predecoder.training_data import data_metadata, training_experiments
+from predecoder.training_data import TrainingExperiment, data_metadata, training_experiments
 from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
-from predecoder.training_data import TrainingExperiment
+from qec.errors import QecError
 from qec.interrupts import deferred_interrupts
 from qec.locks import folder_lock
 from qec.output_files import check_output_path, make_folder, remove_stale_temporaries
@@ -93,21 +94,23 @@ def _dist_info() -> tuple[int, int, bool]:
 def train(
     cfg: TrainConfig,
     resume: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     progress: bool = False,
     stop_at_step: int | None = None,
     on_finish: Callable[[torch.nn.Module], None] | None = None,
     overwrite: bool = False,
 ) -> TrainState:
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
-    ``cfg.out``. Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
+    ``cfg.out`` (with ``val_shots=0`` nothing chooses a best checkpoint: ``best.safetensors`` is
+    the final network). Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
     does SIGTERM inside :func:`qec.interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
     One process writes a run folder at a time (another gets a one-line ``LockedError``); the
     temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
-    schedule; ``on_finish`` receives the trained network.
+    schedule; ``on_finish`` receives the trained network. ``log`` receives each progress line
+    (default: printed on stderr).
 
     Example:
         >>> import tempfile
@@ -115,6 +118,9 @@ def train(
         >>> train(cfg, log=lambda line: None).step
         10
     """
+    if log is None:  # progress lines go to stderr, as sinter's do; stdout stays the caller's
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     rank, world, distributed = _dist_info()
     out = Path(cfg.out)
     # The run's files never replace what it reads: the DEMs, the circuits, and the warm start
@@ -123,7 +129,7 @@ def train(
     if rank == 0:
         for name, flag in ((cfg.dem_path, "--dem"), (init, "--init")):
             if name is not None and not os.path.isfile(name):
-                raise ValueError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+                raise QecError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
     # A bad circuit or DEM, or a size the machine cannot hold, fails before the run folder is made.
     experiments = training_experiments(cfg)
     data = data_metadata(experiments)
@@ -138,7 +144,7 @@ def train(
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise ValueError(f"cannot write to {out}: {e.strerror}") from None
+        raise QecError(f"cannot write to {out}: {e.strerror}") from None
     with folder_lock(out, f"training run {out}"):  # one writer per run folder
         stale = remove_stale_temporaries(out, RUN_FILES)
         if stale:
@@ -155,7 +161,7 @@ def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], d
         torch.set_num_threads(cfg.threads)
     existing = [name for name in RUN_FILES if (out / name).exists()]
     if rank == 0 and existing and not resume and not overwrite:
-        raise ValueError(
+        raise QecError(
             f"{out} already holds a training run ({', '.join(existing)}): continue it with --resume "
             f"or replace it with --overwrite"
         )
@@ -303,6 +309,8 @@ def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], d
         if bar is not None:
             bar.close()
     save("final")
+    if rank == 0 and cfg.val_shots == 0:  # nothing to choose by: the final network is the best there is
+        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
     if on_finish is not None:
         on_finish(network)
     return state

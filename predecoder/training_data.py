@@ -10,7 +10,7 @@ Two sources:
   ``qec hardware`` decodes them), its DEM file the noise the samples are drawn from (Google's
   device DEM, or one learned from a half of the measured shots). A DEM that does not fit its
   circuit, or holds an error the layout's correction basis cannot express, is a one-line
-  ``ValueError`` naming both files.
+  :class:`qec.errors.QecError` naming both files.
 
 Each :class:`TrainingExperiment` also carries its DEM's provenance (:mod:`qec.dem_provenance`:
 which measured shots it was estimated from), which the trained model records.
@@ -36,6 +36,7 @@ from qec.circuits import MemoryExperiment
 from qec.correction_basis import CorrectionBasis
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.dem_provenance import FittedOn, read_provenance
+from qec.errors import QecError
 from qec.labels import LabelError
 from qec.layout import SpaceTimeLayout
 from qec.sampling import LabeledSampler
@@ -69,19 +70,19 @@ class TrainingExperiment:
 
 
 def read_circuit(path: str, what: str = "--circuit") -> stim.Circuit:
-    """A Stim circuit file; ``ValueError`` with one line for a missing or unreadable file."""
+    """A Stim circuit file; :class:`qec.errors.QecError` with one line for a missing or unreadable file."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ValueError(f"{what} {path} does not exist")
+        raise QecError(f"{what} {path} does not exist")
     if os.path.isdir(path):
-        raise ValueError(f"{what} {path} is a directory")
+        raise QecError(f"{what} {path} is a directory")
     try:
         return stim.Circuit.from_file(path)
     except PermissionError:
         raise
     except Exception as e:  # Stim raises ValueError; undecodable bytes raise UnicodeDecodeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"{what} {path} is not a Stim circuit: {first}") from None
+        raise QecError(f"{what} {path} is not a Stim circuit: {first}") from None
 
 
 def circuit_distance(path: str) -> int:
@@ -93,7 +94,7 @@ def _layout(circuit: stim.Circuit, path: str) -> SpaceTimeLayout:
     try:
         return SpaceTimeLayout.from_circuit(circuit)
     except ValueError as e:  # LayoutError, CircuitStructureError
-        raise ValueError(f"--circuit {path}: {str(e).splitlines()[0]}") from None
+        raise QecError(f"--circuit {path}: {str(e).splitlines()[0]}") from None
 
 
 def _dem_sha256(dem: stim.DetectorErrorModel) -> str:
@@ -105,12 +106,12 @@ def device_experiment(circuit_path: str, dem_path: str, distance: int | None = N
     circuit = read_circuit(circuit_path)
     layout = _layout(circuit, circuit_path)
     if distance is not None and layout.distance != distance:
-        raise ValueError(f"--circuit {circuit_path} is a d={layout.distance} circuit, not d={distance}")
+        raise QecError(f"--circuit {circuit_path} is a d={layout.distance} circuit, not d={distance}")
     dem = read_dem(dem_path, what="--dem")
     try:
         check_dem_fits(dem, circuit, name=f"--dem {dem_path}")
     except DemMismatchError as e:
-        raise ValueError(f"{e} (--circuit {circuit_path})") from None
+        raise QecError(f"{e} (--circuit {circuit_path})") from None
     fitted_on = read_provenance(dem_path)
     record = {"circuit": os.fspath(circuit_path), "dem": os.fspath(dem_path), "dem_sha256": _dem_sha256(dem),
               "distance": layout.distance, "rounds": layout.rounds, "errors": dem.num_errors,
@@ -120,7 +121,7 @@ def device_experiment(circuit_path: str, dem_path: str, distance: int | None = N
                                   f"{os.path.basename(circuit_path)}", layout=layout, record=record,
                                   fitted_on=fitted_on)
     except LabelError as e:
-        raise ValueError(f"--dem {dem_path}: the layout of --circuit {circuit_path} cannot label it: "
+        raise QecError(f"--dem {dem_path}: the layout of --circuit {circuit_path} cannot label it: "
                          f"{str(e).splitlines()[0]}") from None
 
 

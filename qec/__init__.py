@@ -2,7 +2,11 @@
 labeled sampling, matching and statistics; hardware experiment folders."""
 
 from qec.circuits import BASES, MemoryExperiment, memory_circuit
-from qec.decoders import DECODERS, get_decoder
+from qec.decoders import DECODERS, Decoder, get_decoder
+from qec.errors import QecError
+from qec.file_decoding import DecodedFile, decode_file
+from qec.statistics import fit_ler, paired_z
+from qec.stats_csv import read_csv_stats
 from qec.ler import LerResult, LerTask, collect_ler
 from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec.labels import ErrorLabels, LabelError, dem_error_labels
@@ -11,6 +15,7 @@ from qec.hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_column
 from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
 from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 from qec.noise import NOISE_MODELS, CircuitNoise
+from qec.pymatching_decoder import PyMatchingDecoder
 from qec.noise_insertion import scale_qubit_noise
 from qec.sampling import SAMPLING_METHODS, LabeledSampler
 
@@ -18,33 +23,41 @@ __all__ = [
     "BASES",
     "CORRECTION_CHANNELS",
     "DECODERS",
-    "LerResult",
-    "LerTask",
-    "collect_ler",
-    "get_decoder",
     "EVENT_CHANNELS",
+    "GOOGLE_DECODERS",
     "NOISE_MODELS",
     "SAMPLING_METHODS",
     "CircuitNoise",
     "CircuitStructureError",
+    "collect_ler",
     "CorrectionBasis",
+    "decode_file",
+    "DecodedFile",
+    "Decoder",
+    "dem_error_labels",
     "ErrorLabels",
     "ExperimentFolder",
     "ExperimentFolderError",
-    "GOOGLE_DECODERS",
-    "HardwareScores",
-    "LabelError",
-    "LabeledSampler",
-    "LayoutError",
-    "MemoryCircuitStructure",
-    "MemoryExperiment",
-    "SpaceTimeLayout",
-    "dem_error_labels",
+    "fit_ler",
+    "get_decoder",
     "gf2_product",
     "hardware_columns",
+    "HardwareScores",
+    "LabeledSampler",
+    "LabelError",
+    "LayoutError",
+    "LerResult",
+    "LerTask",
     "memory_circuit",
+    "MemoryCircuitStructure",
+    "MemoryExperiment",
+    "paired_z",
+    "PyMatchingDecoder",
+    "QecError",
+    "read_csv_stats",
     "read_experiment_folder",
     "read_memory_structure",
     "scale_qubit_noise",
     "score_hardware",
+    "SpaceTimeLayout",
 ]

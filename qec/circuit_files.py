@@ -20,22 +20,24 @@ import os
 
 import stim
 
+from qec.errors import QecError
+
 
 def read_circuit(path: str | os.PathLike, what: str = "--circuit", need_detectors: bool = True) -> stim.Circuit:
     """A Stim circuit file; ``ValueError`` with one line for a missing file, a directory, text that
     is not a circuit, and (with ``need_detectors``) a circuit without detectors."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise ValueError(f"{what} {path} is a directory, not a Stim circuit file")
+        raise QecError(f"{what} {path} is a directory, not a Stim circuit file")
     try:
         circuit = stim.Circuit.from_file(path)
     except FileNotFoundError:
-        raise ValueError(f"{what} {path} does not exist") from None
+        raise QecError(f"{what} {path} does not exist") from None
     except PermissionError:
         raise
     except Exception as e:  # Stim raises ValueError with a multi-line parse message; bytes: UnicodeDecodeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"cannot read circuit {path} ({what}): {first}") from None
+        raise QecError(f"cannot read circuit {path} ({what}): {first}") from None
     if need_detectors and circuit.num_detectors == 0:
-        raise ValueError(f"{what} {path} has no detectors (an empty file or not a memory experiment)")
+        raise QecError(f"{what} {path} has no detectors (an empty file or not a memory experiment)")
     return circuit

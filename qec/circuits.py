@@ -8,6 +8,7 @@ from typing import Any
 
 import stim
 
+from qec.errors import QecError
 from qec.memory_estimate import check_fits, detectors, point_bytes
 from qec.noise import NOISE_MODELS, CircuitNoise, noise_version
 from qec.noise_insertion import (
@@ -45,7 +46,7 @@ class MemoryExperiment:
     distance: int
     rounds: int
     p: float
-    basis: str = "z"
+    basis: str = "x"
     noise: str = "depolarizing"
     scale_qubits: tuple[tuple[float, float, float], ...] = ()
     circuit_noise: CircuitNoise | None = None
@@ -53,22 +54,22 @@ class MemoryExperiment:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale_qubits", tuple(tuple(float(v) for v in s) for s in self.scale_qubits))
         if isinstance(self.distance, bool) or int(self.distance) != self.distance:
-            raise ValueError(f"distance must be an integer, got {self.distance!r}")
+            raise QecError(f"distance must be an integer, got {self.distance!r}")
         if self.distance < 3 or self.distance % 2 == 0:
-            raise ValueError(f"distance must be odd and >= 3, got {self.distance}")
+            raise QecError(f"distance must be odd and >= 3, got {self.distance}")
         if int(self.rounds) != self.rounds or self.rounds < 1:
-            raise ValueError(f"rounds must be an integer >= 1, got {self.rounds}")
+            raise QecError(f"rounds must be an integer >= 1, got {self.rounds}")
         if not (0.0 <= self.p < 0.5):
-            raise ValueError(f"p must be in [0, 0.5), got {self.p}")
+            raise QecError(f"p must be in [0, 0.5), got {self.p}")
         if self.basis not in BASES:
-            raise ValueError(f"basis must be one of {', '.join(BASES)}, got {self.basis!r}")
+            raise QecError(f"basis must be one of {', '.join(BASES)}, got {self.basis!r}")
         if self.noise not in NOISE_MODELS:
-            raise ValueError(f"unknown noise model {self.noise!r}; choose from {', '.join(NOISE_MODELS)}")
+            raise QecError(f"unknown noise model {self.noise!r}; choose from {', '.join(NOISE_MODELS)}")
         if self.circuit_noise is not None and self.noise != "depolarizing":
-            raise ValueError("circuit_noise applies to the depolarizing model only")
+            raise QecError("circuit_noise applies to the depolarizing model only")
         for s in self.scale_qubits:
             if len(s) != 3:
-                raise ValueError(f"scale_qubits entries are (x, y, factor), got {s}")
+                raise QecError(f"scale_qubits entries are (x, y, factor), got {s}")
 
     @property
     def noise_version(self) -> int:

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse
 
+from qec.errors import QecError
 from qec.layout import SpaceTimeLayout
 
 CORRECTION_CHANNELS = ("z_data", "x_data", "x_meas", "z_meas")
@@ -105,6 +106,8 @@ class CorrectionBasis:
 
     @staticmethod
     def from_layout(layout: SpaceTimeLayout) -> "CorrectionBasis":
+        """The correction basis of ``layout``'s space-time volume (which data-qubit and measurement
+        errors flip which detectors)."""
         T, Hh, W = layout.shape
         det_index = -np.ones((2, T + 1, Hh + 1, W + 1), dtype=np.int64)  # padded by one
         det_index[layout.detector_channel, layout.detector_t, layout.detector_row, layout.detector_col] = np.arange(
@@ -163,10 +166,10 @@ class CorrectionBasis:
         corrections = np.asarray(corrections)
         if corrections.ndim == 5:
             if corrections.shape[1:] != self.shape:
-                raise ValueError(f"corrections must have shape (batch, {', '.join(map(str, self.shape))})")
+                raise QecError(f"corrections must have shape (batch, {', '.join(map(str, self.shape))})")
             corrections = corrections.reshape(corrections.shape[0], -1)
         if corrections.ndim != 2 or corrections.shape[1] != self.num_elements:
-            raise ValueError(f"corrections must have {self.num_elements} elements per shot")
+            raise QecError(f"corrections must have {self.num_elements} elements per shot")
         return corrections != 0
 
     def syndrome(self, corrections: np.ndarray) -> np.ndarray:

@@ -22,8 +22,10 @@ import os
 
 import stim
 
+from qec.errors import QecError
 
-class DemMismatchError(ValueError):
+
+class DemMismatchError(QecError):
     """A DEM that does not fit the circuit it is used with."""
 
 
@@ -33,14 +35,14 @@ def read_dem(path: str | os.PathLike, what: str = "DEM") -> stim.DetectorErrorMo
     try:
         return stim.DetectorErrorModel.from_file(path)
     except FileNotFoundError:
-        raise ValueError(f"{what} {path} does not exist") from None
+        raise QecError(f"{what} {path} does not exist") from None
     except IsADirectoryError:
-        raise ValueError(f"{what} {path} is a directory") from None
+        raise QecError(f"{what} {path} is a directory") from None
     except PermissionError:
         raise
     except Exception as e:  # Stim raises ValueError or IndexError; undecodable bytes raise UnicodeDecodeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f"{what} {path} is not a Stim detector error model: {first}") from None
+        raise QecError(f"{what} {path} is not a Stim detector error model: {first}") from None
 
 
 def check_dem_fits(dem: stim.DetectorErrorModel, circuit: stim.Circuit, name: str = "the DEM") -> None:

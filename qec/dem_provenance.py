@@ -27,6 +27,8 @@ import json
 import os
 from typing import Any, Iterable, Sequence
 
+from qec.errors import QecError
+
 PREFIX = "# fitted_on: "
 HALVES = ("even", "odd")
 
@@ -47,9 +49,9 @@ class FittedOn:
 
     def __post_init__(self) -> None:
         if self.half not in HALVES:
-            raise ValueError(f"fitted_on half must be one of {', '.join(HALVES)}, got {self.half!r}")
+            raise QecError(f"fitted_on half must be one of {', '.join(HALVES)}, got {self.half!r}")
         if not self.folder:
-            raise ValueError("fitted_on needs a folder name")
+            raise QecError("fitted_on needs a folder name")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -60,7 +62,7 @@ class FittedOn:
             return FittedOn(folder=str(d["folder"]), half=str(d["half"]),
                             shots=None if d.get("shots") is None else int(d["shots"]))
         except (KeyError, TypeError) as e:
-            raise ValueError(f"not a fitted_on record: {d!r}") from e
+            raise QecError(f"not a fitted_on record: {d!r}") from e
 
     def describe(self) -> str:
         n = "" if self.shots is None else f"{self.shots} "
@@ -74,7 +76,7 @@ def provenance_header(records: Iterable[FittedOn]) -> str:
 
 def parse_provenance(text: str) -> list[FittedOn]:
     """The records of a DEM's text (its ``# fitted_on:`` lines; a malformed one raises
-    ``ValueError`` naming it)."""
+    :class:`qec.errors.QecError` naming it)."""
     out = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.startswith(PREFIX):
@@ -82,7 +84,7 @@ def parse_provenance(text: str) -> list[FittedOn]:
         try:
             out.append(FittedOn.from_json(json.loads(line[len(PREFIX):])))
         except (json.JSONDecodeError, ValueError) as e:
-            raise ValueError(f"line {number}: malformed provenance record ({e})") from None
+            raise QecError(f"line {number}: malformed provenance record ({e})") from None
     return out
 
 
@@ -93,7 +95,7 @@ def read_provenance(path: str | os.PathLike) -> list[FittedOn]:
         try:
             return parse_provenance(f.read())
         except ValueError as e:
-            raise ValueError(f"{path} {e}") from None
+            raise QecError(f"{path} {e}") from None
 
 
 def records_from_json(items: Sequence[dict[str, Any]] | None) -> list[FittedOn]:

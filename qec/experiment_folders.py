@@ -48,6 +48,7 @@ import numpy as np
 import stim
 
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.errors import QecError
 from qec.shot_files import ShotFileError, read_01_file, read_b8_file
 
 PROPERTIES = "properties.yml"
@@ -62,14 +63,14 @@ REQUIRED_FILES = (PROPERTIES, CIRCUIT, EVENTS, ACTUAL_FLIPS)
 REQUIRED_PROPERTIES = ("basis", "rounds", "distance", "shots", "circuit_detectors", "circuit_observables")
 
 
-class ExperimentFolderError(ValueError):
+class ExperimentFolderError(QecError):
     """A folder that is not a readable experiment folder (one line naming the folder and file)."""
 
 
 def pij_file(fitted_on: str) -> str:
     """The file name of the p_ij DEM estimated from half ``fitted_on`` (for decoding the other)."""
     if fitted_on not in HALVES:
-        raise ValueError(f"half must be one of {', '.join(HALVES)}, got {fitted_on!r}")
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {fitted_on!r}")
     other = HALVES[1 - HALVES.index(fitted_on)]
     return f"pij_from_{fitted_on}_for_{other}.dem"
 
@@ -77,14 +78,14 @@ def pij_file(fitted_on: str) -> str:
 def other_half(half: str) -> str:
     """"even" <-> "odd"."""
     if half not in HALVES:
-        raise ValueError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
     return HALVES[1 - HALVES.index(half)]
 
 
 def half_indices(shots: int, half: str) -> np.ndarray:
     """int64 indices of the shots of ``half`` ("even" or "odd") among ``shots`` shots."""
     if half not in HALVES:
-        raise ValueError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
     return np.arange(HALVES.index(half), shots, 2, dtype=np.int64)
 
 
@@ -143,9 +144,11 @@ class ExperimentFolder:
     prediction_names: tuple[str, ...]
 
     def file(self, name: str) -> str:
+        """Path of the folder's file ``name``."""
         return os.path.join(self.path, name)
 
     def has(self, name: str) -> bool:
+        """Whether the folder holds a file ``name``."""
         return os.path.isfile(self.file(name))
 
     def _need(self, name: str, what: str) -> str:

@@ -58,6 +58,7 @@ import stim
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.dem_provenance import FittedOn, overlapping, read_provenance
+from qec.errors import QecError
 from qec.experiment_folders import (
     HALVES,
     ExperimentFolder,
@@ -166,15 +167,15 @@ def hardware_columns(decoders: Sequence[str], dems: Sequence[Any]) -> list[Colum
     every decoder of ours once per DEM source (named ``name@label`` when there are several),
     recorded predictions once."""
     if not decoders:
-        raise ValueError("give at least one decoder")
+        raise QecError("give at least one decoder")
     if len(set(decoders)) != len(decoders):
-        raise ValueError(f"decoder listed twice: {', '.join(decoders)}")
+        raise QecError(f"decoder listed twice: {', '.join(decoders)}")
     labels = [d.label for d in dems]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"DEM listed twice: {', '.join(labels)}")
+        raise QecError(f"DEM listed twice: {', '.join(labels)}")
     ours = [n for n in decoders if n not in GOOGLE_DECODERS]
     if ours and not dems:
-        raise ValueError("our decoders need a DEM source")
+        raise QecError("our decoders need a DEM source")
     out = []
     for name in decoders:
         if name in GOOGLE_DECODERS:
@@ -404,7 +405,7 @@ class _Prepared:
                     secs = [time.perf_counter() - t0]
             except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise ValueError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
+                raise QecError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
             for name, out, sec in zip(names, outs, secs):
                 predicted[name][idx] = _unpack(out, folder.num_observables)
                 seconds[name] += sec
@@ -413,9 +414,9 @@ class _Prepared:
 
 def check_columns(folders: Sequence[ExperimentFolder], columns: Sequence[Column],
                   custom_decoders: Mapping[str, CustomDecoder] | None = None, half: str | None = None) -> None:
-    """``ValueError`` before any decoding for an unknown decoder name, and for a column whose DEM
-    or model was fitted on shots about to be scored (``half`` of ``folders``; None: both halves):
-    the ``fitted_on`` records (:mod:`qec.dem_provenance`) of its DEM source and decoder factory."""
+    """:class:`qec.errors.QecError` before any decoding for an unknown decoder name, and for a
+    column whose DEM or model was fitted on shots about to be scored (``half`` of ``folders``;
+    None: both halves): the ``fitted_on`` records (:mod:`qec.dem_provenance`) of its DEM source and decoder factory."""
     for col in columns:
         if col.recorded:
             continue
@@ -426,13 +427,13 @@ def check_columns(folders: Sequence[ExperimentFolder], columns: Sequence[Column]
 
 
 def _refuse_fitted_shots(folder: ExperimentFolder, column: str, half: str | None, records: Sequence[Any]) -> None:
-    """``ValueError`` when ``records`` (what the column's DEM or model was fitted on,
+    """:class:`qec.errors.QecError` when ``records`` (what the column's DEM or model was fitted on,
     :class:`qec.dem_provenance.FittedOn`) cover the shots of ``folder`` about to be scored in
     ``half`` (None: both halves)."""
     hit = overlapping(records, folder.name, half)
     if hit:
         other = other_half(hit[0].half)
-        raise ValueError(
+        raise QecError(
             f"{folder.path}: {column} was fitted on {hit[0].describe()}; score only shots it never saw "
             f"(--half {other})"
         )
@@ -518,19 +519,19 @@ def score_folders(
             first ``max_shots`` shots; DEMs fitted per half are then fitted on the other one.
 
     A column whose DEM or model says it was fitted on some of the shots to be scored (its
-    ``fitted_on`` records, :mod:`qec.dem_provenance`) is refused with a ``ValueError`` before
+    ``fitted_on`` records, :mod:`qec.dem_provenance`) is refused with a :class:`qec.errors.QecError` before
     anything is decoded... of that folder.
     """
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise QecError(f"workers must be >= 1, got {workers}")
     if max_shots is not None and max_shots < 1:
-        raise ValueError(f"max_shots must be >= 1, got {max_shots}")
+        raise QecError(f"max_shots must be >= 1, got {max_shots}")
     if half is not None and half not in HALVES:
-        raise ValueError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
     opened = [read_experiment_folder(f) for f in folders]
     names = [f.path for f in opened]
     if len(set(map(os.path.realpath, names))) != len(names):
-        raise ValueError("a folder is listed twice")
+        raise QecError("a folder is listed twice")
     check_columns(opened, columns, custom_decoders, half)
     sink = CsvSink(None if out is None else os.fspath(out))
     try:

@@ -17,9 +17,10 @@ import numpy as np
 import stim
 
 from qec.correction_basis import CorrectionBasis, xor_rows
+from qec.errors import QecError
 
 
-class LabelError(ValueError):
+class LabelError(QecError):
     """A DEM error that the correction basis cannot express."""
 
 

@@ -36,12 +36,14 @@ import dataclasses
 import numpy as np
 import stim
 
+from qec.bit_packing import check_shots, unpack_bits
+from qec.errors import QecError
 from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 
 EVENT_CHANNELS = ("x_events", "z_events", "x_mask", "z_mask")
 
 
-class LayoutError(ValueError):
+class LayoutError(QecError):
     """The circuit cannot be mapped onto the rotated surface-code grid."""
 
 
@@ -111,6 +113,68 @@ class SpaceTimeLayout:
     def shape(self) -> tuple[int, int, int]:
         """(T, H, W)."""
         return (self.rounds + 1, self.height, self.width)
+
+    @staticmethod
+    def from_dem(dem: stim.DetectorErrorModel) -> "SpaceTimeLayout":
+        """The space-time layout of a rotated surface-code memory DEM, from detector coordinates.
+
+        The detector coordinates (x, y, t) are matched, up to a translation in (x, y) and in any
+        order, against Stim's generated noiseless memory circuit of the implied distance, rounds and
+        basis; that circuit supplies qubit positions, stabilizer types and the observable.
+
+        Raises :class:`LayoutError` saying why when the DEM does not fit.
+        """
+        n = dem.num_detectors
+        if n == 0:
+            raise LayoutError("the DEM has no detectors")
+        if dem.num_observables != 1:
+            raise LayoutError(f"expected exactly 1 observable, the DEM has {dem.num_observables}")
+        coords = dem.get_detector_coordinates()
+        pts = np.zeros((n, 3), dtype=np.int64)
+        for k in range(n):
+            c = coords.get(k)
+            if c is None or len(c) < 3:
+                raise LayoutError(f"detector {k} has no (x, y, t) coordinates")
+            if any(abs(v - round(v)) > 1e-9 for v in c[:3]):
+                raise LayoutError(f"detector {k} has non-integer coordinates {tuple(c[:3])}")
+            pts[k] = [round(v) for v in c[:3]]
+        sites = {tuple(p) for p in pts[:, :2].tolist()}
+        distance = int(round((len(sites) + 1) ** 0.5))
+        if distance < 2 or distance * distance - 1 != len(sites):
+            raise LayoutError(
+                f"detectors sit at {len(sites)} distinct (x, y) sites; a distance-d rotated surface code has d*d - 1"
+            )
+        t0 = int(pts[:, 2].min())
+        rounds = int(pts[:, 2].max()) - t0
+        if rounds < 1:
+            raise LayoutError("detectors span a single time layer; need at least one round")
+        for basis in ("x", "z"):
+            gen = stim.Circuit.generated(f"surface_code:rotated_memory_{basis}", distance=distance, rounds=rounds)
+            if gen.num_detectors != n:
+                continue
+            gc = gen.get_detector_coordinates()
+            gpts = np.array([[round(v) for v in gc[k][:3]] for k in range(n)], dtype=np.int64)
+            shift = gpts.min(axis=0) - pts.min(axis=0)
+            moved = pts + shift
+            lookup = {tuple(p): k for k, p in enumerate(gpts.tolist())}
+            perm = [lookup.get(tuple(p)) for p in moved.tolist()]
+            if any(k is None for k in perm):
+                continue
+            perm = np.asarray(perm, dtype=np.int64)
+            if len(np.unique(perm)) != n:
+                continue
+            layout = SpaceTimeLayout.from_circuit(gen)
+            return dataclasses.replace(
+                layout,
+                detector_channel=layout.detector_channel[perm],
+                detector_t=layout.detector_t[perm],
+                detector_row=layout.detector_row[perm],
+                detector_col=layout.detector_col[perm],
+            )
+        raise LayoutError(
+            f"the DEM's detector coordinates do not match a rotated surface-code memory experiment "
+            f"(distance {distance}, {rounds} rounds, as laid out by Stim's generated circuits)"
+        )
 
     @staticmethod
     def from_circuit(circuit: stim.Circuit, basis: str | None = None) -> "SpaceTimeLayout":
@@ -191,11 +255,7 @@ class SpaceTimeLayout:
 
     def unpack(self, events: np.ndarray) -> np.ndarray:
         """Bit-packed uint8 (shots, ceil(N / 8)) (Stim's little-endian order) -> bool (shots, N)."""
-        events = np.asarray(events)
-        n = self.num_detectors
-        if events.dtype != np.uint8 or events.ndim != 2 or events.shape[1] != (n + 7) // 8:
-            raise ValueError(f"bit-packed events must be uint8 of shape (shots, {(n + 7) // 8})")
-        return np.unpackbits(events, axis=1, count=n, bitorder="little").astype(bool)
+        return unpack_bits(check_shots(events, self.num_detectors, bit_packed=True), self.num_detectors)
 
     def to_grid(self, events: np.ndarray, bit_packed: bool = False, with_masks: bool = True) -> np.ndarray:
         """Detection events -> float32 tensor (shots, 4, T, H, W) (or (shots, 2, ...) without masks).
@@ -207,7 +267,7 @@ class SpaceTimeLayout:
             events = self.unpack(events)
         events = np.asarray(events)
         if events.ndim != 2 or events.shape[1] != self.num_detectors:
-            raise ValueError(
+            raise QecError(
                 f"events must have shape (shots, {self.num_detectors}), got {tuple(events.shape)}"
             )
         T, H, W = self.shape
@@ -225,7 +285,7 @@ class SpaceTimeLayout:
         grid = np.asarray(grid)
         T, H, W = self.shape
         if grid.ndim != 5 or grid.shape[2:] != (T, H, W) or grid.shape[1] < 2:
-            raise ValueError(f"grid must have shape (shots, >=2, {T}, {H}, {W}), got {tuple(grid.shape)}")
+            raise QecError(f"grid must have shape (shots, >=2, {T}, {H}, {W}), got {tuple(grid.shape)}")
         flat = grid[:, :2].reshape(grid.shape[0], -1)
         return flat[:, self.detector_flat_index] != 0
 

@@ -46,6 +46,7 @@ import stim
 
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
+from qec.errors import QecError
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
@@ -165,11 +166,11 @@ def _point_seed(experiment: MemoryExperiment, rows: Sequence[sinter.TaskStats], 
     where = f"the d={experiment.distance}, r={experiment.rounds}, p={experiment.p:g} {experiment.basis} point"
     if seed is not None:
         if recorded and int(seed) not in recorded:
-            raise ValueError(f"the CSV holds {where}'s shots of seed {', '.join(map(str, sorted(recorded)))}, not "
+            raise QecError(f"the CSV holds {where}'s shots of seed {', '.join(map(str, sorted(recorded)))}, not "
                              f"{seed}: give that seed (or none) to continue its shots, or another --out")
         return int(seed)
     if len(recorded) > 1:
-        raise ValueError(f"the CSV holds {where}'s shots of seeds {', '.join(map(str, sorted(recorded)))}: "
+        raise QecError(f"the CSV holds {where}'s shots of seeds {', '.join(map(str, sorted(recorded)))}: "
                          f"give the one to continue")
     return next(iter(recorded)) if recorded else fresh_seed
 
@@ -309,20 +310,20 @@ def collect_ler(
         held before.
     """
     if max_shots is None and max_errors is None:
-        raise ValueError("give max_shots and/or max_errors")
+        raise QecError("give max_shots and/or max_errors")
     if max_shots is not None and max_shots < 0 or max_errors is not None and max_errors < 1:
-        raise ValueError("max_shots must be >= 0 and max_errors >= 1")
+        raise QecError("max_shots must be >= 0 and max_errors >= 1")
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        raise QecError(f"workers must be >= 1, got {workers}")
     if seed is not None and int(seed) < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+        raise QecError(f"seed must be >= 0, got {seed}")
     for t in tasks:
         for name in t.decoders:
             decoder_factory(name, custom_decoders)  # an unknown name fails before any sampling
     if max_shots is None:
         for t in tasks:
             if not any(i.type == "error" and i.args_copy()[0] > 0 for i in t.experiment.dem().flattened()):
-                raise ValueError(
+                raise QecError(
                     f"the d={t.experiment.distance}, p={t.experiment.p} experiment has no noise, so "
                     f"max_errors is never reached: give max_shots"
                 )

@@ -11,6 +11,7 @@ from typing import Any
 import sinter
 
 from qec.circuits import MemoryExperiment
+from qec.errors import QecError
 from qec.pairing import ONLY_KEY, NotPaired, compare, shared_key, variant_id
 from qec.statistics import fit_ler, per_round
 
@@ -34,9 +35,9 @@ class LerTask:
     def __post_init__(self) -> None:
         object.__setattr__(self, "decoders", tuple(self.decoders))
         if not self.decoders:
-            raise ValueError("a task needs at least one decoder")
+            raise QecError("a task needs at least one decoder")
         if len(set(self.decoders)) != len(self.decoders):
-            raise ValueError(f"decoder listed twice: {', '.join(self.decoders)}")
+            raise QecError(f"decoder listed twice: {', '.join(self.decoders)}")
 
 
 @dataclasses.dataclass
@@ -89,6 +90,7 @@ class LerResult:
         return {peer.decoder: int(self.custom_counts.get(shared_key(peer), 0)) for peer in self.peers}
 
     def to_json(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict: counts, LER and per-round LER with 95% intervals, the point."""
         f, r = self.fit(), self.fit_per_round()
         e = self.experiment
         out: dict[str, Any] = {

@@ -21,13 +21,15 @@ import contextlib
 import os
 from typing import Iterator
 
+from qec.errors import QecError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux/macOS: no lock
     fcntl = None
 
 
-class LockedError(ValueError):
+class LockedError(QecError):
     """Another process holds the lock."""
 
 

@@ -36,11 +36,13 @@ from typing import Mapping
 import numpy as np
 import stim
 
+from qec.errors import QecError
+
 # Single-qubit measurements (with or without reset); one record per target.
 _MEASUREMENTS = frozenset({"M", "MZ", "MX", "MY", "MR", "MRZ", "MRX", "MRY"})
 
 
-class CircuitStructureError(ValueError):
+class CircuitStructureError(QecError):
     """The circuit is not a surface-code memory experiment whose structure can be read."""
 
 

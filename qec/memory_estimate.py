@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from qec.errors import QecError
+
 # Resident bytes per detector: the experiment (circuit and DEM), and each decoder by name.
 BYTES_PER_DETECTOR = {
     "experiment": 1_800,
@@ -33,7 +35,7 @@ UNKNOWN_DECODER_BYTES_PER_DETECTOR = BYTES_PER_DETECTOR["pymatching-correlated"]
 PROCESS_BYTES = 100_000_000
 
 
-class TooLargeError(ValueError):
+class TooLargeError(QecError):
     """A point that needs more memory than the machine has available."""
 
 

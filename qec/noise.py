@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+from qec.errors import QecError
+
 NOISE_MODELS = ("depolarizing", "si1000", "stim")
 
 # The version of each named noise model's definition. A change that alters a model's circuits
@@ -68,9 +70,9 @@ class CircuitNoise:
         object.__setattr__(self, "idle_measure", tuple(float(v) for v in self.idle_measure))
         object.__setattr__(self, "cnot", tuple(float(v) for v in self.cnot))
         if len(self.idle_cnot) != 3 or len(self.idle_measure) != 3:
-            raise ValueError("idle_cnot and idle_measure take 3 probabilities (X, Y, Z)")
+            raise QecError("idle_cnot and idle_measure take 3 probabilities (X, Y, Z)")
         if len(self.cnot) != 15:
-            raise ValueError("cnot takes 15 two-qubit Pauli probabilities")
+            raise QecError("cnot takes 15 two-qubit Pauli probabilities")
         for name in ("prep_z", "prep_x", "meas_z", "meas_x"):
             _check_probability(name, getattr(self, name), 0.5)
         for name, values, bound in (
@@ -81,7 +83,7 @@ class CircuitNoise:
             for v in values:
                 _check_probability(name, v, 1.0)
             if sum(values) > bound + 1e-12:
-                raise ValueError(f"{name} probabilities sum to {sum(values)} > 1")
+                raise QecError(f"{name} probabilities sum to {sum(values)} > 1")
 
     @staticmethod
     def depolarizing(p: float) -> "CircuitNoise":
@@ -118,7 +120,7 @@ class CircuitNoise:
         """Inverse of :meth:`as_vector`."""
         v = [float(x) for x in values]
         if len(v) != 25:
-            raise ValueError(f"expected 25 noise parameters, got {len(v)}")
+            raise QecError(f"expected 25 noise parameters, got {len(v)}")
         return CircuitNoise(v[0], v[1], v[2], v[3], tuple(v[4:7]), tuple(v[7:10]), tuple(v[10:25]))
 
 
@@ -134,11 +136,11 @@ def noise_version(noise: str, recorded: object = None) -> int:
         (2, 1)
     """
     if noise not in NOISE_VERSIONS:
-        raise ValueError(f"unknown noise model {noise!r}; choose from {', '.join(NOISE_MODELS)}")
+        raise QecError(f"unknown noise model {noise!r}; choose from {', '.join(NOISE_MODELS)}")
     if recorded is None:
         return NOISE_VERSIONS[noise]
     if isinstance(recorded, bool) or not isinstance(recorded, int) or not 1 <= recorded <= NOISE_VERSIONS[noise]:
-        raise ValueError(
+        raise QecError(
             f"unknown noise version {recorded!r} of {noise!r} (this qec knows versions 1 to "
             f"{NOISE_VERSIONS[noise]}; a newer qec-predecoder may have written it)"
         )
@@ -153,4 +155,4 @@ def noise_label(noise: str, version: int) -> str:
 
 def _check_probability(name: str, value: float, upper: float) -> None:
     if not (0.0 <= value <= upper):
-        raise ValueError(f"{name}={value} is not a probability in [0, {upper}]")
+        raise QecError(f"{name}={value} is not a probability in [0, {upper}]")

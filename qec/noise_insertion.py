@@ -17,6 +17,7 @@ from typing import Iterable, Mapping, Sequence
 
 import stim
 
+from qec.errors import QecError
 from qec.noise import CircuitNoise, _check_probability
 
 # ---------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def _noise_for_layer(layer: _Layer, all_qubits: Sequence[int], rules) -> tuple[s
         elif name in ("DETECTOR", "OBSERVABLE_INCLUDE", "SHIFT_COORDS", "QUBIT_COORDS", "TICK"):
             pass
         else:
-            raise ValueError(f"noise insertion does not know the gate {name}")
+            raise QecError(f"noise insertion does not know the gate {name}")
     if idle and kinds:
         if "cx" in kinds:
             rules.idle_cx(after, idle)
@@ -129,7 +130,7 @@ class _PaperRules:
             c.append("PAULI_CHANNEL_2", qs, self.n.cnot)
 
     def after_gate1(self, c: stim.Circuit, qs) -> None:
-        raise ValueError("the depolarizing model expects circuits without single-qubit gates")
+        raise QecError("the depolarizing model expects circuits without single-qubit gates")
 
     def idle_cx(self, c: stim.Circuit, qs) -> None:
         if any(self.n.idle_cnot):
@@ -238,7 +239,7 @@ def insert_si1000_noise(circuit: stim.Circuit, p: float) -> stim.Circuit:
     """Insert SI1000(p) noise into a noiseless circuit with H and CX layers separated by TICKs."""
     _check_probability("p", p, 0.5)
     if 5 * p > 1:
-        raise ValueError(f"si1000 needs 5p <= 1, got p={p}")
+        raise QecError(f"si1000 needs 5p <= 1, got p={p}")
     return _insert(circuit, _qubits(circuit), _SI1000Rules(p))
 
 
@@ -263,7 +264,7 @@ def scale_qubit_noise(circuit: stim.Circuit, factors: Mapping[int, float]) -> st
     """
     for q, f in factors.items():
         if not f >= 0:
-            raise ValueError(f"noise factor {f} for qubit {q} must be >= 0")
+            raise QecError(f"noise factor {f} for qubit {q} must be >= 0")
     if not factors:
         return circuit.copy()
 
@@ -272,7 +273,7 @@ def scale_qubit_noise(circuit: stim.Circuit, factors: Mapping[int, float]) -> st
         bound = _NOISE_CHANNELS.get(name, 0.5)
         total = sum(new) if name.startswith("PAULI_CHANNEL") else max(new, default=0.0)
         if total > bound + 1e-12:
-            raise ValueError(
+            raise QecError(
                 f"scaling {name}({', '.join(f'{a:g}' for a in args)}) by {f:g} exceeds probability {bound:g}"
             )
         return new
@@ -313,7 +314,7 @@ def qubit_factors_from_coords(
     for x, y, f in scales:
         key = (round(float(x), 6), round(float(y), 6))
         if key not in by_coord:
-            raise ValueError(f"no qubit at coordinates ({x:g}, {y:g})")
+            raise QecError(f"no qubit at coordinates ({x:g}, {y:g})")
         q = by_coord[key]
         out[q] = out.get(q, 1.0) * float(f)
     return out

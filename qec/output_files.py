@@ -37,13 +37,14 @@ import stat
 import tempfile
 from typing import BinaryIO, Iterator, Sequence
 
+from qec.errors import QecError
 from qec.locks import try_lock
 
 # (package, folder) of data files shipped with the project: never an output.
 SHIPPED_DATA = (("predecoder", "models"), ("noise_learning", "models"))
 
 
-class OutputFileError(ValueError):
+class OutputFileError(QecError):
     """An output that cannot be written, or that would replace an input."""
 
 

@@ -37,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from qec.errors import QecError
+
 ONLY_KEY = "only_vs:"
 SHARED_KEY = "paired_vs:"
 STREAM_KEY = "stream:"
@@ -74,7 +76,7 @@ def stream_seeds(custom_counts: dict[str, int]) -> set[int]:
     return out
 
 
-class NotPaired(ValueError):
+class NotPaired(QecError):
     """Two rows that cannot be compared pairwise; the message says why."""
 
 

@@ -22,7 +22,8 @@ import concurrent.futures
 import numpy as np
 import stim
 
-from qec.decoders import PyMatchingDecoder
+from qec.pymatching_decoder import PyMatchingDecoder
+from qec.errors import QecError
 from qec.worker_processes import worker_pool
 
 _MATCHER: PyMatchingDecoder | None = None
@@ -33,7 +34,7 @@ def _init(dem_text: str, correlated: bool) -> None:
     _MATCHER = PyMatchingDecoder(stim.DetectorErrorModel(dem_text), correlated=correlated)
 
 
-def _decode(events: np.ndarray, bit_packed: bool | None) -> np.ndarray:
+def _decode(events: np.ndarray, bit_packed: bool) -> np.ndarray:
     assert _MATCHER is not None
     return _MATCHER.decode_batch(events, bit_packed=bit_packed)
 
@@ -44,7 +45,7 @@ class ParallelMatcher:
 
     def __init__(self, dem: stim.DetectorErrorModel, correlated: bool = False, workers: int = 2):
         if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise QecError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self.correlated = bool(correlated)
         self.num_detectors = dem.num_detectors
@@ -52,11 +53,11 @@ class ParallelMatcher:
         self.metadata: dict = {}
         self._pool = worker_pool(workers, _init, (str(dem), self.correlated))
 
-    def submit(self, events: np.ndarray, bit_packed: bool | None = None) -> concurrent.futures.Future:
+    def submit(self, events: np.ndarray, bit_packed: bool = False) -> concurrent.futures.Future:
         """Decode ``events`` in one worker, asynchronously."""
         return self._pool.submit(_decode, np.ascontiguousarray(events), bit_packed)
 
-    def decode_batch(self, events: np.ndarray, bit_packed: bool | None = None) -> np.ndarray:
+    def decode_batch(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
         """As :meth:`PyMatchingDecoder.decode_batch`, the shots split over the workers."""
         events = np.asarray(events)
         if len(events) == 0:
@@ -65,6 +66,7 @@ class ParallelMatcher:
         return np.concatenate([f.result() for f in [self.submit(p, bit_packed) for p in parts]])
 
     def close(self) -> None:
+        """Stop the worker processes (pending decodes are cancelled)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "ParallelMatcher":

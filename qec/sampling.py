@@ -17,6 +17,7 @@ import scipy.sparse
 import stim
 
 from qec.correction_basis import CorrectionBasis, gf2_product_pairs
+from qec.errors import QecError
 from qec.labels import dem_error_labels
 
 SAMPLING_METHODS = ("sparse", "stim")
@@ -112,7 +113,7 @@ class LabeledSampler:
         method: str = "sparse",
     ):
         if method not in SAMPLING_METHODS:
-            raise ValueError(f"unknown sampling method {method!r}; choose from {', '.join(SAMPLING_METHODS)}")
+            raise QecError(f"unknown sampling method {method!r}; choose from {', '.join(SAMPLING_METHODS)}")
         self.correction_basis = correction_basis
         self.method = method
         self.error_labels = dem_error_labels(dem, correction_basis)
@@ -137,14 +138,14 @@ class LabeledSampler:
     def reseed(self, seed) -> None:
         """Restart the random stream from ``seed`` (an int or a sequence of ints)."""
         if self.method == "stim":
-            raise ValueError("the stim sampling method cannot be reseeded")
+            raise QecError("the stim sampling method cannot be reseeded")
         self._rng = np.random.default_rng(seed)
 
     def sample(self, shots: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Returns events bool (shots, num_detectors), observables bool (shots, 1) and labels
         bool (shots, 4, T, H, W)."""
         if shots < 0:
-            raise ValueError("shots must be >= 0")
+            raise QecError("shots must be >= 0")
         if self.method == "stim":
             events, obs, errors = self._stim.sample(shots, return_errors=True, bit_packed=False)
             labels = self.error_labels.labels_of(errors)

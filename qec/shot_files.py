@@ -26,12 +26,14 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from qec.errors import QecError
+
 IN_FORMATS = ("b8", "01", "r8")
 OUT_FORMATS = ("b8", "01")
 R8_BLOCK_BYTES = 1 << 20
 
 
-class ShotFileError(ValueError):
+class ShotFileError(QecError):
     """A shot file that does not fit the expected number of bits per shot."""
 
 

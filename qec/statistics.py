@@ -25,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import sinter
 
+from qec.errors import QecError
+
 # fit_binomial's likelihood-ratio interval at 95% confidence: exp(chi2_1(0.95) / 2).
 CONFIDENCE_95_LIKELIHOOD_FACTOR = math.exp(3.841458820694124 / 2)
 
@@ -131,9 +133,9 @@ def fit_decay_interval(
     n = np.asarray(shots, dtype=np.int64)
     k = np.asarray(errors, dtype=np.int64)
     if not (r.shape == n.shape == k.shape) or r.ndim != 1:
-        raise ValueError("rounds, errors and shots must be 1-D sequences of one length")
+        raise QecError("rounds, errors and shots must be 1-D sequences of one length")
     if np.any(k < 0) or np.any(k > n):
-        raise ValueError("errors must lie between 0 and shots")
+        raise QecError("errors must lie between 0 and shots")
     p = k / np.where(n > 0, n, 1)
     eps, amplitude = _fit_decay(r, p, n)
     used = tuple(int(x) for x in sorted(set(r[(n > 0) & (p < 0.5)].tolist())))

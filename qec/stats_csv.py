@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import sinter
 
+from qec.errors import QecError
 from qec.locks import LockedError, lock_exclusively
 from qec.noise import NOISE_VERSIONS, noise_version
 
@@ -37,24 +38,24 @@ def read_csv_stats(path: str | os.PathLike) -> dict[str, sinter.TaskStats]:
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return {}
     if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory, not a CSV file")
+        raise QecError(f"{path} is a directory, not a CSV file")
     try:
         with open(path, encoding="utf-8") as f:
             first = f.readline()
         if [c.strip() for c in first.split(",")][:7] != [c.strip() for c in sinter.CSV_HEADER.split(",")][:7]:
-            raise ValueError("the first line is not sinter's CSV header")
+            raise QecError("the first line is not sinter's CSV header")
         stats = sinter.read_stats_from_csv_files(path)
     except UnicodeDecodeError:
-        raise ValueError(f"malformed CSV {path}: not a text file") from None
+        raise QecError(f"malformed CSV {path}: not a text file") from None
     except Exception as e:  # sinter raises assorted errors on bad rows
-        raise ValueError(_malformed_csv_message(path, e)) from None
+        raise QecError(_malformed_csv_message(path, e)) from None
     for s in stats:
         meta = s.json_metadata
         if isinstance(meta, dict) and meta.get("noise") in NOISE_VERSIONS and "noise_version" in meta:
             try:
                 noise_version(meta["noise"], meta["noise_version"])
             except ValueError as e:
-                raise ValueError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
+                raise QecError(f"CSV {path}: a row of decoder {s.decoder!r} has an {e}") from None
     return {s.strong_id: s for s in stats}
 
 
@@ -80,12 +81,12 @@ def check_writable(path: str | os.PathLike) -> None:
     """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing)."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise ValueError(f"cannot write {path}: it is a directory")
+        raise QecError(f"cannot write {path}: it is a directory")
     try:
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as e:
-        raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+        raise QecError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class CsvLockedError(LockedError):
@@ -110,7 +111,7 @@ class CsvSink:
         try:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as e:
-            raise ValueError(f"cannot write {path}: {e.strerror or e}") from None
+            raise QecError(f"cannot write {path}: {e.strerror or e}") from None
         try:
             lock_exclusively(self.fd, f"{path} is being written by another collection (it holds the file's lock); "
                                       f"wait for it to finish or give another --out")
@@ -134,7 +135,7 @@ class CsvSink:
             except OSError:
                 pass
             if isinstance(e, OSError):
-                raise ValueError(f"cannot write {self.path}: {e.strerror or e}") from None
+                raise QecError(f"cannot write {self.path}: {e.strerror or e}") from None
             raise
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:

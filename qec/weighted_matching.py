@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
+from qec.errors import QecError
+
 try:
     from qec import _weighted_matching
 except ImportError:  # not built (no compiler or no network at install time)
@@ -58,9 +60,9 @@ class WeightedMatcher:
 
     def __init__(self, H, L, backend: str = "auto"):
         if backend not in BACKENDS:
-            raise ValueError(f"unknown weighted-matching backend {backend!r}; choose from {', '.join(BACKENDS)}")
+            raise QecError(f"unknown weighted-matching backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if backend == "compiled" and _weighted_matching is None:
-            raise ValueError("the compiled weighted matcher (qec._weighted_matching) was not built at install time; "
+            raise QecError("the compiled weighted matcher (qec._weighted_matching) was not built at install time; "
                              "reinstall with a C++20 compiler and network access, or use backend='rebuild'")
         self.backend = "compiled" if backend in ("auto", "compiled") and _weighted_matching is not None else "rebuild"
         H = scipy.sparse.csc_matrix(H, dtype=np.uint8)
@@ -68,12 +70,12 @@ class WeightedMatcher:
         H.eliminate_zeros()
         H.sort_indices()
         if H.shape[1] != L.shape[1]:
-            raise ValueError(f"H has {H.shape[1]} columns but L has {L.shape[1]}")
+            raise QecError(f"H has {H.shape[1]} columns but L has {L.shape[1]}")
         counts = np.diff(H.indptr)
         if counts.size and counts.max() > 2:
-            raise ValueError(f"column {int(np.argmax(counts > 2))} of H has {int(counts.max())} detectors; at most 2")
+            raise QecError(f"column {int(np.argmax(counts > 2))} of H has {int(counts.max())} detectors; at most 2")
         if L.shape[0] > 64:
-            raise ValueError(f"at most 64 observables, got {L.shape[0]}")
+            raise QecError(f"at most 64 observables, got {L.shape[0]}")
         self.num_detectors, self.num_columns = H.shape
         self.num_observables = L.shape[0]
         self.H, self.L = H, L
@@ -98,7 +100,7 @@ class WeightedMatcher:
         (shots, num_observables) predicted observable flips. NaN weights are an error."""
         weights = np.asarray(weights)
         if weights.ndim != 2 or weights.shape[1] != self.num_columns:
-            raise ValueError(f"weights must be (shots, {self.num_columns}), got {weights.shape}")
+            raise QecError(f"weights must be (shots, {self.num_columns}), got {weights.shape}")
         return self._decode(events, weights, self._identity, 1.0, np.inf)
 
     def decode_batch_from_logits(self, events: np.ndarray, logits: np.ndarray, logit_index: np.ndarray,
@@ -117,18 +119,18 @@ class WeightedMatcher:
         """
         logit_index = np.asarray(logit_index, dtype=np.int64)
         if logit_index.shape != (self.num_columns,):
-            raise ValueError(f"logit_index must have one entry per column ({self.num_columns})")
+            raise QecError(f"logit_index must have one entry per column ({self.num_columns})")
         return self._decode(events, np.asarray(logits), logit_index, -1.0, float(clip))
 
     def _decode(self, events, values, index, sign, clip) -> np.ndarray:
         events = np.asarray(events)
         if events.ndim != 2 or events.shape[1] != self.num_detectors:
-            raise ValueError(f"events must be (shots, {self.num_detectors}), got {events.shape}")
+            raise QecError(f"events must be (shots, {self.num_detectors}), got {events.shape}")
         if values.ndim != 2 or values.shape[0] != events.shape[0]:
-            raise ValueError(f"need one row of weights per shot: {values.shape[0]} rows for {events.shape[0]} shots")
+            raise QecError(f"need one row of weights per shot: {values.shape[0]} rows for {events.shape[0]} shots")
         if self.backend == "rebuild":
             if len(index) and (index.min() < 0 or index.max() >= values.shape[1]):
-                raise ValueError(f"weight positions must lie in [0, {values.shape[1]})")
+                raise QecError(f"weight positions must lie in [0, {values.shape[1]})")
             weights = np.clip(sign * values[:, index].astype(np.float64), -clip, clip)
             return self._decode_by_rebuilding(events, weights)
         if values.dtype not in (np.float32, np.float64):
@@ -140,7 +142,7 @@ class WeightedMatcher:
             flips = self._core.decode_batch(np.ascontiguousarray(events), np.ascontiguousarray(values),
                                             self._index_cache[1], sign, clip)
         except ValueError as e:  # the core checks positions and values (NaN) and says which
-            raise ValueError(str(e)) from None
+            raise QecError(str(e)) from None
         return flips.view(bool)
 
     def _decode_by_rebuilding(self, events: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -149,7 +151,7 @@ class WeightedMatcher:
         out = np.zeros((len(events), self.num_observables), dtype=bool)
         for b in range(len(events)):
             if np.isnan(weights[b]).any():
-                raise ValueError("a matching weight is NaN")
+                raise QecError("a matching weight is NaN")
             m = pymatching.Matching.from_check_matrix(
                 self.H, weights=np.asarray(weights[b], dtype=np.float64), faults_matrix=self.L,
                 use_virtual_boundary_node=True,

@@ -35,7 +35,7 @@ def make_experiment_folder(tmp_path_factory):
     and our PyMatching's predictions as ``obs_flips_predicted_by_pymatching.01``."""
     import numpy as np
 
-    from qec.decoders import PyMatchingDecoder
+    from qec import PyMatchingDecoder
 
     def make(experiment, shots: int, seed: int, name: str | None = None) -> str:
         name = name or f"surface_code_b{experiment.basis.upper()}_d{experiment.distance}_r{experiment.rounds:02d}_center_0_0"

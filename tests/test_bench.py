@@ -91,6 +91,7 @@ def test_latency_percentiles_at_batch_1(model_path, capsys):
     assert main(["bench", "-d", "3", "--p", "0.005", "--latency-decodes", "-1"]) == 2
 
 
+@pytest.mark.slow
 def test_throughput_mode_with_matching_workers(model_path, capsys):
     assert main(["bench", "-d", "3", "--p", "0.005", "--batch", "8", "--shots", "32", "--repeats", "1",
                  "--matching-workers", "2", "--model", model_path, "--json"]) == 0

@@ -90,7 +90,8 @@ def _loaded(net):
     return LoadedModel(network=net, metadata={"threshold": 0.0}, sha256="0" * 64, path="<memory>")
 
 
-@pytest.mark.parametrize("d,rounds,basis", [(3, 3, "x"), (5, 7, "z"), (3, 1000, "x")])
+@pytest.mark.parametrize("d,rounds,basis", [(3, 3, "x"), pytest.param(5, 7, "z", marks=pytest.mark.slow),
+                                           pytest.param(3, 1000, "x", marks=pytest.mark.slow)])
 def test_pipeline_blockwise_equals_whole_volume(d, rounds, basis):
     exp = MemoryExperiment(distance=d, rounds=rounds, p=0.01, basis=basis)
     circuit, dem = exp.circuit(), exp.dem()

@@ -103,6 +103,25 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+def test_user_errors_are_qec_errors_and_bugs_keep_their_tracebacks(monkeypatch, capsys):
+    import experiments.ler_command
+    from qec import QecError
+
+    def user_mistake(args):
+        raise QecError("--p: a user mistake")
+
+    monkeypatch.setattr(experiments.ler_command, "run", user_mistake)
+    assert main(BASE) == 2
+    assert capsys.readouterr().err == "qec ler: error: --p: a user mistake\n"
+
+    def bug(args):
+        raise ValueError("an internal inconsistency")  # not a QecError: a bug, not the user's input
+
+    monkeypatch.setattr(experiments.ler_command, "run", bug)
+    with pytest.raises(ValueError, match="internal inconsistency"):
+        main(BASE)
+
+
 def test_unwritable_and_malformed_out(tmp_path, capsys):
     d = tmp_path / "dir"
     d.mkdir()
@@ -118,6 +137,7 @@ def test_unwritable_and_malformed_out(tmp_path, capsys):
     assert "malformed CSV" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_plot(tmp_path, capsys):
     out = tmp_path / "s.csv"
     assert main(["ler", "-d", "3", "5", "--p", "0.01", "0.02", "--decoders", "pymatching", "pymatching-correlated",
@@ -129,6 +149,7 @@ def test_plot(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_installed_script(tmp_path):
     exe = shutil.which("qec") or os.path.join(os.path.dirname(sys.executable), "qec")
     if not os.path.exists(exe):

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from experiments.cli import main
-from experiments.closed_loop import ClosedLoopConfig, run_closed_loop
+from predecoder.closed_loop import ClosedLoopConfig, run_closed_loop
 from predecoder import load_model
 from qec import MemoryExperiment
+
+pytestmark = pytest.mark.slow  # learns a DEM and trains models
 
 HOT = ((3.0, 3.0, 5.0),)
 

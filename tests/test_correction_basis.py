@@ -228,6 +228,7 @@ def _insert_at_tick(circuit: stim.Circuit, tick: int, error: str, qubit: int) ->
     return out
 
 
+@pytest.mark.slow
 def test_every_google_circuit_elements_are_physical_errors():
     """Every circuit of the test slices, and of every shared folder when it is here."""
     paths = sorted(DATA.glob("*/circuit_ideal.stim"))

@@ -3,6 +3,8 @@ pytest's --doctest-modules, configured in pyproject.toml)."""
 
 from __future__ import annotations
 
+import pytest
+
 import re
 from pathlib import Path
 
@@ -13,6 +15,7 @@ def python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     blocks = python_blocks(README.read_text())
     assert blocks, "the README has no Python example"
@@ -21,6 +24,11 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out
     assert "LER" in out and (tmp_path / "stats.csv").exists()
+    # The notebook path with `import qec, predecoder` only: a trained model, a decoded file, a paired LER.
+    assert "import qec, predecoder\n" in blocks[0] and "\nimport stim" not in blocks[0]
+    assert (tmp_path / "run" / "best.safetensors").exists()
+    assert "decoded 1000 shots" in out and (tmp_path / "predictions.01").stat().st_size == 2000
+    assert "predecoder-weighted" in out  # the paired LER's rows name it
 
 
 def test_readme_sinter_command_names_the_shipped_default():

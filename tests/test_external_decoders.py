@@ -9,6 +9,8 @@ import pytest
 
 from experiments.cli import main
 
+pytestmark = pytest.mark.slow  # statistical: other decoders on thousands of shots
+
 BASE = ["ler", "-d", "5", "--rounds", "d-1", "--p", "0.006", "--max-shots", "1500", "--seed", "7", "--json"]
 
 

@@ -28,6 +28,8 @@ from qec import LerTask, MemoryExperiment, collect_ler
 from qec.stats_csv import CsvLockedError
 from qec.output_files import OutputFileError, atomic_output
 
+pytestmark = pytest.mark.slow  # subprocesses, signals and workers
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from predecoder import load_model
 
+pytestmark = pytest.mark.slow  # runs the GPU script's CPU smoke form (training, benchmarks)
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check_and_train.py"
 
 

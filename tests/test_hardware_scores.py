@@ -10,7 +10,7 @@ import sinter
 import stim
 
 from qec import MemoryExperiment
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.experiment_folders import ExperimentFolderError, half_indices, read_experiment_folder
 from qec.hardware_scores import (
     GOOGLE_DECODERS,
@@ -170,6 +170,7 @@ def test_csv_rows_are_written_per_folder_and_a_rerun_reads_them(tmp_path):
     assert len(sinter.read_stats_from_csv_files(out)) == 8
 
 
+@pytest.mark.slow
 def test_workers_give_the_same_results():
     cols = hardware_columns(["pymatching-correlated", "google-correlated-matching"], [CircuitDem()])
     one = score_folders(FOLDERS, cols, max_shots=800)

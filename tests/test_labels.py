@@ -17,7 +17,7 @@ def _basis(exp: MemoryExperiment) -> CorrectionBasis:
     return CorrectionBasis.from_layout(SpaceTimeLayout.from_circuit(exp.circuit()))
 
 
-@pytest.mark.parametrize("distance", [3, 5, 7, 9])
+@pytest.mark.parametrize("distance", [3, 5, pytest.param(7, marks=pytest.mark.slow), pytest.param(9, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("basis", ["x", "z"])
 @pytest.mark.parametrize("noise", ["depolarizing", "si1000", "stim"])
 def test_labels_reproduce_events_and_observables(distance, basis, noise):

@@ -11,7 +11,8 @@ from predecoder.latency_path import LatencyPath
 from qec import MemoryExperiment
 
 
-@pytest.mark.parametrize("d, rounds, basis, name", [(3, 3, "x", "small"), (5, 4, "z", "small"), (5, 5, "x", "fast")])
+@pytest.mark.parametrize("d, rounds, basis, name", [(3, 3, "x", "small"), (5, 4, "z", "small"),
+                                                  pytest.param(5, 5, "x", "fast", marks=pytest.mark.slow)])
 def test_static_path_decodes_exactly_as_the_pipeline(d, rounds, basis, name):
     exp = MemoryExperiment(d, rounds, 0.008, basis)
     circuit, dem = exp.circuit(), exp.dem()

@@ -133,6 +133,7 @@ def _our_circuits():
                 yield fold_hadamards(generated)
 
 
+@pytest.mark.slow
 def test_our_circuits_get_exactly_the_coordinate_layout():
     n = 0
     for circuit in _our_circuits():
@@ -175,6 +176,7 @@ def test_google_circuits_get_the_stim_grid():
     assert len(layout.observable_qubits) == 5 and (len(rows) == 1 or len(cols) == 1)
 
 
+@pytest.mark.slow
 def test_every_google_circuit_gets_a_layout():
     paths = list(_google_circuits())
     for path in paths:

@@ -10,7 +10,9 @@ import pytest
 import sinter
 
 from qec import DECODERS, MemoryExperiment, get_decoder
-from qec.decoders import PyMatchingDecoder, PyMatchingFactory, is_bit_packed, load_custom_decoders
+from qec.bit_packing import pack_bits
+from qec.decoders import load_custom_decoders
+from qec.pymatching_decoder import PyMatchingDecoder, PyMatchingFactory
 from qec.ler import (
     CONFIDENCE_95_LIKELIHOOD_FACTOR,
     LerTask,
@@ -35,9 +37,8 @@ def test_decoder_bool_and_bit_packed_agree(name):
     dets, obs = circuit.compile_detector_sampler(seed=5).sample(500, separate_observables=True)
     pred = dec.decode_batch(dets)
     assert pred.dtype == bool and pred.shape == (500, circuit.num_observables)
-    packed = np.packbits(dets, axis=1, bitorder="little")
-    assert is_bit_packed(packed, circuit.num_detectors)
-    pred_packed = dec.decode_batch(packed)
+    packed = pack_bits(dets)
+    pred_packed = dec.decode_batch(packed, bit_packed=True)
     assert pred_packed.dtype == np.uint8 and pred_packed.shape == (500, 1)
     np.testing.assert_array_equal(np.unpackbits(pred_packed, axis=1, count=1, bitorder="little").astype(bool), pred)
     # A decoder beats guessing "no flip" at this low noise.
@@ -64,6 +65,7 @@ def test_qec_knows_only_its_own_decoders():
         collect_ler([LerTask(EXP, ("predecoder",))], max_shots=10)
 
 
+@pytest.mark.slow
 def test_custom_decoders_are_passed_in_like_sinters():
     """A factory and a sinter.Decoder (sinter's own PyMatching) decode the same shots as ours."""
     sinter_pm = sinter.BUILT_IN_DECODERS["pymatching"]
@@ -77,7 +79,7 @@ def test_custom_decoders_are_passed_in_like_sinters():
     wrapped = get_decoder("sinter-pm", EXP.circuit(), EXP.dem(), custom)
     np.testing.assert_array_equal(wrapped.decode_batch(dets), get_decoder("pymatching", EXP.circuit(), EXP.dem()).decode_batch(dets))
     packed = np.packbits(dets, axis=1, bitorder="little")
-    assert wrapped.decode_batch(packed).dtype == np.uint8
+    assert wrapped.decode_batch(packed, bit_packed=True).dtype == np.uint8
 
 
 def test_load_custom_decoders():
@@ -172,6 +174,7 @@ def test_resumed_shots_use_new_seeds(tmp_path):
     assert e2 != e1
 
 
+@pytest.mark.slow
 def test_parallel_workers(tmp_path):
     out = tmp_path / "w.csv"
     a, b = collect_ler([LerTask(EXP, BOTH)], max_shots=6000, seed=9, out=out, workers=2)

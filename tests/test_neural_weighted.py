@@ -41,6 +41,7 @@ def test_equals_the_probe_per_shot_rebuild_exactly(distance, basis, p):
     np.testing.assert_array_equal(dec.decode_batch(events), probe_predictions(dec, events))
 
 
+@pytest.mark.slow
 def test_beats_plain_pymatching_on_the_same_shots():
     exp = MemoryExperiment(5, 4, 0.006, basis="x")
     circuit, dem = exp.circuit(), exp.dem()
@@ -116,6 +117,7 @@ def test_sinter_offers_the_weighted_decoder_pinned_by_model_hash():
     np.testing.assert_array_equal(compiled.decode_shots_bit_packed(bit_packed_detection_event_data=packed), direct)
 
 
+@pytest.mark.slow
 def test_qec_ler_decode_and_bench_name_it(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "experiments.cli", "ler", "-d", "3", "--p", "0.01", "--decoders", "pymatching",

@@ -11,7 +11,7 @@ import stim
 from qec import MemoryExperiment
 from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
 from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler
+from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler, unmatchable_shots
 from noise_learning.structure import DemStructure, graph_edge_probabilities
 
 
@@ -142,8 +142,8 @@ def test_clamping_is_counted():
 
 def test_hot_spot_edges_ranked_highest():
     hot = ((5.0, 5.0, 6.0),)  # a central data qubit of d=5, six times noisier
-    exp = MemoryExperiment(5, 5, 0.003, scale_qubits=hot)
-    nominal = MemoryExperiment(5, 5, 0.003)
+    exp = MemoryExperiment(5, 5, 0.003, "z", scale_qubits=hot)
+    nominal = MemoryExperiment(5, 5, 0.003, "z")
     truth = graph_edge_probabilities(exp.dem())
     base = graph_edge_probabilities(nominal.dem())
     hot_set = {e for e, p in truth.items() if p > 2.5 * base[e]}
@@ -223,6 +223,28 @@ def test_compare_learned_dem_is_what_the_cli_prints(capsys):
                                plain=False)
     assert list(only.decoded) == ["correlated"]
     assert only.decoded["correlated"]["learned"].errors == c.decoded["correlated"]["learned"].errors
+
+
+def test_unmatchable_shots_are_exactly_those_pymatching_cannot_decode():
+    import pymatching
+
+    exp = MemoryExperiment(3, 3, 0.003, "x")
+    circuit = exp.circuit()
+    train = circuit.compile_detector_sampler(seed=1).sample(10, bit_packed=True)  # too few: mechanisms at zero
+    thin = CorrelationEstimator(DemStructure.from_dem(exp.dem())).fit(train, bit_packed=True).dem()
+    dets = circuit.compile_detector_sampler(seed=2).sample(300)
+    flags = unmatchable_shots(thin, dets)
+    matching = pymatching.Matching.from_detector_error_model(thin)
+    failed = []
+    for shot in dets:
+        try:
+            matching.decode(shot)
+            failed.append(False)
+        except ValueError:
+            failed.append(True)
+    assert 0 < flags.sum() < len(flags)  # the check is exercised both ways
+    assert flags.tolist() == failed
+    assert not unmatchable_shots(exp.dem(), dets).any()
 
 
 def test_compare_learned_dem_with_too_few_shots_says_so():

@@ -53,15 +53,16 @@ def test_missing_model_is_a_clear_error(tmp_path):
         net.load_noise_net(tmp_path / "nothing")
 
 
+@pytest.mark.slow
 def test_cli_network_method_uses_the_shipped_model(capsys):
     import json
 
     from experiments.cli import main
 
-    if not net.DEFAULT_MODEL.with_suffix(".safetensors").exists():
+    if not net.DEFAULT_NOISE_NET.with_suffix(".safetensors").exists():
         pytest.skip("no trained model shipped")
     rc = main(["learn-noise", "--distance", "5", "--p", "0.006", "--train-shots", "3000",
-               "--test-shots", "2000", "--method", "network", "--json"])
+               "--test-shots", "2000", "--estimator", "network", "--json"])
     r = json.loads(capsys.readouterr().out)
     assert rc == 0 and r["method"] == "network"
     # Uniform noise of the training family: the learned matching graph is close to the true one.

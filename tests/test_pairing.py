@@ -18,7 +18,7 @@ import sinter
 from experiments.cli import main
 from experiments.ler_command import print_table
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec.decoders import PyMatchingDecoder
+from qec import PyMatchingDecoder
 from qec.pairing import NotPaired, compare, only_key, shared_key
 from qec.stats_csv import read_csv_stats
 
@@ -60,6 +60,7 @@ def check_every_printed_pair(results, text: str) -> int:
     return printed
 
 
+@pytest.mark.slow
 def test_the_issues_two_commands_give_a_paired_comparison(tmp_path, capsys):
     """Issue 21's reproduction: the second run's threshold-8 variant decodes the first run's shots."""
     out = tmp_path / "x.csv"
@@ -116,6 +117,7 @@ def test_paired_counts_are_per_variant_and_every_printed_pair_is_paired(tmp_path
         assert stats[a].errors - stats[b].errors == c.only_a - c.only_b
 
 
+@pytest.mark.slow
 def test_resuming_continues_the_same_shots(tmp_path):
     """A prefix of the stream: 3000 then 7000 shots are the 7000 shots of one run, and
     --workers 2 writes the rows --workers 1 writes (but for their seconds)."""

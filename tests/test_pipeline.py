@@ -47,7 +47,7 @@ def test_residual_and_flip_algebra(model_path):
     np.testing.assert_array_equal(pred, dec.correction_basis.observable_flip(c) ^ matching.decode_batch(residual))
     # Bit-packed in, bit-packed out, same answers.
     packed = np.packbits(dets, axis=1, bitorder="little")
-    out = dec.decode_batch(packed)
+    out = dec.decode_batch(packed, bit_packed=True)
     assert out.dtype == np.uint8 and out.shape == (40, 1)
     np.testing.assert_array_equal(np.unpackbits(out, axis=1, count=1, bitorder="little").astype(bool), pred)
     # Chunking over shots changes nothing.
@@ -147,6 +147,7 @@ def test_apply_corrections_equals_basis_algebra(model_path):
     np.testing.assert_array_equal(pred, flip ^ dec.global_decoder.decode_batch(residual))
 
 
+@pytest.mark.slow
 def test_matching_workers_overlap_and_decode_identically(model_path):
     """PyMatching in worker processes, overlapped with the network: the same predictions."""
     exp = MemoryExperiment(distance=5, rounds=5, p=0.01, basis="z")
@@ -157,7 +158,8 @@ def test_matching_workers_overlap_and_decode_identically(model_path):
     try:
         np.testing.assert_array_equal(parallel.decode_batch(dets), serial.decode_batch(dets))
         packed = np.packbits(dets, axis=1, bitorder="little")
-        np.testing.assert_array_equal(parallel.decode_batch(packed), serial.decode_batch(packed))
+        np.testing.assert_array_equal(parallel.decode_batch(packed, bit_packed=True),
+                                      serial.decode_batch(packed, bit_packed=True))
         pred, res = parallel.decode_batch(dets, return_residual=True)
         np.testing.assert_array_equal(res, serial.decode_batch(dets, return_residual=True)[1])
     finally:

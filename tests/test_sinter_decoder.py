@@ -10,7 +10,7 @@ import stim
 
 from predecoder import PRESETS, PreDecoderCNN, load_model, save_model, sinter_decoders
 from predecoder.pipeline import PipelineDecoder
-from predecoder.sinter_decoder import SinterPreDecoder, layout_from_dem
+from predecoder.sinter_decoder import PipelineSinterDecoder
 from qec import LayoutError, LerTask, MemoryExperiment, SpaceTimeLayout, collect_ler
 
 
@@ -35,7 +35,7 @@ def test_layout_from_dem_matches_circuit_layout(d, rounds, basis, noise):
     circuit = MemoryExperiment(distance=d, rounds=rounds, p=0.01, basis=basis, noise=noise).circuit()
     for c in (circuit, _reverse_final_detectors(circuit)):
         ref = SpaceTimeLayout.from_circuit(c)
-        got = layout_from_dem(c.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
+        got = SpaceTimeLayout.from_dem(c.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
         assert (got.distance, got.rounds, got.basis, got.shape) == (ref.distance, ref.rounds, ref.basis, ref.shape)
         np.testing.assert_array_equal(got.detector_flat_index, ref.detector_flat_index)
 
@@ -43,10 +43,10 @@ def test_layout_from_dem_matches_circuit_layout(d, rounds, basis, noise):
 def test_layout_from_dem_rejects_other_codes():
     rep = stim.Circuit.generated("repetition_code:memory", distance=5, rounds=3, after_clifford_depolarization=0.01)
     with pytest.raises(LayoutError, match="coordinates"):
-        layout_from_dem(rep.detector_error_model())
+        SpaceTimeLayout.from_dem(rep.detector_error_model())
     col = stim.Circuit.generated("color_code:memory_xyz", distance=3, rounds=2, after_clifford_depolarization=0.01)
     with pytest.raises(LayoutError):
-        layout_from_dem(col.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
+        SpaceTimeLayout.from_dem(col.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True))
 
 
 def test_compiled_decoder_equals_pipeline(model_path):
@@ -62,11 +62,12 @@ def test_compiled_decoder_equals_pipeline(model_path):
     dets = circuit.compile_detector_sampler(seed=3).sample(100, bit_packed=True)
     ref = PipelineDecoder(circuit, dem, model=model_path, global_decoder="pymatching-correlated")
     np.testing.assert_array_equal(compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets),
-                                  ref.decode_batch(dets))
+                                  ref.decode_batch(dets, bit_packed=True))
     with pytest.raises(ValueError, match="takes no option"):
-        SinterPreDecoder(model_path, colour="red")
+        PipelineSinterDecoder(model_path, colour="red")
 
 
+@pytest.mark.slow
 def test_sinter_collect_round_trip(tmp_path):
     model_path = str(tmp_path / "quiet.safetensors")  # corrects nothing: the pipeline is PyMatching
     save_model(model_path, PreDecoderCNN(PRESETS["tiny"]), {"threshold": 1e9})
@@ -90,6 +91,7 @@ def test_sinter_collect_round_trip(tmp_path):
     assert len(sinter.read_stats_from_csv_files(path)) == 1
 
 
+@pytest.mark.slow
 def test_two_models_never_share_a_sinter_name(tmp_path):
     """Issue 19 item 11: under the plain name 'predecoder', sinter merged two models' rows into one
     strong id. Every name sinter_decoders offers carries its model's hash."""

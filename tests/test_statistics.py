@@ -31,6 +31,7 @@ def test_points_at_or_above_one_half_and_single_rounds_give_no_fit():
     assert math.isnan(fit.eps) and fit.rounds == (5,)
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_covers_the_true_rate():
     """Binomial data from a known decay: the 95% interval holds the true eps in about 95% of
     experiments (fixed seeds; 200 experiments, 300 bootstrap replicates each)."""

@@ -13,6 +13,8 @@ from predecoder import load_model
 from predecoder.optim import Lion
 from predecoder.training import TrainConfig, train
 
+pytestmark = pytest.mark.slow  # training runs (and two-process DDP)
+
 
 def _cfg(tmp_path, **kw):
     base = dict(distance=3, p=0.01, out=str(tmp_path), preset="tiny", batch=32, steps=8, val_shots=0,

@@ -28,16 +28,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from noise_learning import DemStructure, estimate_dem
-from predecoder import ler_decoders, load_model, model_path
-from predecoder.training import TrainConfig, train
+from predecoder.decoders import ler_decoders
+from predecoder.model_catalog import model_path
+from predecoder.model_file import load_model
+from predecoder.train_config import TrainConfig
+from predecoder.training import train
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec.decoders import DECODERS, WithDem
 from qec.dem_files import read_dem
+from qec.errors import QecError
 from qec.locks import folder_lock
 from qec.output_files import make_folder, remove_stale_temporaries, write_bytes
 from qec.statistics import paired_z
@@ -152,34 +157,37 @@ def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
         try:
             have = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
+            raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
         differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
         if differ:
             shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
-            raise ValueError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
+            raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
                              f"models would not be this run's; give another --out, or the same arguments to resume it")
         return
     earlier = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
     if earlier:
-        raise ValueError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
+        raise QecError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
                          f"({', '.join(earlier)}); give another --out")
     write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
 
 
-def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
     ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
     how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
-    A rerun with the same arguments resumes; with others it is a ``ValueError`` (see the module)."""
+    A rerun with the same arguments resumes; with others it is a :class:`qec.QecError` (see the module)."""
+    if log is None:  # progress lines on stderr (stdout stays the caller's)
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
     # A bad distance, p, hot spot, size or warm start fails before anything is written.
     cfg.experiment.circuit()
     out = Path(cfg.out)
     if cfg.init is not None:
         given = model_path(cfg.init)
         if not os.path.isfile(given):
-            raise ValueError(f"--init {cfg.init}: model file {given} does not exist")
+            raise QecError(f"--init {cfg.init}: model file {given} does not exist")
         if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
-            raise ValueError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
+            raise QecError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
                              f"copy it elsewhere first")
     make_folder(out)
     with folder_lock(out, f"closed loop {out}"):

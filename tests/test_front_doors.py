@@ -1,0 +1,87 @@
+"""Each package's front door: what ``__all__`` offers (a snapshot: a change to the public surface
+is a deliberate edit here), that every name exists and is documented, and that the library's
+defaults are the command line's."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+FRONT_DOORS = {
+    "qec": {
+        "BASES", "CORRECTION_CHANNELS", "DECODERS", "EVENT_CHANNELS", "GOOGLE_DECODERS", "NOISE_MODELS",
+        "SAMPLING_METHODS", "CircuitNoise", "CircuitStructureError", "CorrectionBasis", "DecodedFile", "Decoder",
+        "ErrorLabels", "ExperimentFolder", "ExperimentFolderError", "HardwareScores", "LabelError",
+        "LabeledSampler", "LayoutError", "LerResult", "LerTask", "MemoryCircuitStructure", "MemoryExperiment",
+        "PyMatchingDecoder", "QecError", "SpaceTimeLayout", "collect_ler", "decode_file", "dem_error_labels",
+        "fit_ler", "get_decoder", "gf2_product", "hardware_columns", "memory_circuit", "paired_z",
+        "read_csv_stats", "read_experiment_folder", "read_memory_structure", "scale_qubit_noise", "score_hardware",
+    },
+    "predecoder": {
+        "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
+        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig",
+        "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
+        "save_model", "shipped_models", "sinter_decoders", "train", "run_closed_loop",
+    },
+    "noise_learning": {
+        "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
+        "LearnedDemComparison", "SlidingWindowEstimator", "compare_learned_dem", "estimate_dem",
+        "folder_structure", "graph_edge_probabilities", "learn_folder_dem", "structure_from_circuit",
+    },
+}
+
+
+@pytest.mark.parametrize("package", sorted(FRONT_DOORS))
+def test_front_door_offers_exactly_its_snapshot(package):
+    module = importlib.import_module(package)
+    assert set(module.__all__) == FRONT_DOORS[package]
+    assert len(module.__all__) == len(set(module.__all__))
+
+
+@pytest.mark.parametrize("package", sorted(FRONT_DOORS))
+def test_every_exported_name_exists_and_callables_are_documented(package):
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj):
+            assert (obj.__doc__ or "").strip(), f"{package}.{name} has no docstring"
+
+
+def test_user_errors_share_one_base_class():
+    import noise_learning.comparison
+    import predecoder
+    import qec
+
+    for cls in (qec.LayoutError, qec.LabelError, qec.ExperimentFolderError, qec.CircuitStructureError,
+                predecoder.ModelFileError, noise_learning.comparison.LearnedDemUndecodable):
+        assert issubclass(cls, qec.QecError) and issubclass(cls, ValueError)
+
+
+def _command_defaults(command: str) -> dict[str, object]:
+    from experiments.cli import build_parser
+
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return {a.dest: a.default for a in sub._actions}
+
+
+def test_library_defaults_are_the_command_lines():
+    import dataclasses
+    import inspect
+
+    import predecoder
+    import qec
+
+    ler = _command_defaults("ler")
+    exp = {f.name: f.default for f in dataclasses.fields(qec.MemoryExperiment)}
+    assert [exp["basis"]] == ler["basis"] and [exp["noise"]] == ler["noise"]
+    train = _command_defaults("train")
+    for f in dataclasses.fields(predecoder.TrainConfig):
+        if f.name in train and f.default is not dataclasses.MISSING:
+            assert train[f.name] == f.default, f.name
+    bench = _command_defaults("bench")
+    pipeline = inspect.signature(predecoder.PipelineDecoder).parameters
+    for name in ("block_rounds", "block_space", "block_batch", "precision", "backend", "matching_workers"):
+        assert bench[name] == pipeline[name].default, name
+    assert _command_defaults("decode")["chunk_shots"] == inspect.signature(qec.decode_file).parameters["chunk_shots"].default
