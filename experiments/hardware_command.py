@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "one column per decoder and DEM, named decoder@dem (default: circuit)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="the first N shots of each folder (split into even/odd halves the same way)")
+    parser.add_argument("--half", choices=("even", "odd"), default=None,
+                        help="score only this half of each folder's shots (by index; of the first --max-shots); DEMs "
+                             "learned per half then come from the other half. A DEM or model fitted on some folder's "
+                             "half (its provenance says) is refused on that half")
     parser.add_argument("--min-rounds", type=int, default=MIN_ROUNDS,
                         help=f"fit the decay over folders of at least this many rounds (default {MIN_ROUNDS})")
     parser.add_argument("--bootstrap", type=int, default=1000,
@@ -126,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     if args.plot is not None:
         check_output_path(args.plot, inputs, what="--plot")
-    report_model(args.model, ours, set())
+    from qec.experiment_folders import read_experiment_folder
+    from qec.hardware_scores import check_columns, score_hardware
 
-    from qec.hardware_scores import score_hardware
+    # Shots a DEM or model was fitted on are refused before anything is decoded.
+    check_columns([read_experiment_folder(f) for f in folders], columns, custom, args.half)
+    report_model(args.model, ours, set())
 
     t0 = time.perf_counter()
 
@@ -138,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
 
     scores = score_hardware(
         folders, columns, max_shots=args.max_shots, custom_decoders=custom, workers=args.workers, out=args.out,
-        on_folder=progress, min_rounds=args.min_rounds, bootstrap=args.bootstrap,
+        on_folder=progress, min_rounds=args.min_rounds, bootstrap=args.bootstrap, half=args.half,
     )
     if args.plot is not None:
         plot_hardware(scores, args.plot, inputs)
@@ -173,9 +180,11 @@ def print_tables(scores, file=None, reference: str | None = None) -> None:
               + "  ".join(f"{f.decoders[n].errors:>{width}}" for n in names), file=file)
     for p in scores.patches:
         used = [f for f in scores.folders if f.patch == (p.distance, p.center, p.basis) and f.rounds in p.rounds]
-        print(f"\npatch d={p.distance} center {_center(p.center)} basis {p.basis}: error per round, fit of "
+        half = used[0].half if used else None
+        print(f"\npatch d={p.distance} center {_center(p.center)} basis {p.basis}"
+              f"{'' if half is None else f', {half} shots'}: error per round, fit of "
               f"1 - 2P(r) = A(1 - 2 eps)^r over rounds {', '.join(map(str, p.rounds)) or '(none)'} "
-              f"[95% bootstrap interval]", file=file)
+              f"[95% bootstrap interval], decoding seconds per shot", file=file)
         ranked = sorted(p.decoders, key=lambda n: (math.isnan(p.decoders[n].eps), p.decoders[n].eps))
         if not ranked:
             continue
@@ -187,7 +196,10 @@ def print_tables(scores, file=None, reference: str | None = None) -> None:
                 a = sum(f.decoders[n].only_fails.get(best, 0) for f in used)
                 b = sum(f.decoders[best].only_fails.get(n, 0) for f in used)
                 only = f"  only-fails vs {best}: {a} vs {b}"
-            print(f"  {n:<{width}}  {_pct(fit.eps):>8} [{_pct(fit.low)}, {_pct(fit.high)}]{only}", file=file)
+            sps = p.seconds_per_shot.get(n, math.nan)
+            timing = "       -" if math.isnan(sps) or sps == 0 else f"{sps:.2e} s"
+            print(f"  {n:<{width}}  {_pct(fit.eps):>8} [{_pct(fit.low)}, {_pct(fit.high)}]  {timing}{only}",
+                  file=file)
     print(f"\nonly-fails a vs b = shots (of the fitted folders) where this decoder failed and "
           f"{reference or 'the best'} did not, and the other way round.", file=file)
 

@@ -93,7 +93,12 @@ def _run_experiment(args) -> int:
     t0 = time.perf_counter()
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots,
                              method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round)
-    write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=inputs, what="--out")
+    from qec.dem_provenance import FittedOn, provenance_header
+
+    # The file says which shots it was estimated from: whatever uses it (decoding, a pre-decoder
+    # trained on it) is refused on those shots.
+    header = provenance_header([FittedOn(folder=folder.name, half=args.half, shots=model.shots)])
+    write_bytes(args.out, header.encode() + str(model.dem()).encode() + b"\n", inputs=inputs, what="--out")
     out = {
         "experiment": folder.path, "half": args.half, "shots": model.shots, "detectors": folder.num_detectors,
         "method": model.method, "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3),

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [{"name": None, "summary": load_model(m).summary()} for m in args.model]
     else:
         rows = [{"name": s.name, "default": s.default, "purpose": s.purpose, "summary": s.summary,
-                 "measured": s.measured} for s in shipped_models()]
+                 "measured": s.measured, "provenance": s.provenance} for s in shipped_models()]
     if args.json:
         json.dump({"models": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -44,7 +44,28 @@ def run(args: argparse.Namespace) -> int:
               f"R={r['receptive_field']}  threshold {r['threshold']:g}\n"
               f"  trained on {r['training_noise']} (rounds {r['rounds']}), {samples} samples\n"
               f"  validation: {val}")
+        fitted = r.get("fitted_on") or []
+        if len(fitted) > 3:  # one line per half and shot count
+            groups: dict[tuple, list[str]] = {}
+            for f in fitted:
+                groups.setdefault((f["half"], f.get("shots")), []).append(f["folder"])
+            for (half, shots), names in groups.items():
+                n = "" if shots is None else f"{shots} "
+                print(f"  DEMs learned from the {n}{half} shots of each of {len(names)} folders: {', '.join(names)} "
+                      f"(never score those with it)")
+        else:
+            for f in fitted:
+                n = "" if f.get("shots") is None else f"{f['shots']} "
+                print(f"  DEM learned from the {n}{f['half']} shots of {f['folder']} (never score those with it)")
+        prov = row.get("provenance")
+        if prov:
+            print(f"  provenance: {prov['summary']}")
         for m in row.get("measured") or []:
+            if m.get("kind") == "hardware":
+                print(f"  measured on hardware: {m['patch']}, {m['basis'].upper()} basis, {m['half']} shots "
+                      f"({m['shots']:,}), {m['decoder']}: {100 * m['eps_per_round']:.3f}% per round "
+                      f"[{100 * m['low']:.3f}, {100 * m['high']:.3f}]; {m['compared']}")
+                continue
             ler = f"LER {m['ler']:.3e} [{m['ler_low']:.3e}, {m['ler_high']:.3e}], " if "ler_low" in m else ""
             corr = f"; z {m['z_vs_correlated']:+.1f} vs correlated PyMatching" if "z_vs_correlated" in m else ""
             print(f"  measured, {m.get('decoder', 'predecoder')}: d={m['d']} rounds={m['rounds']} p={m['p']} "

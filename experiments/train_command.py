@@ -1,4 +1,7 @@
-"""``qec train``: train a pre-decoder for one code distance."""
+"""``qec train``: train a pre-decoder for one code distance: on our memory circuits (``--distance
+--p [--noise] [--dem LEARNED]``) or on a device's (``--circuit FILE... --dem FILE...``: each
+circuit's layout, samples from its DEM, e.g. Google's device DEM or one learned from half of the
+measured shots by ``qec learn-noise --experiment``)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,17 @@ from qec.errors import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--distance", type=int, required=True, help="code distance d (odd, >= 3)")
+    parser.add_argument("--distance", type=int, default=None,
+                        help="code distance d (odd, >= 3); with --circuit, read from the circuit")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per training volume (default: d)")
-    parser.add_argument("--p", type=float, required=True, help="noise strength of the training data")
+    parser.add_argument("--p", type=float, default=None, help="noise strength of the training data")
     parser.add_argument("--noise", default="depolarizing", help="noise model (depolarizing, si1000, stim)")
-    parser.add_argument("--dem", default=None, help="train on this detector error model file (e.g. a learned one)")
+    parser.add_argument("--dem", nargs="+", default=None, metavar="DEM",
+                        help="train on detector error model files: one learned for our d/rounds circuit, or with "
+                             "--circuit one per circuit (a device's DEM, e.g. one qec learn-noise --experiment wrote)")
+    parser.add_argument("--circuit", nargs="+", default=None, metavar="CIRCUIT",
+                        help="a device's memory circuit files (e.g. an experiment folder's circuit_ideal.stim): the "
+                             "layout comes from each, the samples from its --dem; training alternates between them")
     parser.add_argument("--preset", default="small", help=f"model preset: {', '.join(PRESETS)}")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many optimizer steps")
     parser.add_argument("--samples", type=int, default=None, help="stop after this many training samples")
@@ -50,9 +59,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resume and args.overwrite:
         raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
+    circuits, dems, dem_path, distance = (), (), None, args.distance
+    if args.circuit:
+        from predecoder.training_data import circuit_distance
+
+        if not args.dem or len(args.dem) != len(args.circuit):
+            raise QecError(f"--circuit needs one --dem per circuit ({len(args.circuit)} circuits, "
+                             f"{len(args.dem or [])} DEMs)")
+        if args.p is not None or args.rounds is not None or args.noise != "depolarizing":
+            raise QecError("with --circuit, the circuits give the rounds and the DEMs the noise: leave out "
+                             "--p, --rounds and --noise")
+        found = circuit_distance(args.circuit[0])
+        if distance is not None and distance != found:
+            raise QecError(f"--circuit {args.circuit[0]} is a d={found} circuit, not --distance {distance}")
+        circuits, dems, distance = tuple(args.circuit), tuple(args.dem), found
+    else:
+        if distance is None or args.p is None:
+            raise QecError("give --distance and --p (our circuits), or a device's --circuit with its --dem")
+        if args.dem and len(args.dem) > 1:
+            raise QecError("several --dem files need their circuits: --circuit, one per DEM")
+        dem_path = args.dem[0] if args.dem else None
     with distributed(str(resolve_device(args.device))) as device:
         cfg = TrainConfig(
-            distance=args.distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=args.dem,
+            distance=distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=dem_path,
+            circuits=circuits, dems=dems,
             preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
             batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
             device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,

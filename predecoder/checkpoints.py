@@ -28,24 +28,32 @@ RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.sa
 
 
 def save_run(out: Path, network: PreDecoderCNN, opt: torch.optim.Optimizer, cfg: TrainConfig, state: TrainState,
-             model_config: ModelConfig) -> None:
+             model_config: ModelConfig, data: dict[str, Any] | None = None) -> None:
     """Write the checkpoint of a run: last.safetensors, optimizer.safetensors, state.json."""
-    save_model(out / "last.safetensors", network, run_metadata(cfg, state, model_config))
+    save_model(out / "last.safetensors", network, run_metadata(cfg, state, model_config, data))
     _save_optimizer(out / "optimizer.safetensors", opt)
     write_bytes(out / "state.json", json.dumps(
         {"config": dataclasses.asdict(cfg), "noise_version": noise_version(cfg.noise),
          "state": dataclasses.asdict(state)}, indent=2).encode(), what="training state")
 
 
-def run_metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig) -> dict[str, Any]:
-    """The training record a model file of this run carries (preset, noise, samples, validation)."""
+def run_metadata(cfg: TrainConfig, state: TrainState, model_config: ModelConfig,
+                 data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A model file's metadata: the run's config and state, and ``data``
+    (:func:`predecoder.training_data.data_metadata`: the DEMs' provenance, device circuits)."""
     v = state.last_validation or {}
+    data = dict(data or {})
+    device = cfg.on_device_circuits
+    rounds = cfg.effective_rounds
+    if device:
+        rounds = sorted({r["rounds"] for r in data.get("training_dems", [])}) or None
     return {
+        **data,
         "preset": cfg.preset,
         "distance": cfg.distance,
-        "rounds": cfg.effective_rounds,
-        "noise": cfg.noise,
-        "noise_version": noise_version(cfg.noise),
+        "rounds": rounds,
+        "noise": None if device else cfg.noise,
+        "noise_version": None if device else noise_version(cfg.noise),
         "p": cfg.p,
         "dem": cfg.dem_path,
         "samples_seen": state.samples + (state.init or {}).get("samples_seen", 0),
@@ -137,8 +145,11 @@ def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainS
             f"--resume: the run in {out} trained on {noise_label(cfg.noise, saved_version)} noise; this qec's "
             f"{cfg.noise} is v{noise_version(cfg.noise)} (start a new run with --init {out}/last.safetensors)"
         )
-    for key in ("distance", "rounds", "noise", "preset", "p", "dem_path", "seed", "batch"):
-        if saved_cfg.get(key) != getattr(cfg, key):
+    for key in ("distance", "rounds", "noise", "preset", "p", "dem_path", "circuits", "dems", "seed", "batch"):
+        have, want = saved_cfg.get(key, [] if key in ("circuits", "dems") else None), getattr(cfg, key)
+        if isinstance(want, tuple):
+            have = tuple(have)
+        if have != want:
             raise QecError(f"--resume: {key} differs from the checkpoint ({saved_cfg.get(key)} vs {getattr(cfg, key)})")
     if saved_cfg.get("select_by", "threshold") != cfg.select_by:  # runs before select_by chose by threshold
         raise QecError(f"--resume: the run chose its best model by {saved_cfg.get('select_by', 'threshold')} "

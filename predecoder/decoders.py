@@ -43,6 +43,14 @@ class PipelineDecoderFactory:
     backend: str = "torch"
     weighted_backend: str = "auto"
 
+    @property
+    def fitted_on(self) -> list:
+        """The measured shots the model's training DEMs were estimated from (its metadata's
+        ``fitted_on``): ``qec hardware`` refuses to score them."""
+        from predecoder.model_file import load_model
+
+        return load_model(self.model).fitted_on
+
     def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
         return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
 

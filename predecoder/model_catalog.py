@@ -4,11 +4,13 @@
 ``train --init``) takes a shipped model's name or a file path: a name of :data:`SHIPPED_MODELS`
 means the package's file (write ``./small`` for a file called ``small``). ``models/catalog.json``
 holds, per shipped model, a line on what it is for and the paired LER ratios measured on fresh
-shots (with the command that measured them); the model files hold their training records.
+shots (with the command that measured them), and for a device model its provenance (which
+measured shots its training DEMs were estimated from) and what it measured on the device's shots
+it never saw; the model files hold their training records.
 
 Example:
     >>> sorted(SHIPPED_MODELS), DEFAULT_MODEL
-    (['fast', 'small'], 'small')
+    (['fast', 'small', 'sycamore-d3', 'sycamore-d5'], 'small')
     >>> model_path("fast").endswith("fast.safetensors")
     True
 """
@@ -22,7 +24,10 @@ from importlib import resources
 from typing import Any
 
 # name -> file in predecoder/models
-SHIPPED_MODELS = {"small": "small.safetensors", "fast": "fast.safetensors"}
+# sycamore-d5, sycamore-d3: small fine-tuned on the noise learned from Google's Sycamore shots
+# (d=5, and both d=3 patches; docs/hardware.md).
+SHIPPED_MODELS = {"small": "small.safetensors", "fast": "fast.safetensors",
+                  "sycamore-d5": "sycamore-d5.safetensors", "sycamore-d3": "sycamore-d3.safetensors"}
 # What a CPU user gets without --model: the small model runs ~15x faster than fast on a CPU.
 DEFAULT_MODEL = "small"
 
@@ -46,16 +51,20 @@ def default_model_path() -> str:
     return model_path(DEFAULT_MODEL)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ShippedModel:
-    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for, and
-    the paired LER ratios measured on fresh shots (dicts with d, rounds, p, ratio, shots, ...)."""
+    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for,
+    what was measured of it (paired LER ratios on fresh simulated shots: dicts with d, rounds, p,
+    ratio, shots, ...; on a device's shots: ``kind="hardware"`` with patch, half, decoder,
+    eps_per_round, low, high, compared), and for a device model its provenance (``summary``: which
+    measured shots its training DEMs were estimated from)."""
 
     name: str
     default: bool
     purpose: str
     summary: dict[str, Any]
     measured: list[dict[str, Any]]
+    provenance: dict[str, Any] | None = None
 
 
 def shipped_models() -> list[ShippedModel]:
@@ -69,5 +78,6 @@ def shipped_models() -> list[ShippedModel]:
         out.append(ShippedModel(
             name=name, default=name == DEFAULT_MODEL, purpose=entry.get("purpose", ""),
             summary=load_model(name).summary(), measured=entry.get("measured", []),
+            provenance=entry.get("provenance"),
         ))
     return out

@@ -69,9 +69,23 @@ class LoadedModel:
             return None
         return noise, noise_version(noise, self.metadata.get("noise_version", UNRECORDED_NOISE_VERSION))
 
+    @property
+    def fitted_on(self) -> list:
+        """The measured shots the training DEMs were estimated from
+        (:class:`qec.dem_provenance.FittedOn` records; empty when none were)."""
+        from qec.dem_provenance import records_from_json
+
+        return records_from_json(self.metadata.get("fitted_on"))
+
     def describe_training_noise(self) -> str:
-        """One line: ``"depolarizing v2, d=5, p=0.006"`` (``"unknown"`` when not recorded)."""
+        """One line: ``"depolarizing v2, d=5, p=0.006"``, or for a device model its DEM files
+        (``"device DEMs r05.dem, r11.dem, d=5"``); ``"unknown"`` when not recorded."""
         tn = self.training_noise
+        dems = self.metadata.get("training_dems")
+        if tn is None and dems:
+            names = ", ".join(os.path.basename(str(r.get("dem"))) for r in dems)
+            d = self.metadata.get("distance")
+            return f"device DEM{'s' if len(dems) > 1 else ''} {names}" + ("" if d is None else f", d={d}")
         if tn is None:
             return "unknown"
         parts = [noise_label(*tn)]
@@ -105,6 +119,7 @@ class LoadedModel:
             "p": m.get("p"),
             "samples_seen": m.get("samples_seen"),
             "validation": m.get("validation"),
+            "fitted_on": [r.to_json() for r in self.fitted_on],
         }
 
     def noise_mismatch(self, noise: str) -> str | None:

@@ -20,8 +20,10 @@ are options.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
-from typing import Any
+import time
+from typing import Any, Sequence
 
 import numpy as np
 import stim
@@ -240,6 +242,9 @@ class PipelineDecoder:
             self.weighted_matcher = WeightedMatcher(
                 Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
             )
+        # The measured shots the model's training DEMs were estimated from: never to be scored
+        # with it (qec.hardware_scores refuses them).
+        self.fitted_on = self.model.fitted_on
         self.metadata: dict[str, Any] = {"model": self.model.short_hash}
         if math.isfinite(self.threshold) or not self.weighted:
             self.metadata["threshold"] = self.threshold
@@ -436,6 +441,56 @@ class PipelineDecoder:
         ev = torch.as_tensor(np.ascontiguousarray(events)).to(self.device)
         residual, flip = self.apply_corrections(ev, self.corrections_from_logits(logits))
         return flip.cpu().numpy() ^ self.local_matcher.decode_batch(residual.cpu().numpy(), bit_packed=False)
+
+    @property
+    def network_key(self) -> tuple:
+        """Pipelines with equal keys compute the same logits for the same events (the same model
+        file, layout, device, precision, blocks and backend), whatever they finish with: one
+        network pass can serve them all (:meth:`decode_together`)."""
+        layout = hashlib.sha256(self.layout.detector_flat_index.tobytes()).hexdigest()[:16]
+        return (self.model.sha256, self.layout.shape, layout, str(self.device), self.precision, self.block,
+                self.block_batch, self.backend, self._compiled)
+
+    @staticmethod
+    def decode_together(decoders: Sequence["PipelineDecoder"], events: np.ndarray,
+                        bit_packed: bool = False) -> tuple[list[np.ndarray], list[float]]:
+        """Several compositions of one network on the same shots, the network run once per chunk.
+
+        Args:
+            decoders: pipelines with one :attr:`network_key` (e.g. ``predecoder``,
+                ``predecoder-correlated`` and ``predecoder-weighted`` of one model).
+            events: as :meth:`decode_batch` takes them.
+            bit_packed: whether ``events`` is bit-packed (default: not).
+
+        Returns:
+            (each decoder's predictions, exactly as its :meth:`decode_batch` gives them; each
+            decoder's seconds: the shared network's time plus its own, what it costs alone).
+        """
+        if not decoders:
+            raise ValueError("decode_together needs at least one decoder")
+        first = decoders[0]
+        if any(d.network_key != first.network_key for d in decoders):
+            raise ValueError("decode_together needs pipelines of one network (equal network_key)")
+        events = first._events(events, bit_packed)
+        preds: list[list[np.ndarray]] = [[] for _ in decoders]
+        seconds = [0.0] * len(decoders)
+        for i in range(0, len(events), first._chunk):
+            chunk = events[i:i + first._chunk]
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                logits = first.logits_from_grid(first.grid(chunk))
+            if logits.device.type == "cuda":
+                torch.cuda.synchronize(logits.device)
+            network = time.perf_counter() - t0
+            for k, dec in enumerate(decoders):
+                t0 = time.perf_counter()
+                preds[k].append(dec.decode_from_logits(chunk, logits))
+                seconds[k] += network + time.perf_counter() - t0
+        out = []
+        for p in preds:
+            prediction = np.concatenate(p) if p else np.zeros((0, 1), dtype=bool)
+            out.append(np.packbits(prediction, axis=1, bitorder="little") if bit_packed else prediction)
+        return out, seconds
 
     def close(self) -> None:
         """Stop the matching worker processes, if any (they also die with this process)."""

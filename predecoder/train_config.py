@@ -20,17 +20,24 @@ SELECT_BY = ("threshold", "weighted")
 class TrainConfig:
     """Everything a training run depends on (written into checkpoints).
 
+    The data: our memory circuits at ``distance``, ``rounds``, ``p`` and ``noise`` (both bases),
+    or the one basis a learned DEM ``dem_path`` fits; or a device's circuit files ``circuits``
+    with their DEM files ``dems`` (paired by position; ``p`` and ``rounds`` are then None: the
+    circuits say; see :mod:`predecoder.training_data`).
+
     Stop after ``steps`` optimizer steps, ``samples`` training samples or ``minutes`` of wall
     time, whichever comes first (at least one must be set). ``select_by`` says which validation
     LER chooses the best checkpoint (:data:`SELECT_BY`).
     """
 
     distance: int
-    p: float
+    p: float | None
     out: str
     rounds: int | None = None
     noise: str = "depolarizing"
     dem_path: str | None = None
+    circuits: tuple[str, ...] = ()
+    dems: tuple[str, ...] = ()
     preset: str = "small"
     batch: int = 256
     lr: float = 2e-3
@@ -80,10 +87,33 @@ class TrainConfig:
             raise QecError("pos_weight must be > 0")
         if self.threads is not None and self.threads < 1:
             raise QecError(f"threads must be >= 1, got {self.threads}")
+        object.__setattr__(self, "circuits", tuple(str(c) for c in self.circuits))
+        object.__setattr__(self, "dems", tuple(str(d) for d in self.dems))
+        if self.circuits:
+            if len(self.dems) != len(self.circuits):
+                raise QecError(f"give one --dem per --circuit ({len(self.circuits)} circuits, {len(self.dems)} DEMs)")
+            if self.dem_path is not None:
+                raise QecError("with --circuit, the DEMs pair with the circuits (dems), not dem_path")
+            if self.rounds is not None or self.p is not None:
+                raise QecError("with --circuit, the circuits give the rounds and the DEMs the noise: "
+                                 "leave out --rounds and --p")
+            return
+        if self.dems:
+            raise QecError("DEMs paired with circuits need --circuit")
+        if self.p is None:
+            raise QecError("give --p (the noise strength), or a device's --circuit with its --dem")
         MemoryExperiment(self.distance, self.effective_rounds, self.p, "x", self.noise)  # validates
 
     @property
-    def effective_rounds(self) -> int:
+    def on_device_circuits(self) -> bool:
+        """Whether the run trains on a device's circuits (``circuits``) rather than ours."""
+        return bool(self.circuits)
+
+    @property
+    def effective_rounds(self) -> int | None:
+        """Rounds of our circuits (default d); None for device circuits (each has its own)."""
+        if self.circuits:
+            return None
         return self.distance if self.rounds is None else self.rounds
 
 

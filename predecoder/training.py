@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-import stim
 import torch
 import torch.distributed as dist
 
@@ -31,52 +30,14 @@ from predecoder.model_file import save_model
 from predecoder.optim import Lion
 from predecoder.device import resolve_device
 from predecoder.train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainState
+from predecoder.training_data import TrainingExperiment, data_metadata, training_experiments
 from predecoder.validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
-from qec.circuits import MemoryExperiment
-from qec.correction_basis import CorrectionBasis
-from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
 from qec.errors import QecError
-from qec.layout import SpaceTimeLayout
 from qec.interrupts import deferred_interrupts
 from qec.locks import folder_lock
 from qec.output_files import check_output_path, make_folder, remove_stale_temporaries
-from qec.sampling import LabeledSampler
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
-
-
-class _Experiment:
-    """Layout, basis, sampler and validation shots for one memory basis."""
-
-    def __init__(self, cfg: TrainConfig, basis: str, dem: stim.DetectorErrorModel | None = None):
-        self.exp = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise)
-        circuit = self.exp.circuit()
-        self.dem = self.exp.dem() if dem is None else dem
-        self.layout = SpaceTimeLayout.from_circuit(circuit)
-        self.correction_basis = CorrectionBasis.from_layout(self.layout)
-        self.sampler = LabeledSampler(self.dem, self.correction_basis, seed=0)
-        self.valid = torch.from_numpy(self.correction_basis.valid)
-
-
-def _experiments(cfg: TrainConfig) -> list[_Experiment]:
-    """Both memory bases; with ``cfg.dem_path``, the one basis whose circuit the DEM fits
-    (a DEM belongs to one circuit: its detectors' coordinates say which)."""
-    if cfg.dem_path is None:
-        return [_Experiment(cfg, b) for b in ("x", "z")]
-    dem = read_dem(cfg.dem_path, what="--dem")
-    errors = []
-    for basis in ("x", "z"):
-        circuit = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise).circuit()
-        try:
-            check_dem_fits(dem, circuit, name=f"--dem {cfg.dem_path}")
-        except DemMismatchError as e:
-            errors.append(f"{basis} basis: {e}")
-            continue
-        return [_Experiment(cfg, basis, dem)]
-    raise DemMismatchError(
-        f"--dem {cfg.dem_path} fits neither memory basis of the d={cfg.distance}, rounds={cfg.effective_rounds} "
-        f"circuit ({'; '.join(errors)})"
-    )
 
 
 def _step_seed(seed: int, step: int, rank: int, basis_index: int) -> list[int]:
@@ -162,15 +123,19 @@ def train(
             print(line, file=sys.stderr, flush=True)
     rank, world, distributed = _dist_info()
     out = Path(cfg.out)
-    # A size the machine cannot hold is refused before the run folder is made.
-    MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, "x", cfg.noise).circuit()
+    # The run's files never replace what it reads: the DEMs, the circuits, and the warm start
+    # (read unless resuming).
+    init = None if cfg.init is None or resume else model_path(cfg.init)
+    if rank == 0:
+        for name, flag in ((cfg.dem_path, "--dem"), (init, "--init")):
+            if name is not None and not os.path.isfile(name):
+                raise QecError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+    # A bad circuit or DEM, or a size the machine cannot hold, fails before the run folder is made.
+    experiments = training_experiments(cfg)
+    data = data_metadata(experiments)
     if rank != 0:
-        return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
-    # The run's files never replace what it reads: the DEM, and the warm start (read unless resuming).
-    inputs = (cfg.dem_path, None if cfg.init is None or resume else model_path(cfg.init))
-    for name, flag in zip(inputs, ("--dem", "--init")):
-        if name is not None and not os.path.isfile(name):
-            raise QecError(f"{flag} {name} does not exist" if not os.path.exists(name) else f"{flag} {name} is not a file")
+        return _train(cfg, out, experiments, data, resume, log, progress, stop_at_step, on_finish, overwrite)
+    inputs = (cfg.dem_path, *cfg.dems, *cfg.circuits, init)
     make_folder(out)
     for name in RUN_FILES:
         check_output_path(out / name, inputs=inputs, what="run file")
@@ -184,11 +149,11 @@ def train(
         stale = remove_stale_temporaries(out, RUN_FILES)
         if stale:
             log(f"removed {len(stale)} temporary file(s) a killed run left in {out}")
-        return _train(cfg, out, resume, log, progress, stop_at_step, on_finish, overwrite)
+        return _train(cfg, out, experiments, data, resume, log, progress, stop_at_step, on_finish, overwrite)
 
 
-def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_at_step, on_finish,
-           overwrite: bool) -> TrainState:
+def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], data: dict, resume: bool, log,
+           progress: bool, stop_at_step, on_finish, overwrite: bool) -> TrainState:
     """:func:`train` once ``out`` is ready (and locked, on rank 0)."""
     rank, world, distributed = _dist_info()
     device = resolve_device(cfg.device)
@@ -232,12 +197,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
     if cfg.compile:
         forward = torch.compile(model)
 
-    experiments = _experiments(cfg)
     val_data = []
     if rank == 0 and cfg.val_shots > 0:
         for i, ex in enumerate(experiments):
             ex.sampler.reseed([cfg.seed, 10**9, i])
-            val_data.append(ex.sampler.sample(cfg.val_shots // 2))
+            val_data.append(ex.sampler.sample(max(1, cfg.val_shots // len(experiments))))
     pipelines = [validation_pipeline(network, ex.layout, ex.dem, device) for ex in experiments] if val_data else []
     valid = [ex.valid.to(device) for ex in experiments]
     use_torch_sampler = cfg.sampler == "torch" or (cfg.sampler == "auto" and device.type == "cuda")
@@ -258,7 +222,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
         if rank != 0:
             return
         with deferred_interrupts():  # the checkpoint's files always belong together
-            save_run(out, network, opt, cfg, state, model_config)
+            save_run(out, network, opt, cfg, state, model_config, data)
 
     t_start = time.perf_counter() - state.seconds
     last_log = time.perf_counter()
@@ -334,7 +298,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
                         if state.best_ler is None or score <= state.best_ler:
                             state.best_ler = score
                             state.best_threshold = v["best_threshold"]
-                            save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
+                            save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
                 save("periodic")
             if distributed and cfg.val_shots > 0 and state.step % cfg.val_every == 0:
                 dist.barrier()
@@ -346,7 +310,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, log, progress: bool, stop_
             bar.close()
     save("final")
     if rank == 0 and cfg.val_shots == 0:  # nothing to choose by: the final network is the best there is
-        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config))
+        save_model(out / "best.safetensors", network, run_metadata(cfg, state, model_config, data))
     if on_finish is not None:
         on_finish(network)
     return state

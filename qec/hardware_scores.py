@@ -57,6 +57,7 @@ import stim
 
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec.dem_provenance import FittedOn, overlapping, read_provenance
 from qec.errors import QecError
 from qec.experiment_folders import (
     HALVES,
@@ -117,9 +118,14 @@ class PijDem:
 
 @dataclasses.dataclass(frozen=True)
 class FileDem:
-    """A DEM file, checked against each folder's circuit."""
+    """A DEM file, checked against each folder's circuit. A DEM learned from measured shots
+    says which (:mod:`qec.dem_provenance`): those shots are never scored with it."""
 
     path: str
+
+    @property
+    def fitted_on(self) -> list[FittedOn]:
+        return read_provenance(self.path)
 
     @property
     def label(self) -> str:
@@ -187,7 +193,11 @@ class ColumnCounts:
     Attributes:
         errors, shots: shots whose prediction differs from the measured flip, of ``shots``.
         only_fails: other column -> shots where this one failed and that one did not.
-        seconds: decoding time (DEM estimation included; 0 for recorded predictions).
+        seconds: decoding time of the shots (a pre-decoder's network included, also when one
+            network pass served several of its compositions; 0 for recorded predictions); the
+            CSV's ``seconds``.
+        setup_seconds: estimating the column's DEMs (learned ones), not in ``seconds``; 0 when
+            read back from a CSV.
         metadata: what tells this column's results apart (DEM label, model hash, ...).
     """
 
@@ -196,11 +206,13 @@ class ColumnCounts:
     only_fails: Mapping[str, int]
     seconds: float = 0.0
     metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    setup_seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class FolderScore:
-    """Every column on one folder's shots (the first ``shots`` of them)."""
+    """Every column on one folder's shots (the first ``shots`` of them; of those only the
+    ``half`` ones, even or odd by index, when ``half`` is set)."""
 
     name: str
     path: str
@@ -211,6 +223,7 @@ class FolderScore:
     shots: int
     decoders: Mapping[str, ColumnCounts]
     from_csv: bool = False
+    half: str | None = None
 
     @property
     def patch(self) -> tuple[int, tuple[int, int] | None, str]:
@@ -220,26 +233,31 @@ class FolderScore:
         return {
             "name": self.name, "d": self.distance, "rounds": self.rounds,
             "center": None if self.center is None else list(self.center), "basis": self.basis, "shots": self.shots,
-            "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails)}
+            "half": self.half,
+            "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails),
+                             "seconds": round(c.seconds, 4)}
                          for n, c in self.decoders.items()},
         }
 
 
 @dataclasses.dataclass(frozen=True)
 class PatchScore:
-    """One patch's error per round for every column (:class:`qec.statistics.DecayFit`)."""
+    """One patch's error per round for every column (:class:`qec.statistics.DecayFit`), and
+    each column's decoding seconds per shot over the fitted folders (0 for recorded predictions)."""
 
     distance: int
     center: tuple[int, int] | None
     basis: str
     rounds: tuple[int, ...]
     decoders: Mapping[str, DecayFit]
+    seconds_per_shot: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "d": self.distance, "center": None if self.center is None else list(self.center), "basis": self.basis,
             "rounds": list(self.rounds),
-            "decoders": {n: {"eps_per_round": _num(f.eps), "low": _num(f.low), "high": _num(f.high)}
+            "decoders": {n: {"eps_per_round": _num(f.eps), "low": _num(f.low), "high": _num(f.high),
+                             "seconds_per_shot": _num(self.seconds_per_shot.get(n, math.nan))}
                          for n, f in self.decoders.items()},
         }
 
@@ -271,14 +289,19 @@ def _unpack(pred: np.ndarray, num_observables: int) -> np.ndarray:
 
 
 class _Prepared:
-    """A folder's columns ready to decode: DEMs built, decoders built, strong ids known."""
+    """A folder's columns ready to decode: DEMs built, decoders built, strong ids known.
+
+    With ``half``, only that half of the first ``max_shots`` shots is scored (``self.index``)."""
 
     def __init__(self, folder: ExperimentFolder, columns: Sequence[Column], max_shots: int | None,
-                 custom_decoders: Mapping[str, CustomDecoder] | None):
+                 custom_decoders: Mapping[str, CustomDecoder] | None, half: str | None = None):
         self.folder = folder
-        self.shots = folder.shots if max_shots is None else min(int(max_shots), folder.shots)
+        self.half = half
+        self.first = folder.shots if max_shots is None else min(int(max_shots), folder.shots)
+        self.index = np.arange(self.first) if half is None else half_indices(self.first, half)
+        self.shots = len(self.index)
         self.circuit = folder.circuit()
-        self.events = folder.events(self.shots)
+        self.events = folder.events(self.first)
         self.events_hash = hashlib.sha256(self.events.tobytes()).hexdigest()[:16]
         circuit_text = str(self.circuit)
         self.plans: dict[str, tuple[Column, dict[str | None, Any], float]] = {}
@@ -288,6 +311,8 @@ class _Prepared:
         base = {"folder": folder.name, "d": folder.distance, "r": folder.rounds, "b": folder.basis,
                 "center": None if folder.center is None else "_".join(map(str, folder.center)),
                 "shots": self.shots, "events": self.events_hash}
+        if half is not None:
+            base["half"] = half
         for col in columns:
             if col.recorded:
                 if col.decoder not in folder.prediction_names:  # fails before any decoding
@@ -298,19 +323,24 @@ class _Prepared:
                 self.ids[col.name] = strong_id(circuit_text, "", col.name, meta)
                 continue
             factory = decoder_factory(col.decoder, custom_decoders)
-            halves = HALVES if col.dem.per_half else (None,)
+            if half is not None:
+                halves = (half,)
+            else:
+                halves = HALVES if col.dem.per_half else (None,)
             decoders: dict[str | None, Any] = {}
             seconds = 0.0
             dem_texts = []
-            for half in halves:
-                fitted_on = None if half is None else other_half(half)
+            for h in halves:
+                fitted_on = other_half(h) if col.dem.per_half else None
                 key = (col.dem.label, fitted_on)
                 if key not in dems:
                     t0 = time.perf_counter()
-                    dems[key] = (col.dem.dem(folder, fitted_on, self.shots), time.perf_counter() - t0)
+                    dems[key] = (col.dem.dem(folder, fitted_on, self.first), time.perf_counter() - t0)
                     seconds += dems[key][1]
                 dem = dems[key][0]
-                decoders[half] = factory(self.circuit, dem)
+                decoders[h] = factory(self.circuit, dem)
+                _refuse_fitted_shots(folder, col.name, h, [*getattr(col.dem, "fitted_on", ()),
+                                                          *getattr(decoders[h], "fitted_on", ())])
                 dem_texts.append(str(dem))
             meta = {**base, "dem": col.dem.label}
             for dec in decoders.values():
@@ -321,36 +351,92 @@ class _Prepared:
 
     def decode(self) -> dict[str, ColumnCounts]:
         folder = self.folder
-        actual = folder.actual_flips(self.shots)
+        actual = folder.actual_flips(self.first)[self.index]
+        predicted, timed = self._decode_ours()
         fails: dict[str, np.ndarray] = {}
         seconds: dict[str, float] = {}
         for name, (col, decoders, setup_seconds) in self.plans.items():
-            t0 = time.perf_counter()
             if col.recorded:
-                pred = folder.predictions(col.decoder, self.shots)
+                pred = folder.predictions(col.decoder, self.first)[self.index]
             else:
-                pred = np.zeros_like(actual)
-                for half, dec in decoders.items():
-                    idx = slice(None) if half is None else half_indices(self.shots, half)
-                    try:
-                        out = dec.decode_batch(self.events[idx], bit_packed=True)
-                    except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
-                        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                        raise QecError(f"{folder.path}: {name} cannot decode these shots: {first}") from None
-                    pred[idx] = _unpack(out, folder.num_observables)
+                pred = predicted[name][self.index]
             if pred.shape != actual.shape:
                 raise RuntimeError(f"column {name} predicted shape {pred.shape}, expected {actual.shape}")
             fails[name] = np.any(pred != actual, axis=1)
-            seconds[name] = time.perf_counter() - t0 + setup_seconds
+            seconds[name] = timed.get(name, 0.0)
         errors, pairs = paired_failure_counts(fails)
         return {
             name: ColumnCounts(
                 errors=errors[name], shots=self.shots,
                 only_fails={b: pairs[(a, b)] for (a, b) in pairs if a == name},
-                seconds=seconds[name], metadata=self.meta[name],
+                seconds=seconds[name], metadata=self.meta[name], setup_seconds=self.plans[name][2],
             )
             for name in fails
         }
+
+    def _decode_ours(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Our columns' predictions, bool (first, observables) (only the decoded halves filled),
+        and their decoding seconds. Decoders that say they compute the same network output
+        (equal ``network_key``, e.g. a pre-decoder's compositions of one model) and offer
+        ``decode_together`` decode each half with one network pass; each column's seconds then
+        hold the shared pass, as if it ran alone."""
+        folder = self.folder
+        jobs: dict[tuple, list[tuple[str, Any]]] = {}
+        predicted: dict[str, np.ndarray] = {}
+        for name, (col, decoders, _) in self.plans.items():
+            if col.recorded:
+                continue
+            predicted[name] = np.zeros((self.first, folder.num_observables), dtype=bool)
+            for half, dec in decoders.items():
+                key = getattr(dec, "network_key", None)
+                together = key is not None and callable(getattr(type(dec), "decode_together", None))
+                jobs.setdefault((half, key) if together else (half, name), []).append((name, dec))
+        seconds: dict[str, float] = collections.defaultdict(float)
+        for (half, _), group in jobs.items():
+            idx = slice(None) if half is None else half_indices(self.first, half)
+            events = self.events[idx]
+            names = [n for n, _ in group]
+            try:
+                if len(group) > 1:
+                    outs, secs = type(group[0][1]).decode_together([d for _, d in group], events, bit_packed=True)
+                else:
+                    t0 = time.perf_counter()
+                    outs = [group[0][1].decode_batch(events, bit_packed=True)]
+                    secs = [time.perf_counter() - t0]
+            except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise QecError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
+            for name, out, sec in zip(names, outs, secs):
+                predicted[name][idx] = _unpack(out, folder.num_observables)
+                seconds[name] += sec
+        return predicted, dict(seconds)
+
+
+def check_columns(folders: Sequence[ExperimentFolder], columns: Sequence[Column],
+                  custom_decoders: Mapping[str, CustomDecoder] | None = None, half: str | None = None) -> None:
+    """:class:`qec.errors.QecError` before any decoding for an unknown decoder name, and for a
+    column whose DEM or model was fitted on shots about to be scored (``half`` of ``folders``;
+    None: both halves): the ``fitted_on`` records (:mod:`qec.dem_provenance`) of its DEM source and decoder factory."""
+    for col in columns:
+        if col.recorded:
+            continue
+        factory = decoder_factory(col.decoder, custom_decoders)
+        records = [*getattr(col.dem, "fitted_on", ()), *getattr(factory, "fitted_on", ())]
+        for f in folders:
+            _refuse_fitted_shots(f, col.name, half, records)
+
+
+def _refuse_fitted_shots(folder: ExperimentFolder, column: str, half: str | None, records: Sequence[Any]) -> None:
+    """:class:`qec.errors.QecError` when ``records`` (what the column's DEM or model was fitted on,
+    :class:`qec.dem_provenance.FittedOn`) cover the shots of ``folder`` about to be scored in
+    ``half`` (None: both halves)."""
+    hit = overlapping(records, folder.name, half)
+    if hit:
+        other = other_half(hit[0].half)
+        raise QecError(
+            f"{folder.path}: {column} was fitted on {hit[0].describe()}; score only shots it never saw "
+            f"(--half {other})"
+        )
 
 
 def score_folder(
@@ -359,18 +445,21 @@ def score_folder(
     *,
     max_shots: int | None = None,
     custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    half: str | None = None,
 ) -> FolderScore:
-    """Every column on the first ``max_shots`` shots (all when None) of one folder."""
+    """Every column on the first ``max_shots`` shots (all when None) of one folder; with
+    ``half`` (``"even"`` or ``"odd"``) only that half of them."""
     if not isinstance(folder, ExperimentFolder):
         folder = read_experiment_folder(folder)
-    prepared = _Prepared(folder, columns, max_shots, custom_decoders)
-    return _score(folder, prepared.shots, prepared.decode())
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders, half)
+    return _score(folder, prepared.shots, prepared.decode(), half=half)
 
 
-def _score(folder: ExperimentFolder, shots: int, counts: Mapping[str, ColumnCounts], from_csv: bool = False):
+def _score(folder: ExperimentFolder, shots: int, counts: Mapping[str, ColumnCounts], from_csv: bool = False,
+           half: str | None = None):
     return FolderScore(
         name=folder.name, path=folder.path, distance=folder.distance, rounds=folder.rounds, center=folder.center,
-        basis=folder.basis, shots=shots, decoders=dict(counts), from_csv=from_csv,
+        basis=folder.basis, shots=shots, decoders=dict(counts), from_csv=from_csv, half=half,
     )
 
 
@@ -386,10 +475,11 @@ def _rows(score: FolderScore, ids: Mapping[str, str], skip: Iterable[str] = ()) 
     ]
 
 
-def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[str, sinter.TaskStats]):
+def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[str, sinter.TaskStats],
+                half: str | None = None):
     """(score, strong ids): decoded, or taken from CSV rows ``held`` when they hold every column."""
     folder = read_experiment_folder(path)
-    prepared = _Prepared(folder, columns, max_shots, custom_decoders)
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders, half)
     rows = {name: held.get(sid) for name, sid in prepared.ids.items()}
     if all(r is not None and r.shots == prepared.shots for r in rows.values()):
         counts = {
@@ -399,8 +489,8 @@ def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[st
             )
             for name, r in rows.items()
         }
-        return _score(folder, prepared.shots, counts, from_csv=True), prepared.ids
-    return _score(folder, prepared.shots, prepared.decode()), prepared.ids
+        return _score(folder, prepared.shots, counts, from_csv=True, half=half), prepared.ids
+    return _score(folder, prepared.shots, prepared.decode(), half=half), prepared.ids
 
 
 def score_folders(
@@ -412,6 +502,7 @@ def score_folders(
     workers: int = 1,
     out: str | os.PathLike | None = None,
     on_folder: Callable[[FolderScore], None] | None = None,
+    half: str | None = None,
 ) -> list[FolderScore]:
     """Every column on every folder, in the folders' order.
 
@@ -424,18 +515,24 @@ def score_folders(
         out: sinter CSV: every finished folder's rows are appended at once; folders it already
             holds (every column, the same shots) are read from it, not decoded again.
         on_folder: called with each folder's score as it finishes (in finishing order).
+        half: score only this half (``"even"`` or ``"odd"``, by shot index) of each folder's
+            first ``max_shots`` shots; DEMs fitted per half are then fitted on the other one.
+
+    A column whose DEM or model says it was fitted on some of the shots to be scored (its
+    ``fitted_on`` records, :mod:`qec.dem_provenance`) is refused with a :class:`qec.errors.QecError` before
+    anything is decoded... of that folder.
     """
     if workers < 1:
         raise QecError(f"workers must be >= 1, got {workers}")
     if max_shots is not None and max_shots < 1:
         raise QecError(f"max_shots must be >= 1, got {max_shots}")
+    if half is not None and half not in HALVES:
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
     opened = [read_experiment_folder(f) for f in folders]
     names = [f.path for f in opened]
     if len(set(map(os.path.realpath, names))) != len(names):
         raise QecError("a folder is listed twice")
-    for col in columns:
-        if not col.recorded:
-            decoder_factory(col.decoder, custom_decoders)  # an unknown name fails before any decoding
+    check_columns(opened, columns, custom_decoders, half)
     sink = CsvSink(None if out is None else os.fspath(out))
     try:
         held = {} if out is None else read_csv_stats(out)
@@ -451,12 +548,12 @@ def score_folders(
         order = sorted(opened, key=lambda f: -f.num_detectors)
         if workers == 1:
             for f in order:
-                finish(*_folder_job(f.path, columns, max_shots, custom_decoders, held))
+                finish(*_folder_job(f.path, columns, max_shots, custom_decoders, held, half))
         else:
             from qec.worker_processes import worker_pool
 
             with worker_pool(workers) as pool:
-                futures = {pool.submit(_folder_job, f.path, columns, max_shots, custom_decoders, held): f
+                futures = {pool.submit(_folder_job, f.path, columns, max_shots, custom_decoders, held, half): f
                            for f in order}
                 try:
                     for fut in concurrent.futures.as_completed(futures):
@@ -487,13 +584,16 @@ def fit_patches(
         used = sorted((f for f in group if f.rounds >= min_rounds), key=lambda f: f.rounds)
         names = [n for n in group[0].decoders if all(n in f.decoders for f in group)]
         fits = {}
+        per_shot = {}
         for k, name in enumerate(names):
             fits[name] = fit_decay_interval(
                 [f.rounds for f in used], [f.decoders[name].errors for f in used],
                 [f.decoders[name].shots for f in used], bootstrap=bootstrap, seed=seed + k,
             )
+            shots = sum(f.decoders[name].shots for f in used)
+            per_shot[name] = sum(f.decoders[name].seconds for f in used) / shots if shots else math.nan
         out.append(PatchScore(distance=d, center=center, basis=basis, rounds=tuple(f.rounds for f in used),
-                              decoders=fits))
+                              decoders=fits, seconds_per_shot=per_shot))
     return out
 
 
@@ -509,10 +609,11 @@ def score_hardware(
     min_rounds: int = MIN_ROUNDS,
     bootstrap: int = 1000,
     seed: int = 0,
+    half: str | None = None,
 ) -> HardwareScores:
     """:func:`score_folders`, then :func:`fit_patches`."""
     scores = score_folders(folders, columns, max_shots=max_shots, custom_decoders=custom_decoders, workers=workers,
-                           out=out, on_folder=on_folder)
+                           out=out, on_folder=on_folder, half=half)
     return HardwareScores(
         folders=tuple(scores),
         patches=tuple(fit_patches(scores, min_rounds=min_rounds, bootstrap=bootstrap, seed=seed)),

@@ -48,8 +48,11 @@ def test_json_contract(capsys):
         assert f["decoders"]["pymatching"]["errors"] == f["decoders"]["google-pymatching"]["errors"]
     (p,) = doc["patches"]
     assert (p["d"], p["center"], p["basis"], p["rounds"]) == (3, [3, 5], "x", [3, 5])
-    for c in p["decoders"].values():
-        assert set(c) == {"eps_per_round", "low", "high"} and c["low"] <= c["eps_per_round"] <= c["high"]
+    for name, c in p["decoders"].items():
+        assert set(c) == {"eps_per_round", "low", "high", "seconds_per_shot"}
+        assert c["low"] <= c["eps_per_round"] <= c["high"]
+        # Runtime is part of the result: ours took time, Google's recorded predictions none.
+        assert (c["seconds_per_shot"] > 0) == (not name.startswith("google-")), (name, c)
     # Progress goes to stderr, a line per folder.
     assert captured.err.count("qec hardware: surface_code_") == 3
 
@@ -106,6 +109,30 @@ def test_predecoder_decodes_googles_circuits(capsys, make_model_file):
     assert d["predecoder"]["only_fails"]["google-pymatching"] == 0
 
 
+
+def test_one_network_pass_serves_a_models_compositions(capsys, make_model_file, monkeypatch):
+    """predecoder, predecoder-correlated and predecoder-weighted of one model run its network once
+    per chunk and score exactly what each scores alone; each column's seconds hold the shared pass."""
+    from predecoder.pipeline import PipelineDecoder
+
+    model = make_model_file(3, {"threshold": 0.0})
+    base = ["hardware", str(R03), "--model", model, "--max-shots", "300", "--half", "odd", "--json",
+            "--bootstrap", "0", "--dem", "circuit", "--decoders"]
+    names = ["predecoder", "predecoder-correlated", "predecoder-weighted"]
+    calls = []
+    forward = PipelineDecoder.logits_from_grid
+    monkeypatch.setattr(PipelineDecoder, "logits_from_grid", lambda self, x: calls.append(len(x)) or forward(self, x))
+    assert main([*base, *names, "google-pymatching"]) == 0
+    together = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+    assert sum(calls) == 150  # the 150 odd shots went through the network once
+    for name in names:
+        assert main([*base, name, "google-pymatching"]) == 0
+        alone = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+        assert alone[name]["errors"] == together[name]["errors"]
+        assert alone[name]["only_fails"]["google-pymatching"] == together[name]["only_fails"]["google-pymatching"]
+        assert together[name]["seconds"] > 0
+    assert sum(calls) == 600
+
 def test_bad_input_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["hardware", str(tmp_path / "nope")], "does not exist")
     one_line_error(capsys, ["hardware", str(R03), "--decoders", "magic"], "unknown decoder 'magic'")
@@ -127,3 +154,60 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     one_line_error(capsys, ["learn-noise", "--experiment", str(R03), "--half", "odd", "--out",
                             str(R03 / "pij_from_odd_for_even.dem")], "refusing to overwrite an input")
     one_line_error(capsys, ["learn-noise", "--half", "odd"], "--half needs --experiment")
+
+
+def test_half_scores_only_that_half(capsys):
+    argv = ["hardware", str(R05), "--decoders", "pymatching", "google-correlated-matching", "--dem", "circuit",
+            "learned", "--max-shots", "1200", "--json", "--bootstrap", "0"]
+    assert main(argv) == 0
+    both = json.loads(capsys.readouterr().out)["folders"][0]
+    assert main(argv + ["--half", "odd"]) == 0
+    odd = json.loads(capsys.readouterr().out)["folders"][0]
+    assert (both["shots"], both["half"], odd["shots"], odd["half"]) == (1200, None, 600, "odd")
+    # Shot by shot what the whole run did on the odd shots (the learned DEM from the even ones).
+    folder = read_experiment_folder(R05)
+    actual = folder.actual_flips(1200)[1::2]
+    google = folder.predictions("correlated_matching", 1200)[1::2]
+    assert odd["decoders"]["google-correlated-matching"]["errors"] == int((google != actual).sum())
+    import pymatching
+
+    events = folder.events(1200)[1::2]
+    for dem, name in ((folder.circuit_dem(), "pymatching@circuit"), (None, "pymatching@learned")):
+        if dem is None:
+            from noise_learning.experiment_dems import learn_folder_dem
+
+            dem = learn_folder_dem(folder, "even", max_shots=1200).dem()
+        pred = pymatching.Matching.from_detector_error_model(dem).decode_batch(
+            events, bit_packed_shots=True, bit_packed_predictions=True)
+        assert odd["decoders"][name]["errors"] == int(((pred[:, :1] & 1).astype(bool) != actual).sum())
+        assert odd["decoders"][name]["seconds"] > 0
+    assert both["decoders"]["pymatching@learned"]["errors"] > odd["decoders"]["pymatching@learned"]["errors"]
+
+
+def test_what_was_fitted_on_a_half_is_refused_there(tmp_path, capsys, make_model_file):
+    from qec.dem_provenance import FittedOn
+
+    learned = tmp_path / "learned.dem"
+    assert main(["learn-noise", "--experiment", str(R05), "--half", "even", "--out", str(learned)]) == 0
+    capsys.readouterr()
+    assert learned.read_text().startswith(
+        '# fitted_on: {"folder": "surface_code_bX_d3_r05_center_3_5", "half": "even", "shots": 1000}\n')
+    one = ["hardware", str(R05), "--bootstrap", "0", "--json"]
+    one_line_error(capsys, [*one, "--decoders", "pymatching", "--dem", str(learned)],
+                   "pymatching was fitted on the 1000 even shots of surface_code_bX_d3_r05_center_3_5; score only "
+                   "shots it never saw (--half odd)")
+    one_line_error(capsys, [*one, "--decoders", "pymatching", "--dem", str(learned), "--half", "even"], "--half odd")
+    assert main([*one, "--decoders", "pymatching", "--dem", str(learned), "--half", "odd"]) == 0
+    assert [f["shots"] for f in json.loads(capsys.readouterr().out)["folders"]] == [1000]
+    base = ["hardware", str(R03), str(R05), "--bootstrap", "0", "--json"]
+    # A model trained on a learned DEM carries its provenance: the same refusal.
+    model = make_model_file(2, {"threshold": 0.0, "fitted_on": [FittedOn(R05.name, "odd", 1000).to_json()]})
+    for name in ("predecoder", "predecoder-weighted"):
+        one_line_error(capsys, [*base, "--decoders", name, "--model", model, "--max-shots", "100"],
+                       f"{name} was fitted on the 1000 odd shots of {R05.name}")
+    assert main([*base, "--decoders", "predecoder-weighted", "google-pymatching", "--model", model,
+                 "--max-shots", "100", "--half", "even"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [f["decoders"]["predecoder-weighted"]["shots"] for f in doc["folders"]] == [50, 50]
+    assert main(["models", "--model", model]) == 0
+    assert f"DEM learned from the 1000 odd shots of {R05.name} (never score those with it)" in capsys.readouterr().out

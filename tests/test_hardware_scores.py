@@ -142,14 +142,14 @@ def test_patches_fit_rounds_from_three_and_the_json_contract():
     doc = json.loads(json.dumps(scores.to_json()))
     assert set(doc) == {"folders", "patches"}
     f0 = doc["folders"][0]
-    assert set(f0) == {"name", "d", "rounds", "center", "basis", "shots", "decoders"}
-    assert (f0["name"], f0["d"], f0["rounds"], f0["center"], f0["basis"], f0["shots"]) == (
-        "surface_code_bX_d3_r01_center_3_5", 3, 1, [3, 5], "x", 2000)
+    assert set(f0) == {"name", "d", "rounds", "center", "basis", "shots", "half", "decoders"}
+    assert (f0["name"], f0["d"], f0["rounds"], f0["center"], f0["basis"], f0["shots"], f0["half"]) == (
+        "surface_code_bX_d3_r01_center_3_5", 3, 1, [3, 5], "x", 2000, None)
     assert set(f0["decoders"]["pymatching"]) >= {"errors", "shots"}
     p0 = doc["patches"][0]
     assert set(p0) == {"d", "center", "basis", "rounds", "decoders"}
     assert p0["rounds"] == [3, 5]
-    assert set(p0["decoders"]["pymatching"]) == {"eps_per_round", "low", "high"}
+    assert set(p0["decoders"]["pymatching"]) == {"eps_per_round", "low", "high", "seconds_per_shot"}
 
 
 def test_csv_rows_are_written_per_folder_and_a_rerun_reads_them(tmp_path):

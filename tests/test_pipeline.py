@@ -166,3 +166,29 @@ def test_matching_workers_overlap_and_decode_identically(model_path):
         parallel.close()
     with pytest.raises(ValueError, match="matching_workers"):
         PipelineDecoder(circuit, dem, model=model_path, matching_workers=-1)
+
+
+def test_decode_together_runs_the_network_once_and_equals_each_decode_batch(model_path, monkeypatch):
+    """One network pass serves every composition of one model: the predictions are each
+    pipeline's own, bit for bit (bool and bit-packed); pipelines of another network are refused."""
+    exp = MemoryExperiment(distance=3, rounds=3, p=0.02, basis="x")
+    circuit, dem = exp.circuit(), exp.dem()
+    decs = [PipelineDecoder(circuit, dem, model=model_path, global_decoder=g, batch_size=64)
+            for g in ("pymatching", "pymatching-correlated", "pymatching-weighted")]
+    events = circuit.compile_detector_sampler(seed=3).sample(200)
+    alone = [d.decode_batch(events) for d in decs]
+    calls = []
+    forward = PipelineDecoder.logits_from_grid
+    monkeypatch.setattr(PipelineDecoder, "logits_from_grid", lambda self, x: calls.append(len(x)) or forward(self, x))
+    together, seconds = PipelineDecoder.decode_together(decs, events)
+    assert sum(calls) == 200 and len(calls) == 4  # chunks of 64: the network ran once per chunk
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(np.asarray(a, dtype=bool), np.asarray(b, dtype=bool))
+    assert len(seconds) == 3 and all(s > 0 for s in seconds)
+    packed = np.packbits(events, axis=1, bitorder="little")
+    out, _ = PipelineDecoder.decode_together(decs, packed, bit_packed=True)
+    for a, b in zip(alone, out):
+        np.testing.assert_array_equal(np.packbits(np.asarray(a, dtype=bool), axis=1, bitorder="little"), b)
+    other = PipelineDecoder(circuit, dem, model=model_path, block_rounds=1)
+    with pytest.raises(ValueError, match="one network"):
+        PipelineDecoder.decode_together([decs[0], other], events)

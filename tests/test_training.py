@@ -166,3 +166,101 @@ def test_ddp_two_gloo_processes_stay_in_sync(tmp_path):
 def test_torch_sampler_training_path_runs_on_cpu(tmp_path):
     state = train(_cfg(tmp_path, steps=3, sampler="torch"), log=lambda m: None)
     assert state.step == 3 and (tmp_path / "last.safetensors").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# A device's circuits: Google's CZ circuit (tests/data slice) with its DEM, or a learned one.
+
+GOOGLE = os.path.join(os.path.dirname(__file__), "data", "google_qec3v5")
+R03 = os.path.join(GOOGLE, "surface_code_bX_d3_r03_center_3_5")
+R05 = os.path.join(GOOGLE, "surface_code_bX_d3_r05_center_3_5")
+
+
+def _device_cfg(tmp_path, circuits, dems, **kw):
+    base = dict(distance=3, p=None, out=str(tmp_path), preset="tiny", batch=16, steps=4, val_shots=200,
+                val_every=4, log_every=1000, threads=1, seed=5, warmup_steps=1, circuits=tuple(circuits),
+                dems=tuple(dems), select_by="weighted")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_trains_on_a_device_circuit_and_records_its_dems(tmp_path):
+    from predecoder.training_data import training_experiments
+    from qec.dem_provenance import FittedOn, provenance_header
+    from qec.layout import SpaceTimeLayout
+    import stim
+
+    # A learned DEM says which shots it came from; the model records it.
+    learned = tmp_path / "learned.dem"
+    dem_text = open(os.path.join(R05, "circuit_detector_error_model.dem")).read()
+    learned.write_text(provenance_header([FittedOn("surface_code_bX_d3_r05_center_3_5", "even", 1000)]) + dem_text)
+    circuits = [os.path.join(R03, "circuit_ideal.stim"), os.path.join(R05, "circuit_ideal.stim")]
+    dems = [os.path.join(R03, "circuit_detector_error_model.dem"), str(learned)]
+    cfg = _device_cfg(tmp_path / "run", circuits, dems)
+    experiments = training_experiments(cfg)
+    # The layout is the one qec hardware decodes Google's circuits with.
+    for ex, c in zip(experiments, circuits):
+        ref = SpaceTimeLayout.from_circuit(stim.Circuit.from_file(c))
+        assert (ex.layout.shape, ex.layout.basis) == (ref.shape, ref.basis)
+        assert (ex.layout.detector_flat_index == ref.detector_flat_index).all()
+    assert [ex.layout.rounds for ex in experiments] == [3, 5]
+    state = train(cfg, log=lambda m: None)
+    assert state.step == 4 and state.last_validation["shots"] == 200
+    m = load_model(tmp_path / "run" / "best.safetensors")
+    assert m.metadata["rounds"] == [3, 5] and m.metadata["noise"] is None and m.metadata["p"] is None
+    assert [r["dem"] for r in m.metadata["training_dems"]] == dems
+    assert m.metadata["training_dems"][0]["fitted_on"] == []
+    assert len(m.metadata["training_dems"][1]["dem_sha256"]) == 64
+    assert m.fitted_on == [FittedOn("surface_code_bX_d3_r05_center_3_5", "even", 1000)]
+    assert m.describe_training_noise() == "device DEMs circuit_detector_error_model.dem, learned.dem, d=3"
+    # Resume checks the device data too.
+    with pytest.raises(ValueError, match="circuits differs"):
+        train(_device_cfg(tmp_path / "run", circuits[::-1], dems[::-1], steps=6), resume=True, log=lambda m: None)
+
+
+def test_device_training_errors_are_clear(tmp_path):
+    from predecoder.training_data import training_experiments
+
+    c3 = os.path.join(R03, "circuit_ideal.stim")
+    d3 = os.path.join(R03, "circuit_detector_error_model.dem")
+    d5 = os.path.join(R05, "circuit_detector_error_model.dem")
+    with pytest.raises(ValueError, match="one --dem per --circuit"):
+        _device_cfg(tmp_path, [c3], [d3, d5])
+    with pytest.raises(ValueError, match="leave out --rounds and --p"):
+        _device_cfg(tmp_path, [c3], [d3], p=0.01)
+    with pytest.raises(ValueError, match=r"--dem .*r05.* has 40 detectors, the circuit 24 \(--circuit .*r03"):
+        training_experiments(_device_cfg(tmp_path, [c3], [d5]))
+    with pytest.raises(ValueError, match="is a d=3 circuit, not d=5"):
+        training_experiments(_device_cfg(tmp_path, [c3], [d3], distance=5))
+    with pytest.raises(ValueError, match="does not exist"):
+        training_experiments(_device_cfg(tmp_path, [str(tmp_path / "nope.stim")], [d3]))
+    # Our circuit's DEM on a device: a device's DEM needs its circuit.
+    with pytest.raises(ValueError, match="--circuit FILE"):
+        training_experiments(_cfg(tmp_path, dem_path=d3))
+    # Nothing was written by the failures.
+    assert not any(tmp_path.iterdir())
+
+
+def test_train_command_on_a_device_circuit(tmp_path, capsys):
+    from experiments.cli import main
+
+    c3 = os.path.join(R03, "circuit_ideal.stim")
+    d3 = os.path.join(R03, "circuit_detector_error_model.dem")
+    d5 = os.path.join(R05, "circuit_detector_error_model.dem")
+    base = ["train", "--preset", "tiny", "--steps", "2", "--batch", "8", "--val-shots", "0", "--threads", "1"]
+    assert main([*base, "--circuit", c3, "--dem", d3, "--out", str(tmp_path / "ok")]) == 0
+    assert "trained 16 samples" in capsys.readouterr().out
+    assert load_model(tmp_path / "ok" / "last.safetensors").metadata["distance"] == 3  # read from the circuit
+    for argv, message in [
+        ([*base, "--circuit", c3, "--out", str(tmp_path / "a")], "--circuit needs one --dem per circuit (1 circuits, 0 DEMs)"),
+        ([*base, "--circuit", c3, "--dem", d3, "--p", "0.01", "--out", str(tmp_path / "a")], "leave out --p, --rounds"),
+        ([*base, "--circuit", c3, "--dem", d3, "--distance", "5", "--out", str(tmp_path / "a")],
+         "is a d=3 circuit, not --distance 5"),
+        ([*base, "--circuit", c3, "--dem", d5, "--out", str(tmp_path / "a")], "has 40 detectors, the circuit 24"),
+        ([*base, "--dem", d3, d5, "--distance", "3", "--p", "0.01", "--out", str(tmp_path / "a")],
+         "several --dem files need their circuits"),
+        ([*base, "--out", str(tmp_path / "a")], "give --distance and --p"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
