@@ -12,7 +12,7 @@
 - :mod:`noise_learning.network`: the paper's learned 25-parameter estimator (comparison).
 """
 
-from noise_learning.comparison import LearnedDemComparison, compare_learned_dem
+from noise_learning.comparison import DEM_KINDS, LearnedDemComparison, compare_learned_dem
 from noise_learning.correlations import (
     CorrelationEstimator,
     EstimatedModel,
@@ -24,6 +24,7 @@ from noise_learning.experiment_dems import LearnedDem, folder_structure, learn_f
 from noise_learning.structure import DemStructure, graph_edge_probabilities, structure_from_circuit
 
 __all__ = [
+    "DEM_KINDS",
     "CorrelationEstimator",
     "DecodedShots",
     "DemStructure",

@@ -45,7 +45,7 @@ from qec import MemoryExperiment
 from qec.errors import QecError
 
 __all__ = [
-    "DEM_NAMES",
+    "DEM_KINDS",
     "DECODINGS",
     "LearnedDemComparison",
     "LearnedDemUndecodable",
@@ -53,8 +53,8 @@ __all__ = [
     "compare_learned_dem",
 ]
 
-# The DEMs decoded on the test shots, in this order.
-DEM_NAMES = ("true", "learned", "nominal", "uniform")
+# The kinds of DEM compared on the same test shots, in this order (the closed loop trains on the first three).
+DEM_KINDS = ("true", "learned", "nominal", "uniform")
 # Decodings, and the prefix of their keys in :meth:`LearnedDemComparison.summary`.
 DECODINGS = {"plain": "", "correlated": "corr_"}
 # The test shots' sampler seed is the training seed plus this, unless given.
@@ -86,7 +86,7 @@ class LearnedDemComparison:
         method: how it was learned: ``"pairwise"``, ``"hyperedge"`` or ``"network"``.
         clamped: finite-shot artifacts clamped to zero, by kind (empty for the network).
         estimate_seconds: wall time of the estimate alone (not sampling, not decoding).
-        decoded: decoding (``"plain"``, ``"correlated"``) -> DEM name (:data:`DEM_NAMES`) ->
+        decoded: decoding (``"plain"``, ``"correlated"``) -> DEM name (:data:`DEM_KINDS`) ->
             its :class:`DecodedShots` on the test shots.
         paired: decoding -> ``"learned_vs_true"`` / ``"learned_vs_nominal"`` -> the
             :func:`paired_difference` (``only_a`` = only learned failed; negative z = learned better).

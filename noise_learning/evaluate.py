@@ -1,7 +1,8 @@
 """Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics.
 
-Intervals and paired z-scores are :mod:`qec.statistics`' (``fit_ler``, ``paired_z``); decoding
-is :class:`qec.PyMatchingDecoder`.
+Intervals are :func:`qec.fit_ler`'s; decoding is :class:`qec.PyMatchingDecoder` through qec's
+engine for decoders on the same shots (:func:`qec.pairing.failure_vectors`, paired comparisons
+with McNemar's z).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import stim
 
 from noise_learning.structure import graph_edge_probabilities
 from qec import PyMatchingDecoder
-from qec.statistics import fit_ler, paired_z
+from qec.pairing import compare_failures, failure_vectors
+from qec.statistics import fit_ler
 
 __all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]
 
@@ -86,11 +88,10 @@ def paired_ler(
     correlated: bool = False,
 ) -> dict[str, DecodedShots]:
     """Decode the same shots with each DEM's PyMatching; per-DEM errors and 95% intervals."""
+    decoders = {name: PyMatchingDecoder(dem, correlated=correlated) for name, dem in dems.items()}
+    fails, _ = failure_vectors(decoders, events, np.asarray(obs, dtype=bool), bit_packed=False)
     out: dict[str, DecodedShots] = {}
-    obs = np.asarray(obs, dtype=bool)
-    for name, dem in dems.items():
-        pred = PyMatchingDecoder(dem, correlated=correlated).decode_batch(events)
-        mistakes = np.any(pred != obs, axis=1)
+    for name, mistakes in fails.items():
         k = int(mistakes.sum())
         fit = fit_ler(k, len(mistakes))
         out[name] = DecodedShots(k, len(mistakes), float(fit.low), float(fit.high), mistakes)
@@ -100,9 +101,8 @@ def paired_ler(
 def paired_difference(a: DecodedShots, b: DecodedShots) -> dict[str, float]:
     """Shots where only ``a`` fails vs only ``b`` fails, and a normal-approximation z score of
     the difference (McNemar, :func:`qec.statistics.paired_z`); negative z means ``a`` is better."""
-    only_a = int(np.sum(a.mistakes & ~b.mistakes))
-    only_b = int(np.sum(b.mistakes & ~a.mistakes))
-    return {"only_a": only_a, "only_b": only_b, "z": float(paired_z(only_a, only_b))}
+    c = compare_failures("a", a.mistakes, "b", b.mistakes)
+    return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z}
 
 
 def edge_error_stats(

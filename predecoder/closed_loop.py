@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from noise_learning import DemStructure, estimate_dem
+from noise_learning import DEM_KINDS, DemStructure, estimate_dem
 from predecoder.decoders import ler_decoders
 from predecoder.model_catalog import model_path
 from predecoder.model_file import load_model
@@ -45,9 +45,8 @@ from qec.dem_files import read_dem
 from qec.errors import QecError
 from qec.locks import folder_lock
 from qec.output_files import make_folder, remove_stale_temporaries, write_bytes
-from qec.statistics import paired_z
 
-KINDS = ("true", "learned", "nominal")
+KINDS = DEM_KINDS[:3]  # true, learned, nominal (uniform weights are no training target)
 # Config fields that change no file a rerun reuses (results.json is always recomputed).
 FREE_FIELDS = ("out", "threads", "test_shots")
 # What a run writes directly into ``out`` (the training runs are folders of their own).
@@ -221,9 +220,8 @@ def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> dict[s
         return None if nom == tru else (nom - lea) / (nom - tru)
 
     def versus(a: str, b: str) -> dict[str, Any]:
-        only_a, only_b = by[a].only_fails()[b], by[b].only_fails()[a]
-        return {"only_a": only_a, "only_b": only_b, "z": paired_z(only_a, only_b),
-                "ratio": by[b].errors / max(1, by[a].errors)}
+        c = by[a].versus(by[b])
+        return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z, "ratio": c.errors_b / max(1, c.errors_a)}
 
     summary = {
         "config": dataclasses.asdict(cfg),

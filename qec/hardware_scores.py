@@ -67,7 +67,8 @@ from qec.experiment_folders import (
     other_half,
     read_experiment_folder,
 )
-from qec.ler import paired_failure_counts
+from qec.bit_packing import unpack_bits
+from qec.pairing import paired_failure_counts
 from qec.ler_result import PAIR_KEY
 from qec.statistics import DecayFit, fit_decay_interval
 from qec.stats_csv import CsvSink, read_csv_stats, strong_id
@@ -281,13 +282,6 @@ def _num(x: float) -> float | None:
 # One folder.
 
 
-def _unpack(pred: np.ndarray, num_observables: int) -> np.ndarray:
-    pred = np.asarray(pred)
-    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == (num_observables + 7) // 8:
-        return np.unpackbits(pred, axis=1, bitorder="little", count=num_observables).astype(bool)
-    return pred.astype(bool)
-
-
 class _Prepared:
     """A folder's columns ready to decode: DEMs built, decoders built, strong ids known.
 
@@ -407,7 +401,7 @@ class _Prepared:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise QecError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
             for name, out, sec in zip(names, outs, secs):
-                predicted[name][idx] = _unpack(out, folder.num_observables)
+                predicted[name][idx] = unpack_bits(np.asarray(out, dtype=np.uint8), folder.num_observables)
                 seconds[name] += sec
         return predicted, dict(seconds)
 

@@ -45,7 +45,7 @@ import sinter
 from qec.circuits import MemoryExperiment
 from qec.decoders import CustomDecoder, decoder_factory
 from qec.errors import QecError
-from qec.ler_jobs import Job, JobRunner, PointSpec, paired_failure_counts, run_job
+from qec.ler_jobs import Job, JobRunner, PointSpec, run_job
 from qec.ler_result import PAIR_KEY, LerResult, LerTask
 from qec.memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec.pairing import only_key, shared_key, stream_seeds
@@ -57,7 +57,7 @@ from qec.worker_processes import stop_workers, worker_pool
 # Names this module has always offered.
 __all__ = [
     "CONFIDENCE_95_LIKELIHOOD_FACTOR", "CsvLockedError", "LerResult", "LerTask", "PAIR_KEY", "check_writable",
-    "collect_ler", "paired_failure_counts", "per_round", "read_csv_stats", "strong_id",
+    "collect_ler", "per_round", "read_csv_stats", "strong_id",
 ]
 
 

@@ -29,11 +29,11 @@ import dataclasses
 import time
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import stim
 
 from qec.circuits import MemoryExperiment
 from qec.errors import QecError
+from qec.pairing import failure_vectors, paired_failure_counts
 from qec.shot_stream import sample_batch, sampler_id
 
 
@@ -70,26 +70,6 @@ class WorkerSetupError(QecError):
     another Stim build, another model): one line naming the worker and the cause."""
 
 
-def pack_predictions(pred: np.ndarray, num_observables: int) -> np.ndarray:
-    pred = np.asarray(pred)
-    width = (num_observables + 7) // 8
-    if pred.dtype == np.uint8 and pred.ndim == 2 and pred.shape[1] == width and (
-        width != num_observables or num_observables == 1
-    ):
-        return pred
-    return np.packbits(pred.astype(bool, copy=False), axis=1, bitorder="little")
-
-
-def paired_failure_counts(
-    fails: Mapping[str, np.ndarray]
-) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-    """(errors per decoder, {(a, b): shots where a failed and b did not}) from bool (shots,)
-    failure vectors of decoders that decoded the same shots (McNemar's discordant pairs)."""
-    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
-    pairs = {(a, b): int(np.count_nonzero(fails[a] & ~fails[b])) for a in fails for b in fails if a != b}
-    return errors, pairs
-
-
 def run_job(circuit: stim.Circuit, decoders: Mapping[str, Any], job: Job, cache: dict) -> dict[str, Any]:
     """Sample the job's batch (or take it from ``cache``, which keeps the last batch), decode its
     slice with the new decoders and the companions; errors, seconds and all paired counts."""
@@ -100,17 +80,10 @@ def run_job(circuit: stim.Circuit, decoders: Mapping[str, Any], job: Job, cache:
         cache["shots"] = sample_batch(circuit, job.batch_shots, job.batch_seed)
     events, obs = (a[job.offset:job.offset + job.shots] for a in cache["shots"])
     t_sample = time.perf_counter() - t0
-    fails: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name in (*job.new, *job.companions):
-        t = time.perf_counter()
-        pred = pack_predictions(decoders[name].decode_batch(events, bit_packed=True), circuit.num_observables)
-        if pred.shape != obs.shape:
-            raise RuntimeError(f"decoder {name} returned predictions of shape {pred.shape}, expected {obs.shape}")
-        fails[name] = np.any(pred != obs, axis=1)
-        seconds[name] = time.perf_counter() - t + t_sample
+    fails, seconds = failure_vectors({n: decoders[n] for n in (*job.new, *job.companions)}, events, obs,
+                                     bit_packed=True)
     errors, pairs = paired_failure_counts(fails)
-    return {"errors": errors, "seconds": seconds, "pairs": pairs}
+    return {"errors": errors, "seconds": {n: t + t_sample for n, t in seconds.items()}, "pairs": pairs}
 
 
 def _first_line(e: BaseException) -> str:

@@ -12,7 +12,7 @@ import sinter
 
 from qec.circuits import MemoryExperiment
 from qec.errors import QecError
-from qec.pairing import ONLY_KEY, NotPaired, compare, shared_key, variant_id
+from qec.pairing import ONLY_KEY, NotPaired, PairedComparison, compare, shared_key, variant_id
 from qec.statistics import fit_ler, per_round
 
 # custom_counts key prefix of the paired counts: only_vs:<other decoder's variant> (qec.pairing).
@@ -84,6 +84,11 @@ class LerResult:
             except NotPaired:
                 pass
         return out
+
+    def versus(self, other: "LerResult") -> PairedComparison:
+        """The paired comparison with ``other`` (the same point's decoder that decoded all the same
+        shots): errors and discordant shots, ``ratio`` and McNemar's ``z``; :class:`qec.pairing.NotPaired` otherwise."""
+        return compare(self, other)
 
     def paired_shots(self) -> dict[str, int]:
         """Peer decoder -> shots this decoder decoded together with it."""

@@ -35,9 +35,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import time
+from typing import Any, Mapping
+
+import numpy as np
 
 from qec.errors import QecError
+from qec.statistics import paired_z
 
 ONLY_KEY = "only_vs:"
 SHARED_KEY = "paired_vs:"
@@ -97,6 +101,11 @@ class PairedComparison:
         """How many times more errors ``b`` made than ``a`` (inf when ``a`` made none)."""
         return self.errors_b / self.errors_a if self.errors_a else float("inf") if self.errors_b else 1.0
 
+    @property
+    def z(self) -> float:
+        """McNemar's z of the discordant shots (:func:`qec.statistics.paired_z`); negative: ``a`` is better."""
+        return float(paired_z(self.only_a, self.only_b))
+
 
 def compare(a: Any, b: Any) -> PairedComparison:
     """The paired comparison of rows ``a`` and ``b`` (totals with ``decoder``, ``strong_id``,
@@ -116,3 +125,62 @@ def compare(a: Any, b: Any) -> PairedComparison:
         raise NotPaired(f"the paired counts of {a.decoder} and {b.decoder} are inconsistent: errors {a.errors} - "
                         f"{b.errors} != only-fails {only_a} - {only_b}")
     return PairedComparison(a.decoder, b.decoder, a.shots, a.errors, b.errors, only_a, only_b)
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine: several decoders on the same shots. The LER collection (per job), the hardware
+# scores (per folder) and the learned-DEM comparison all count through these.
+
+
+def failure_vectors(
+    decoders: Mapping[str, Any], events: np.ndarray, observables: np.ndarray, *, bit_packed: bool,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Each decoder on the same shots: (bool (shots,) failure per decoder, seconds per decoder).
+
+    ``events`` and ``observables`` are both bit-packed uint8 (``bit_packed=True``; a decoder must
+    then return uint8 (shots, ceil(observables / 8))) or both bool (shots, detectors) and (shots,
+    observables). A decoder returning another shape is a :class:`qec.QecError` naming it.
+
+    Example:
+        >>> from qec import MemoryExperiment, PyMatchingDecoder
+        >>> exp = MemoryExperiment(distance=3, rounds=3, p=0.02)
+        >>> events, obs = exp.circuit().compile_detector_sampler(seed=1).sample(500, separate_observables=True)
+        >>> decs = {"plain": PyMatchingDecoder(exp.dem()), "correlated": PyMatchingDecoder(exp.dem(), correlated=True)}
+        >>> fails, _ = failure_vectors(decs, events, obs, bit_packed=False)
+        >>> errors, pairs = paired_failure_counts(fails)
+        >>> errors["plain"] - errors["correlated"] == pairs[("plain", "correlated")] - pairs[("correlated", "plain")]
+        True
+    """
+    observables = np.asarray(observables)
+    fails: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for name, decoder in decoders.items():
+        t0 = time.perf_counter()
+        pred = np.asarray(decoder.decode_batch(events, bit_packed=bit_packed))
+        seconds[name] = time.perf_counter() - t0
+        if bit_packed and pred.dtype != np.uint8:
+            raise QecError(f"decoder {name} returned {pred.dtype} predictions for bit-packed shots; a decoder asked "
+                           f"bit_packed=True returns uint8 (shots, {observables.shape[1]})")
+        if pred.shape != observables.shape:
+            raise QecError(f"decoder {name} returned predictions of shape {pred.shape}, expected {observables.shape}")
+        fails[name] = np.any(pred != observables, axis=1)
+    return fails, seconds
+
+
+def paired_failure_counts(
+    fails: Mapping[str, np.ndarray]
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """(errors per decoder, {(a, b): shots where a failed and b did not}) from bool (shots,)
+    failure vectors of decoders that decoded the same shots (McNemar's discordant pairs)."""
+    errors = {n: int(np.count_nonzero(f)) for n, f in fails.items()}
+    pairs = {(a, b): int(np.count_nonzero(fails[a] & ~fails[b])) for a in fails for b in fails if a != b}
+    return errors, pairs
+
+
+def compare_failures(a: str, fails_a: np.ndarray, b: str, fails_b: np.ndarray) -> PairedComparison:
+    """The paired comparison of two decoders' bool (shots,) failure vectors on the same shots."""
+    fails_a, fails_b = np.asarray(fails_a, dtype=bool), np.asarray(fails_b, dtype=bool)
+    if fails_a.shape != fails_b.shape:
+        raise QecError(f"{a} and {b} did not decode the same shots ({fails_a.shape[0]} and {fails_b.shape[0]})")
+    return PairedComparison(a, b, int(fails_a.shape[0]), int(fails_a.sum()), int(fails_b.sum()),
+                            int(np.count_nonzero(fails_a & ~fails_b)), int(np.count_nonzero(fails_b & ~fails_a)))

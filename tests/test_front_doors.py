@@ -25,7 +25,7 @@ FRONT_DOORS = {
         "save_model", "shipped_models", "sinter_decoders", "train", "run_closed_loop",
     },
     "noise_learning": {
-        "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
+        "DEM_KINDS", "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
         "LearnedDemComparison", "SlidingWindowEstimator", "compare_learned_dem", "estimate_dem",
         "folder_structure", "graph_edge_probabilities", "learn_folder_dem", "structure_from_circuit",
     },
