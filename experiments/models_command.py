@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from predecoder.model_catalog import shipped_models
+from predecoder import shipped_models
 from predecoder.model_file import load_model
 
 

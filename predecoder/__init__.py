@@ -2,7 +2,8 @@
 (learn the DEM from syndromes, train on it, compare)."""
 
 from predecoder.model import PRESETS, ModelConfig, PreDecoderCNN, resolve_preset
-from predecoder.model_catalog import DEFAULT_MODEL, SHIPPED_MODELS, default_model_path, model_path, shipped_models
+from predecoder.model_catalog import DEFAULT_MODEL, SHIPPED_MODELS, default_model_path, model_path
+from predecoder.shipped_models import ShippedModel, shipped_models
 from predecoder.model_file import LoadedModel, ModelFileError, load_model, save_model
 from predecoder.device import resolve_device
 from predecoder.decoders import PipelineDecoderFactory, ler_decoders
@@ -42,6 +43,7 @@ __all__ = [
     "resolve_preset",
     "save_model",
     "shipped_models",
+    "ShippedModel",
     "train",
     "TrainConfig",
     "TrainState",

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from importlib import resources
@@ -51,33 +50,6 @@ def default_model_path() -> str:
     return model_path(DEFAULT_MODEL)
 
 
-@dataclasses.dataclass(frozen=True)
-class ShippedModel:
-    """A shipped model: its name, file summary (:meth:`LoadedModel.summary`), what it is for,
-    what was measured of it (paired LER ratios on fresh simulated shots: dicts with d, rounds, p,
-    ratio, shots, ...; on a device's shots: ``kind="hardware"`` with patch, half, decoder,
-    eps_per_round, low, high, compared), and for a device model its provenance (``summary``: which
-    measured shots its training DEMs were estimated from)."""
-
-    name: str
-    default: bool
-    purpose: str
-    summary: dict[str, Any]
-    measured: list[dict[str, Any]]
-    provenance: dict[str, Any] | None = None
-
-
-def shipped_models() -> list[ShippedModel]:
-    """Every shipped model, the default first."""
-    from predecoder.model_file import load_model
-
-    catalog = json.loads((_models_dir() / "catalog.json").read_text())
-    out = []
-    for name in sorted(SHIPPED_MODELS, key=lambda n: (n != DEFAULT_MODEL, n)):
-        entry = catalog.get(name, {})
-        out.append(ShippedModel(
-            name=name, default=name == DEFAULT_MODEL, purpose=entry.get("purpose", ""),
-            summary=load_model(name).summary(), measured=entry.get("measured", []),
-            provenance=entry.get("provenance"),
-        ))
-    return out
+def catalog_entries() -> dict[str, dict[str, Any]]:
+    """``models/catalog.json``: shipped model name -> its entry (purpose, measurements, provenance)."""
+    return json.loads((_models_dir() / "catalog.json").read_text())

@@ -22,7 +22,7 @@ FRONT_DOORS = {
         "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
         "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
-        "save_model", "shipped_models", "sinter_decoders", "train", "run_closed_loop",
+        "save_model", "shipped_models", "ShippedModel", "sinter_decoders", "train", "run_closed_loop",
     },
     "noise_learning": {
         "DEM_KINDS", "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
