@@ -4,7 +4,7 @@ It is PyMatching's sparse-blossom core with per-shot edge weights (qec/_weighted
 core's C++ sources come from the PyMatching sdist on PyPI, pinned by version and sha256 and
 downloaded at build time (PyMatching's wheels carry no headers). The module is optional: without a
 network, a C++20 compiler or the sdist, the install still succeeds and
-``qec.weighted_matching`` falls back to an exact per-shot graph rebuild (about 50x slower).
+``qec._weighted_matcher`` falls back to an exact per-shot graph rebuild (about 50x slower).
 To build offline, put the sdist next to this file (``pymatching-2.4.0.tar.gz``).
 """
 

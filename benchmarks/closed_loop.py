@@ -3,7 +3,7 @@ true, learned and nominal DEMs and plain PyMatching with each, on the same fresh
 
     python benchmarks/closed_loop.py --points 5:0.003 7:0.003 --out runs/closed_loop [--samples 500000] [--json]
 
-Each point is one ``qec closed-loop`` (:func:`predecoder.closed_loop.run_closed_loop`) in
+Each point is one ``qec closed-loop`` (:func:`predecoder._closed_loop.run_closed_loop`) in
 ``OUT/d{d}_p{p}`` (a rerun resumes). Hot data qubits, x5: three at d=5, four at d=7 (HOT below).
 """
 
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from predecoder.closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
 
 HOT = {
     5: ((3.0, 3.0, 5.0), (5.0, 7.0, 5.0), (7.0, 5.0, 5.0)),

@@ -124,7 +124,7 @@ def evaluate(old: str, new: str, spec: dict, device: str, seed: int) -> dict:
     plain and correlated PyMatching, all on the same fresh shots."""
     from predecoder import ler_decoders, load_model
     from qec import LerTask, MemoryExperiment, collect_ler
-    from qec.statistics import paired_z
+    from qec._statistics import paired_z
 
     custom = {}
     for tag, model in (("old", old), ("new", new)):

@@ -7,8 +7,8 @@ Run one part at a time, on one core, niced:
 
 Each part prints a markdown table (and appends JSON lines to ``--jsonl PATH`` when given).
 All DEMs of one row are decoded on the same test shots (paired); intervals are 95% (sinter
-fit_binomial, via qec.statistics.fit_ler); z is the paired (McNemar) z-score of learned vs the
-reference (negative = learned better). The hot-spot part is noise_learning.comparison's
+fit_binomial, via qec._statistics.fit_ler); z is the paired (McNemar) z-score of learned vs the
+reference (negative = learned better). The hot-spot part is noise_learning._comparison's
 compare_learned_dem, the experiment behind ``qec learn-noise --distance ...``.
 """
 
@@ -23,10 +23,10 @@ import time
 import numpy as np
 
 from qec import MemoryExperiment
-from noise_learning.comparison import compare_learned_dem
-from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import edge_error_stats, paired_difference, paired_ler
-from noise_learning.structure import DemStructure, graph_edge_probabilities
+from noise_learning._comparison import compare_learned_dem
+from noise_learning._correlations import CorrelationEstimator, SlidingWindowEstimator
+from noise_learning._evaluate import edge_error_stats, paired_difference, paired_ler
+from noise_learning._structure import DemStructure, graph_edge_probabilities
 
 RESULTS: pathlib.Path | None = None
 

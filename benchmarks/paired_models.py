@@ -18,7 +18,7 @@ import torch
 
 from predecoder import ler_decoders
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec.statistics import paired_z
+from qec._statistics import paired_z
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ included), and the data's share of a step.
 
 Variants: ``base``; ``channels-last`` (model and inputs in channels_last_3d); ``fused`` (fused
 AdamW, CUDA); ``torch-sampler`` (labeled samples drawn on the device,
-:class:`predecoder.torch_sampler.TorchLabeledSampler`, instead of numpy + copy); combinations
+:class:`predecoder._torch_sampler.TorchLabeledSampler`, instead of numpy + copy); combinations
 with ``+``. Medians over timed steps after two warm-up steps; on CUDA each step is synchronized.
 ``data_share`` = sampling time / step time.
 """
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from predecoder.model import PreDecoderCNN, resolve_preset
+from predecoder._model import PreDecoderCNN, resolve_preset
 from qec import CorrectionBasis, LabeledSampler, MemoryExperiment, SpaceTimeLayout
 
 VARIANT_PARTS = ("base", "channels-last", "fused", "torch-sampler")
@@ -60,7 +60,7 @@ def main() -> None:
             opt = torch.optim.AdamW(net.parameters(), lr=1e-3, **({"fused": True} if "fused" in parts else {}))
             torch_sampler = None
             if "torch-sampler" in parts:
-                from predecoder.torch_sampler import TorchLabeledSampler
+                from predecoder._torch_sampler import TorchLabeledSampler
 
                 torch_sampler = TorchLabeledSampler(exp.dem(), basis, device=device)
             times, data_times = [], []

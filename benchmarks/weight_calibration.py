@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from predecoder import PipelineDecoder
-from predecoder.pipeline import MAX_WEIGHT
+from predecoder._pipeline import MAX_WEIGHT
 from qec import LabeledSampler, MemoryExperiment
 from qec import PyMatchingDecoder
-from qec.statistics import fit_ler, paired_z
+from qec._statistics import fit_ler, paired_z
 
 
 def logits_of(dec: PipelineDecoder, events: np.ndarray, chunk: int = 2000) -> torch.Tensor:

@@ -32,7 +32,7 @@ import torch
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment
 from qec import PyMatchingDecoder
-from qec.statistics import fit_ler, paired_z
+from qec._statistics import fit_ler, paired_z
 
 REFERENCE = "pymatching-correlated"
 

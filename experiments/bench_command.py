@@ -26,8 +26,8 @@ import sys
 import torch
 
 from experiments.cli import UsageError
-from qec.circuits import BASES
-from qec.noise import NOISE_MODELS
+from qec._circuits import BASES
+from qec._noise import NOISE_MODELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print its table (or JSON); returns the exit status."""
-    from predecoder.bench import run_bench
+    from predecoder._bench import run_bench
 
     for d in args.distance:
         if d < 3 or d % 2 == 0:

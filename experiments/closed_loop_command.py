@@ -1,6 +1,6 @@
 """``qec closed-loop``: learn the DEM of hot-spot noise from syndromes, train pre-decoders on the
 true, learned and nominal DEMs with one budget, and decode the same fresh shots with each
-(:mod:`predecoder.closed_loop`).
+(:mod:`predecoder._closed_loop`).
 
     qec closed-loop --distance 5 --p 0.003 --hot 3 3 5 --hot 5 7 5 --hot 7 5 5 --out runs/cl_d5 [--json]
 """
@@ -12,7 +12,7 @@ import json
 import sys
 
 from experiments.cli import UsageError
-from predecoder.closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@
         [--block-rounds K] [--device D]
 
 The file is streamed in chunks of ``--chunk-shots`` shots (memory does not grow with the file),
-with a progress bar on stderr (:mod:`qec.shot_files`). The output is written with
-:func:`qec.output_files.atomic_output`: never over the input, through a symlink, directly into a
+with a progress bar on stderr (:mod:`qec._shot_files`). The output is written with
+:func:`qec._output_files.atomic_output`: never over the input, through a symlink, directly into a
 FIFO or device, else to a temporary file renamed at the end.
 """
 
@@ -21,10 +21,10 @@ import sys
 import stim
 
 from experiments.cli import UsageError, refuse_unused_flags
-from qec.circuit_files import read_circuit
-from qec.file_decoding import decode_file
-from qec.output_files import check_output_path
-from qec.shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file
+from qec._circuit_files import read_circuit
+from qec._file_decoding import decode_file
+from qec._output_files import check_output_path
+from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file
 
 DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted", "pymatching", "pymatching-correlated")
 
@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
     """The decoder ``--decoder`` names for ``circuit`` (its DEM decomposed for matching), with the
     pre-decoder's flags checked."""
-    from qec.decoders import get_decoder
-    from qec.layout import LayoutError
+    from qec._decoders import get_decoder
+    from qec._layout import LayoutError
 
     if args.decoder not in DECODER_CHOICES:
         raise UsageError(f"unknown decoder {args.decoder!r}; choose from {', '.join(DECODER_CHOICES)}")
@@ -91,7 +91,7 @@ def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
     """The model file a pre-decoder reads (the shipped default's file without --model)."""
     if not args.decoder.startswith("predecoder"):
         return ()
-    from predecoder.model_catalog import model_path
+    from predecoder._model_catalog import model_path
 
     return (model_path(args.model),)
 

@@ -12,7 +12,7 @@ import os
 import sys
 
 from experiments.cli import UsageError
-from predecoder.export import DEFAULT_OPSET, EXPORT_FORMATS
+from predecoder._export import DEFAULT_OPSET, EXPORT_FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
     if not 13 <= args.opset <= 21:
         raise UsageError(f"--opset must be in 13..21, got {args.opset}")
-    from predecoder.export import export_onnx, verify_onnx
-    from predecoder.model_file import load_model
+    from predecoder._export import export_onnx, verify_onnx
+    from predecoder._model_file import load_model
 
     model = load_model(args.model)
     summary = export_onnx(model, args.out, opset=args.opset)

@@ -13,7 +13,7 @@ with the p_ij DEM fitted on the other half), ``learned`` (learned from the other
 events by noise_learning's estimator), or a DEM file. ``--json`` prints one document
 ``{"folders": [...], "patches": [...]}``; ``--out`` appends a sinter CSV a folder at a time (a
 rerun takes the folders it holds from it); ``--plot`` draws P(r) against r for every decoder.
-The work is :func:`qec.hardware_scores.score_hardware`; this module parses, prints and plots.
+The work is :func:`qec._hardware_scores.score_hardware`; this module parses, prints and plots.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import time
 
 from experiments.cli import UsageError
 from experiments.ler_command import PREDECODERS, add_decoder_arguments, decoder_mapping, report_model
-from qec.decoders import DECODERS
-from qec.experiment_folders import PROPERTIES
-from qec.hardware_scores import GOOGLE_DECODERS, MIN_ROUNDS, CircuitDem, FileDem, PijDem, hardware_columns
-from qec.output_files import atomic_output, check_output_path
-from qec.stats_csv import check_writable, read_csv_stats
+from qec._decoders import DECODERS
+from qec._experiment_folders import PROPERTIES
+from qec._hardware_scores import GOOGLE_DECODERS, MIN_ROUNDS, CircuitDem, FileDem, PijDem, hardware_columns
+from qec._output_files import atomic_output, check_output_path
+from qec._stats_csv import check_writable, read_csv_stats
 
 DEM_CHOICES = ("circuit", "pij", "learned", "learned-per-round")
 DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
@@ -92,7 +92,7 @@ def dem_sources(choices: list[str]) -> list:
         elif c == "pij":
             out.append(PijDem())
         elif c in ("learned", "learned-per-round"):
-            from noise_learning.experiment_dems import LearnedDem
+            from noise_learning._experiment_dems import LearnedDem
 
             out.append(LearnedDem(pool_rounds=c == "learned"))
         elif os.path.isfile(c):
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     if args.plot is not None:
         check_output_path(args.plot, inputs, what="--plot")
-    from qec.experiment_folders import read_experiment_folder
-    from qec.hardware_scores import check_columns, score_hardware
+    from qec._experiment_folders import read_experiment_folder
+    from qec._hardware_scores import check_columns, score_hardware
 
     # Shots a DEM or model was fitted on are refused before anything is decoded.
     check_columns([read_experiment_folder(f) for f in folders], columns, custom, args.half)
@@ -213,7 +213,7 @@ def plot_hardware(scores, path: str, inputs) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from qec.statistics import fit_ler
+    from qec._statistics import fit_ler
 
     patches = list(scores.patches)
     if not patches:

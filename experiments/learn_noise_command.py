@@ -4,7 +4,7 @@ Three modes:
 
 - From an experiment folder: ``--experiment FOLDER --half even|odd --out learned.dem`` learns
   from the detection events of that half of the folder's shots (the structure from the folder's
-  circuit DEM; see :mod:`noise_learning.experiment_dems`): a DEM for decoding the *other* half.
+  circuit DEM; see :mod:`noise_learning._experiment_dems`): a DEM for decoding the *other* half.
 - From files: ``--circuit C.stim --dets F [--dets-format b8] --out learned.dem`` reads detection
   events (Stim's shot formats), takes the DEM *structure* from the circuit (its noise strengths
   are discarded) and writes the estimated DEM.
@@ -12,7 +12,7 @@ Three modes:
   the (possibly hot-spotted) circuit, learns a DEM from their detection events, then decodes M
   fresh shots with PyMatching using the true DEM, the learned DEM, the nominal DEM (same noise
   model without the per-qubit scaling) and uniform weights, all on the same shots: the library
-  function :func:`noise_learning.comparison.compare_learned_dem`; this module parses and prints.
+  function :func:`noise_learning._comparison.compare_learned_dem`; this module parses and prints.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 import time
 
 from experiments.cli import UsageError
-from qec.output_files import check_output_path, write_bytes
+from qec._output_files import check_output_path, write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_experiment(args) -> int:
-    from noise_learning.experiment_dems import learn_folder_dem
-    from qec.experiment_folders import read_experiment_folder
+    from noise_learning._experiment_dems import learn_folder_dem
+    from qec._experiment_folders import read_experiment_folder
 
     if args.circuit or args.dets or args.distance is not None:
         raise UsageError("--experiment reads its circuit and shots from the folder: leave out --circuit, --dets "
@@ -93,7 +93,7 @@ def _run_experiment(args) -> int:
     t0 = time.perf_counter()
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots,
                              method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round)
-    from qec.dem_provenance import FittedOn, provenance_header
+    from qec._dem_provenance import FittedOn, provenance_header
 
     # The file says which shots it was estimated from: whatever uses it (decoding, a pre-decoder
     # trained on it) is refused on those shots.
@@ -116,10 +116,10 @@ def _run_experiment(args) -> int:
 def _run_files(args) -> int:
     import stim
 
-    from noise_learning.correlations import estimate_dem
-    from qec.circuit_files import read_circuit
-    from qec.shot_files import check_b8_file
-    from noise_learning.structure import structure_from_circuit
+    from noise_learning._correlations import estimate_dem
+    from qec._circuit_files import read_circuit
+    from qec._shot_files import check_b8_file
+    from noise_learning._structure import structure_from_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
@@ -164,7 +164,7 @@ def _run_files(args) -> int:
 def _run_simulated(args) -> int:
     from qec import MemoryExperiment
 
-    from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
+    from noise_learning._comparison import LearnedDemUndecodable, compare_learned_dem
 
     if args.train_shots < 1 or args.test_shots < 1:
         raise UsageError("--train-shots and --test-shots must be positive")

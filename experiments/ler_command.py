@@ -16,15 +16,15 @@ import os
 import sys
 
 from experiments.cli import UsageError, refuse_unused_flags
-from qec.circuits import BASES, MemoryExperiment
-from qec.decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
-from qec.dem_files import read_dem
-from qec.ler import check_tasks_fit, collect_ler
-from qec.ler_result import LerResult, LerTask
-from qec.output_files import check_output_path
-from qec.pairing import NotPaired, compare
-from qec.stats_csv import check_writable, read_csv_stats
-from qec.noise import NOISE_MODELS
+from qec._circuits import BASES, MemoryExperiment
+from qec._decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
+from qec._dem_files import read_dem
+from qec._ler import check_tasks_fit, collect_ler
+from qec._ler_result import LerResult, LerTask
+from qec._output_files import check_output_path
+from qec._pairing import NotPaired, compare
+from qec._stats_csv import check_writable, read_csv_stats
+from qec._noise import NOISE_MODELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,8 +105,8 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
     out: dict = {}
     if any(name in PREDECODERS for name in args.decoders):
         from predecoder import ler_decoders, resolve_device
-        from predecoder.device import parse_device
-        from predecoder.pipeline import PRECISIONS
+        from predecoder._device import parse_device
+        from predecoder._pipeline import PRECISIONS
 
         if getattr(args, "cluster", None) is None:
             resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     processes = args.workers  # this machine's decoding processes, for the memory estimate
     if args.cluster is not None:
-        from qec.cluster import ClusterAddress, import_distributed
+        from qec._cluster import ClusterAddress, import_distributed
 
         if args.workers != 1:
             raise UsageError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         model = None
         if any(name in PREDECODERS for name in args.decoders):
-            from predecoder.model_catalog import model_path
+            from predecoder._model_catalog import model_path
 
             model = model_path(args.model)
         check_output_path(args.out, inputs=(model, args.dem), what="--out")
@@ -233,7 +233,7 @@ def report_model(model: str | None, decoders, noises) -> None:
 def print_table(results: list[LerResult], file=None) -> None:
     """The results, one row per (point, decoder), then per point which decoder made the fewest
     errors and by how much against each decoder that decoded the same shots (a paired comparison,
-    :func:`qec.pairing.compare`; any other pair is named with the reason it is not compared), and
+    :func:`qec._pairing.compare`; any other pair is named with the reason it is not compared), and
     what the columns mean."""
     file = file or sys.stdout
     head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \

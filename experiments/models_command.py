@@ -11,7 +11,7 @@ import json
 import sys
 
 from predecoder import shipped_models
-from predecoder.model_file import load_model
+from predecoder._model_file import load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

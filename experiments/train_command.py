@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from predecoder.model import PRESETS
-from predecoder.device import resolve_device
-from predecoder.train_config import SELECT_BY
-from predecoder.training import OPTIMIZERS, TrainConfig, distributed, train
-from qec.errors import QecError
+from predecoder._model import PRESETS
+from predecoder._device import resolve_device
+from predecoder._train_config import SELECT_BY
+from predecoder._training import OPTIMIZERS, TrainConfig, distributed, train
+from qec._errors import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
     circuits, dems, dem_path, distance = (), (), None, args.distance
     if args.circuit:
-        from predecoder.training_data import circuit_distance
+        from predecoder._training_data import circuit_distance
 
         if not args.dem or len(args.dem) != len(args.circuit):
             raise QecError(f"--circuit needs one --dem per circuit ({len(args.circuit)} circuits, "

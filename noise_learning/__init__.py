@@ -1,27 +1,27 @@
 """Noise learning: matching-graph edge probabilities from detection events alone.
 
-- :mod:`noise_learning.structure`: the structure of a DEM (which errors exist, no probabilities).
-- :mod:`noise_learning.correlations`: the two-point (and 3-/4-point hyperedge) correlation
+- :mod:`noise_learning._structure`: the structure of a DEM (which errors exist, no probabilities).
+- :mod:`noise_learning._correlations`: the two-point (and 3-/4-point hyperedge) correlation
   estimator, its DEM output and a sliding-window form for drifting noise.
-- :mod:`noise_learning.evaluate`: paired decodings (:class:`~noise_learning.evaluate.DecodedShots`)
+- :mod:`noise_learning._evaluate`: paired decodings (:class:`~noise_learning._evaluate.DecodedShots`)
   and per-edge error statistics.
-- :mod:`noise_learning.experiment_dems`: DEMs learned from half of an experiment folder's shots
+- :mod:`noise_learning._experiment_dems`: DEMs learned from half of an experiment folder's shots
   (``LearnedDem``, the ``--dem learned`` of ``qec hardware``).
-- :mod:`noise_learning.comparison`: the simulated experiment "true / learned / nominal / uniform
+- :mod:`noise_learning._comparison`: the simulated experiment "true / learned / nominal / uniform
   DEM on the same test shots" (``qec learn-noise --distance ...`` and the benchmarks).
-- :mod:`noise_learning.network`: the paper's learned 25-parameter estimator (comparison).
+- :mod:`noise_learning._network`: the paper's learned 25-parameter estimator (comparison).
 """
 
-from noise_learning.comparison import DEM_KINDS, LearnedDemComparison, compare_learned_dem
-from noise_learning.correlations import (
+from noise_learning._comparison import DEM_KINDS, LearnedDemComparison, compare_learned_dem
+from noise_learning._correlations import (
     CorrelationEstimator,
     EstimatedModel,
     SlidingWindowEstimator,
     estimate_dem,
 )
-from noise_learning.evaluate import DecodedShots
-from noise_learning.experiment_dems import LearnedDem, folder_structure, learn_folder_dem
-from noise_learning.structure import DemStructure, graph_edge_probabilities, structure_from_circuit
+from noise_learning._evaluate import DecodedShots
+from noise_learning._experiment_dems import LearnedDem, folder_structure, learn_folder_dem
+from noise_learning._structure import DemStructure, graph_edge_probabilities, structure_from_circuit
 
 __all__ = [
     "DEM_KINDS",

@@ -1,23 +1,23 @@
 """Rotated surface-code memory experiments: circuits, noise models, layout, correction basis,
 labeled sampling, matching and statistics; hardware experiment folders."""
 
-from qec.circuits import BASES, MemoryExperiment, memory_circuit
-from qec.decoders import DECODERS, Decoder, get_decoder
-from qec.errors import QecError
-from qec.file_decoding import DecodedFile, decode_file
-from qec.statistics import fit_ler, paired_z
-from qec.stats_csv import read_csv_stats
-from qec.ler import LerResult, LerTask, collect_ler
-from qec.correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
-from qec.labels import ErrorLabels, LabelError, dem_error_labels
-from qec.experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
-from qec.hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
-from qec.layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
-from qec.memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
-from qec.noise import NOISE_MODELS, CircuitNoise
-from qec.pymatching_decoder import PyMatchingDecoder
-from qec.noise_insertion import scale_qubit_noise
-from qec.sampling import SAMPLING_METHODS, LabeledSampler
+from qec._circuits import BASES, MemoryExperiment, memory_circuit
+from qec._decoders import DECODERS, Decoder, get_decoder
+from qec._errors import QecError
+from qec._file_decoding import DecodedFile, decode_file
+from qec._statistics import fit_ler, paired_z
+from qec._stats_csv import read_csv_stats
+from qec._ler import LerResult, LerTask, collect_ler
+from qec._correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
+from qec._labels import ErrorLabels, LabelError, dem_error_labels
+from qec._experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
+from qec._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
+from qec._layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
+from qec._memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
+from qec._noise import NOISE_MODELS, CircuitNoise
+from qec._pymatching_decoder import PyMatchingDecoder
+from qec._noise_insertion import scale_qubit_noise
+from qec._sampling import SAMPLING_METHODS, LabeledSampler
 
 __all__ = [
     "BASES",

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from experiments.cli import main
-from predecoder.bench import run_bench
+from predecoder._bench import run_bench
 
 KEYS = ("device", "distance", "rounds", "p", "batch", "predecoder_us_per_round", "pymatching_us_per_round",
         "pymatching_residual_us_per_round", "end_to_end_us_per_round", "density_raw", "density_residual")
@@ -24,7 +24,7 @@ def test_run_bench_row(model_path):
 def test_a_busy_spell_during_one_stage_is_not_a_failure(model_path, monkeypatch):
     """A full run under heavy load once failed here: the stubbed overhead stage, timed apart from
     the end-to-end stage, took longer than it. Such a spell is made on purpose: the row stays valid."""
-    import predecoder.bench as bench
+    import predecoder._bench as bench
 
     real = bench.time_stages
 

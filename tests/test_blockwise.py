@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from predecoder.blockwise import blockwise_forward, make_plan, plan_axis
-from predecoder.model import ModelConfig, PreDecoderCNN
-from predecoder.model_file import LoadedModel
-from predecoder.pipeline import PipelineDecoder
+from predecoder._blockwise import blockwise_forward, make_plan, plan_axis
+from predecoder._model import ModelConfig, PreDecoderCNN
+from predecoder._model_file import LoadedModel
+from predecoder._pipeline import PipelineDecoder
 from qec import MemoryExperiment
 
 

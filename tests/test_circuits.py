@@ -1,4 +1,4 @@
-"""qec.circuits: MemoryExperiment validation, shapes, caching, metadata."""
+"""qec._circuits: MemoryExperiment validation, shapes, caching, metadata."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 import json
 
 from experiments.cli import main
-from predecoder.closed_loop import ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import ClosedLoopConfig, run_closed_loop
 from predecoder import load_model
 from qec import MemoryExperiment
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from predecoder import PipelineDecoder, load_model
-from predecoder.bench import run_bench
-from predecoder.training import TrainConfig, train
+from predecoder._bench import run_bench
+from predecoder._training import TrainConfig, train
 from qec import MemoryExperiment
 
 pytestmark = [
@@ -63,7 +63,7 @@ def test_bench_on_the_gpu():
 
 
 def test_cuda_graph_latency_path_decodes_as_the_pipeline():
-    from predecoder.latency_path import LatencyPath
+    from predecoder._latency_path import LatencyPath
 
     exp = MemoryExperiment(13, 12, 0.003, "x")
     circuit, dem = exp.circuit(), exp.dem()

@@ -5,7 +5,7 @@ import pytest
 import stim
 import torch
 
-import qec.shot_files as shot_files
+import qec._shot_files as shot_files
 from experiments.cli import main
 from predecoder import PRESETS, ModelConfig, PreDecoderCNN, ler_decoders, save_model
 from qec import MemoryExperiment, get_decoder

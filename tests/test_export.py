@@ -8,7 +8,7 @@ import torch
 
 from experiments.cli import main
 from predecoder import ModelConfig, PreDecoderCNN, load_model, save_model
-from predecoder.blockwise import blockwise_forward
+from predecoder._blockwise import blockwise_forward
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

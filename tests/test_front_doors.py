@@ -49,14 +49,14 @@ def test_every_exported_name_exists_and_callables_are_documented(package):
 
 
 def test_user_errors_share_one_base_class():
-    import noise_learning.comparison
+    import noise_learning._comparison
     import predecoder
     import qec
-    import qec.ler_jobs
+    import qec._ler_jobs
 
     for cls in (qec.LayoutError, qec.LabelError, qec.ExperimentFolderError, qec.CircuitStructureError,
-                predecoder.ModelFileError, noise_learning.comparison.LearnedDemUndecodable,
-                qec.ler_jobs.WorkerSetupError):
+                predecoder.ModelFileError, noise_learning._comparison.LearnedDemUndecodable,
+                qec._ler_jobs.WorkerSetupError):
         assert issubclass(cls, qec.QecError) and issubclass(cls, ValueError)
 
 

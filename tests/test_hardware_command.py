@@ -13,8 +13,8 @@ import sinter
 import stim
 
 from experiments.cli import main
-from qec.experiment_folders import read_experiment_folder
-from qec.hardware_scores import CircuitDem, hardware_columns, score_folder
+from qec._experiment_folders import read_experiment_folder
+from qec._hardware_scores import CircuitDem, hardware_columns, score_folder
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
@@ -113,7 +113,7 @@ def test_predecoder_decodes_googles_circuits(capsys, make_model_file):
 def test_one_network_pass_serves_a_models_compositions(capsys, make_model_file, monkeypatch):
     """predecoder, predecoder-correlated and predecoder-weighted of one model run its network once
     per chunk and score exactly what each scores alone; each column's seconds hold the shared pass."""
-    from predecoder.pipeline import PipelineDecoder
+    from predecoder._pipeline import PipelineDecoder
 
     model = make_model_file(3, {"threshold": 0.0})
     base = ["hardware", str(R03), "--model", model, "--max-shots", "300", "--half", "odd", "--json",
@@ -174,7 +174,7 @@ def test_half_scores_only_that_half(capsys):
     events = folder.events(1200)[1::2]
     for dem, name in ((folder.circuit_dem(), "pymatching@circuit"), (None, "pymatching@learned")):
         if dem is None:
-            from noise_learning.experiment_dems import learn_folder_dem
+            from noise_learning._experiment_dems import learn_folder_dem
 
             dem = learn_folder_dem(folder, "even", max_shots=1200).dem()
         pred = pymatching.Matching.from_detector_error_model(dem).decode_batch(
@@ -185,7 +185,7 @@ def test_half_scores_only_that_half(capsys):
 
 
 def test_what_was_fitted_on_a_half_is_refused_there(tmp_path, capsys, make_model_file):
-    from qec.dem_provenance import FittedOn
+    from qec._dem_provenance import FittedOn
 
     learned = tmp_path / "learned.dem"
     assert main(["learn-noise", "--experiment", str(R05), "--half", "even", "--out", str(learned)]) == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from predecoder import PipelineDecoder
-from predecoder.latency_path import LatencyPath
+from predecoder._latency_path import LatencyPath
 from qec import MemoryExperiment
 
 

@@ -1,4 +1,4 @@
-"""qec.decoders and qec.ler: decoder registry, paired collection, CSV, resume, statistics."""
+"""qec._decoders and qec._ler: decoder registry, paired collection, CSV, resume, statistics."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import sinter
 
 from qec import DECODERS, MemoryExperiment, get_decoder
-from qec.bit_packing import pack_bits
-from qec.decoders import load_custom_decoders
-from qec.pymatching_decoder import PyMatchingDecoder, PyMatchingFactory
-from qec.ler import (
+from qec._bit_packing import pack_bits
+from qec._decoders import load_custom_decoders
+from qec._pymatching_decoder import PyMatchingDecoder, PyMatchingFactory
+from qec._ler import (
     CONFIDENCE_95_LIKELIHOOD_FACTOR,
     LerTask,
     collect_ler,
@@ -86,7 +86,7 @@ def test_load_custom_decoders():
     assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated",
                                                                        "predecoder-weighted"]
     for bad, match in (("nocolon", "MODULE:FUNCTION"), ("no_such_module_x:f", "cannot import"),
-                       ("qec.decoders:nothing", "has no function")):
+                       ("qec._decoders:nothing", "has no function")):
         with pytest.raises(ValueError, match=match):
             load_custom_decoders(bad)
 
@@ -261,7 +261,7 @@ def test_bad_arguments():
 
 
 def test_per_round_of_zero_and_large_rates():
-    from qec.ler import per_round
+    from qec._ler import per_round
 
     f = per_round(sinter.Fit(low=0.0, best=0.6, high=math.nan), 5)
     assert f.low == 0.0 and f.best == 0.5 and math.isnan(f.high)
@@ -279,9 +279,9 @@ def test_workers_check_the_sampler_and_the_decoders_metadata():
     """A worker builds the point from its spec and checks it built what the collecting process
     built: the same Stim sampler (else a seed gives other shots) and decoder metadata (else
     another model stands at the model's path); otherwise one line naming the worker."""
-    from qec.decoders import DECODERS
-    from qec.ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
-    from qec.shot_stream import ShotStream, sampler_id
+    from qec._decoders import DECODERS
+    from qec._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec._shot_stream import ShotStream, sampler_id
 
     exp = MemoryExperiment(3, 3, 0.01, "x")
     stream = ShotStream(exp.circuit(), 1)
@@ -297,8 +297,8 @@ def test_workers_check_the_sampler_and_the_decoders_metadata():
 
 
 def test_a_worker_that_cannot_build_a_decoder_is_one_line_naming_the_file():
-    from qec.ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
-    from qec.shot_stream import sampler_id
+    from qec._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec._shot_stream import sampler_id
 
     def missing(circuit, dem):
         raise FileNotFoundError(2, "No such file or directory", "/shared/m.safetensors")

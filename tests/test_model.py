@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from predecoder import PRESETS, ModelConfig, ModelFileError, PreDecoderCNN, load_model, resolve_preset, save_model
-from predecoder.model_file import METADATA_KEY
+from predecoder._model_file import METADATA_KEY
 
 
 def test_paper_parameter_counts_and_receptive_fields():

@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse
 
 from predecoder import PipelineDecoder, sinter_decoders
-from predecoder.latency_path import LatencyPath
-from predecoder.pipeline import MAX_WEIGHT
+from predecoder._latency_path import LatencyPath
+from predecoder._pipeline import MAX_WEIGHT
 from qec import MemoryExperiment
 
 

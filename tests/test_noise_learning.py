@@ -9,10 +9,10 @@ import pytest
 import stim
 
 from qec import MemoryExperiment
-from noise_learning.comparison import LearnedDemUndecodable, compare_learned_dem
-from noise_learning.correlations import CorrelationEstimator, SlidingWindowEstimator
-from noise_learning.evaluate import DecodedShots, hot_edges, paired_difference, paired_ler, unmatchable_shots
-from noise_learning.structure import DemStructure, graph_edge_probabilities
+from noise_learning._comparison import LearnedDemUndecodable, compare_learned_dem
+from noise_learning._correlations import CorrelationEstimator, SlidingWindowEstimator
+from noise_learning._evaluate import DecodedShots, hot_edges, paired_difference, paired_ler, unmatchable_shots
+from noise_learning._structure import DemStructure, graph_edge_probabilities
 
 
 def _graphlike_dem(seed: int = 0) -> stim.DetectorErrorModel:
@@ -186,7 +186,7 @@ def test_learned_dem_decodes_as_well_as_true():
 
 
 def test_decoded_shots_intervals_and_paired_z_are_qec_statistics():
-    from qec.statistics import fit_ler, paired_z
+    from qec._statistics import fit_ler, paired_z
 
     exp = MemoryExperiment(3, 3, 0.01)
     dets, obs = exp.circuit().compile_detector_sampler(seed=3).sample(4000, separate_observables=True)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from qec import MemoryExperiment
-from noise_learning import network as net
+from noise_learning import _network as net
 
 
 def test_round_pair_layout_places_every_bulk_detector():

@@ -9,10 +9,10 @@ import torch
 
 from experiments.cli import main
 from predecoder import ModelConfig, PreDecoderCNN, load_model
-from predecoder.model_file import LoadedModel
-from predecoder.device import resolve_device
-from predecoder.decoders import ler_decoders
-from predecoder.pipeline import PipelineDecoder
+from predecoder._model_file import LoadedModel
+from predecoder._device import resolve_device
+from predecoder._decoders import ler_decoders
+from predecoder._pipeline import PipelineDecoder
 from qec import LabeledSampler, LayoutError, MemoryExperiment, get_decoder
 
 

@@ -9,8 +9,8 @@ import sinter
 import stim
 
 from predecoder import PRESETS, PreDecoderCNN, load_model, save_model, sinter_decoders
-from predecoder.pipeline import PipelineDecoder
-from predecoder.sinter_decoder import PipelineSinterDecoder
+from predecoder._pipeline import PipelineDecoder
+from predecoder._sinter_decoder import PipelineSinterDecoder
 from qec import LayoutError, LerTask, MemoryExperiment, SpaceTimeLayout, collect_ler
 
 

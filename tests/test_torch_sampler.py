@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from predecoder.torch_sampler import TorchLabeledSampler
+from predecoder._torch_sampler import TorchLabeledSampler
 from qec import CorrectionBasis, MemoryExperiment, SpaceTimeLayout
 
 

@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from predecoder import load_model
-from predecoder.optim import Lion
-from predecoder.training import TrainConfig, train
+from predecoder._optim import Lion
+from predecoder._training import TrainConfig, train
 
 pytestmark = pytest.mark.slow  # training runs (and two-process DDP)
 
@@ -185,9 +185,9 @@ def _device_cfg(tmp_path, circuits, dems, **kw):
 
 
 def test_trains_on_a_device_circuit_and_records_its_dems(tmp_path):
-    from predecoder.training_data import training_experiments
-    from qec.dem_provenance import FittedOn, provenance_header
-    from qec.layout import SpaceTimeLayout
+    from predecoder._training_data import training_experiments
+    from qec._dem_provenance import FittedOn, provenance_header
+    from qec._layout import SpaceTimeLayout
     import stim
 
     # A learned DEM says which shots it came from; the model records it.
@@ -219,7 +219,7 @@ def test_trains_on_a_device_circuit_and_records_its_dems(tmp_path):
 
 
 def test_device_training_errors_are_clear(tmp_path):
-    from predecoder.training_data import training_experiments
+    from predecoder._training_data import training_experiments
 
     c3 = os.path.join(R03, "circuit_ideal.stim")
     d3 = os.path.join(R03, "circuit_detector_error_model.dem")

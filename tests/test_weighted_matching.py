@@ -5,7 +5,7 @@ import pymatching
 import pytest
 import scipy.sparse
 
-from qec.weighted_matching import WeightedMatcher, compiled_available
+from qec._weighted_matcher import WeightedMatcher, compiled_available
 
 needs_compiled = pytest.mark.skipif(not compiled_available(), reason="qec._weighted_matching was not built")
 

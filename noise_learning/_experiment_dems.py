@@ -1,0 +1,82 @@
+"""DEMs learned from an experiment folder's measured shots (:mod:`qec._experiment_folders`).
+
+The structure (which error mechanisms exist) comes from the folder: its
+``circuit_detector_error_model.dem`` when present, else its noisy circuit's DEM, else its
+noiseless circuit with this project's noise inserted; the probabilities come only from the
+detection events of one half of the shots (even or odd index), through
+:class:`noise_learning._correlations.CorrelationEstimator` (3- and 4-point hyperedges; by default
+each mechanism's weight pooled over its translates in time, the first and last detector layers
+kept per round). :class:`LearnedDem` is the DEM source
+``qec hardware --dem learned`` uses: each half is decoded with the DEM learned from the other.
+
+Example:
+    >>> import pathlib
+    >>> from qec._experiment_folders import read_experiment_folder
+    >>> root = pathlib.Path(__file__).parent.parent / "tests" / "data" / "google_qec3v5"
+    >>> folder = read_experiment_folder(root / "surface_code_bX_d3_r03_center_3_5")
+    >>> model = learn_folder_dem(folder, "even")
+    >>> model.shots, model.dem().num_detectors
+    (1000, 24)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import stim
+
+from noise_learning._correlations import CorrelationEstimator, EstimatedModel
+from noise_learning._structure import DemStructure, structure_from_circuit
+from qec._errors import QecError
+from qec._experiment_folders import CIRCUIT_DEM, NOISY_CIRCUIT, ExperimentFolder, half_indices
+
+__all__ = ["LearnedDem", "folder_structure", "learn_folder_dem"]
+
+
+def folder_structure(folder: ExperimentFolder) -> DemStructure:
+    """The folder's DEM structure: its circuit DEM, else its noisy circuit's, else its
+    noiseless circuit with noise inserted (probabilities discarded in every case)."""
+    if folder.has(CIRCUIT_DEM):
+        return DemStructure.from_dem(folder.circuit_dem())
+    if folder.has(NOISY_CIRCUIT):
+        return structure_from_circuit(folder.noisy_circuit())
+    return structure_from_circuit(folder.circuit())
+
+
+def learn_folder_dem(
+    folder: ExperimentFolder, half: str, *, max_shots: int | None = None, method: str = "hyperedge",
+    pool_rounds: bool = True,
+) -> EstimatedModel:
+    """The DEM estimated from the detection events of ``half`` ("even" or "odd") of the first
+    ``max_shots`` shots (all when None): for decoding the *other* half. ``method`` and
+    ``pool_rounds``: :class:`~noise_learning._correlations.CorrelationEstimator`'s."""
+    events = folder.events(max_shots)
+    idx = half_indices(len(events), half)
+    if len(idx) == 0:
+        raise QecError(f"{folder.path}: the {half} half holds no shots")
+    estimator = CorrelationEstimator(folder_structure(folder), method=method, pool_rounds=pool_rounds)
+    return estimator.fit(events[idx], bit_packed=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnedDem:
+    """DEM source (see :mod:`qec._hardware_scores`): learned from the other half's events.
+
+    Attributes:
+        method: the estimator's method, ``"hyperedge"`` (default) or ``"pairwise"``.
+        pool_rounds: pool each mechanism's weight over its translates in time (default).
+    """
+
+    method: str = "hyperedge"
+    pool_rounds: bool = True
+    per_half: bool = True
+
+    @property
+    def label(self) -> str:
+        """``learned`` (the default estimate); ``-pairwise`` and ``-per-round`` name the others."""
+        return "learned" + ("" if self.method == "hyperedge" else f"-{self.method}") + (
+            "" if self.pool_rounds else "-per-round")
+
+    def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
+        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, method=self.method,
+                                pool_rounds=self.pool_rounds).dem()

@@ -1,0 +1,241 @@
+"""The closed loop on uneven noise: learn the DEM from syndromes, train the pre-decoder on it,
+decode better than a pre-decoder trained on the nominal model.
+
+One point (a distance, p and a few hot data qubits) is one call of :func:`run_closed_loop`
+(``qec closed-loop`` on the command line, ``benchmarks/closed_loop.py`` for tables):
+
+1. sample ``learn_shots`` shots of the hot-spot experiment; learn its DEM from their detection
+   events alone (correlation estimator with hyperedges; the structure from the nominal model);
+2. train three pre-decoders with the same budget (preset, samples, warm start, seed): on the
+   true DEM, on the learned DEM, and on the nominal (uniform-strength) DEM;
+3. decode the same fresh test shots with each pipeline, its residual matched by PyMatching on the
+   DEM it was trained on, and with plain PyMatching on each DEM.
+
+Everything is written into ``out`` (DEMs, the warm start, the three training runs, results.json)
+and a rerun resumes: finished trainings and the learned DEM are reused, not redone. The warm start
+is copied into ``out`` first (``init.safetensors``), so the three trainings start from the same
+bytes even if the shipped model changes meanwhile; each pipeline uses its run's *last*
+checkpoint, so all three saw exactly the same number of training samples.
+
+``out/config.json`` records every argument the DEMs and models depend on (:data:`FREE_FIELDS`
+excepted: the test shots are decoded afresh on every run, threads change no result) and the noise
+version; a rerun whose arguments differ is refused with one line naming them, never answered with
+the first run's files. One process writes ``out`` at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from noise_learning import DEM_KINDS, DemStructure, estimate_dem
+from predecoder._decoders import ler_decoders
+from predecoder._model_catalog import model_path
+from predecoder._model_file import load_model
+from predecoder._train_config import TrainConfig
+from predecoder._training import train
+from qec import LerTask, MemoryExperiment, collect_ler
+from qec._decoders import DECODERS, WithDem
+from qec._dem_files import read_dem
+from qec._errors import QecError
+from qec._locks import folder_lock
+from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
+
+KINDS = DEM_KINDS[:3]  # true, learned, nominal (uniform weights are no training target)
+# Config fields that change no file a rerun reuses (results.json is always recomputed).
+FREE_FIELDS = ("out", "threads", "test_shots")
+# What a run writes directly into ``out`` (the training runs are folders of their own).
+OUT_FILES = ("config.json", "init.safetensors", "results.json", *(f"{k}.dem" for k in KINDS))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosedLoopConfig:
+    """One point of the closed loop.
+
+    Attributes:
+        distance, p, basis: the memory experiment (rounds = distance unless ``rounds``).
+        hot: ``((x, y, factor), ...)``: the hot data qubits (Stim coordinates).
+        out: folder for the DEMs, the training runs and results.json.
+        learn_shots: shots the DEM is learned from (detection events only).
+        samples: training samples per pre-decoder (the same budget for all three).
+        test_shots: fresh shots every decoder decodes.
+        preset, init: the model preset and the warm start (a shipped name or a file; None: none).
+        lr: peak learning rate of the fine-tuning.
+        seed: seeds learning shots, training and test shots (each derived).
+        threads: torch CPU threads for training.
+    """
+
+    distance: int
+    p: float
+    hot: tuple[tuple[float, float, float], ...]
+    out: str
+    basis: str = "x"
+    rounds: int | None = None
+    learn_shots: int = 100_000
+    samples: int = 500_000
+    test_shots: int = 100_000
+    preset: str = "small"
+    init: str | None = "small"
+    lr: float = 1e-3
+    seed: int = 0
+    threads: int = 1
+    val_shots: int = 10_000
+
+    @property
+    def experiment(self) -> MemoryExperiment:
+        return MemoryExperiment(self.distance, self.rounds or self.distance, self.p, self.basis,
+                                scale_qubits=self.hot)
+
+    @property
+    def nominal(self) -> MemoryExperiment:
+        return MemoryExperiment(self.distance, self.rounds or self.distance, self.p, self.basis)
+
+
+def learn_dem(cfg: ClosedLoopConfig) -> tuple[Any, float]:
+    """The DEM learned from ``cfg.learn_shots`` shots of the hot-spot experiment, and seconds."""
+    t0 = time.perf_counter()
+    events = cfg.experiment.circuit().compile_detector_sampler(seed=cfg.seed).sample(cfg.learn_shots, bit_packed=True)
+    structure = DemStructure.from_dem(cfg.nominal.dem())
+    model = estimate_dem(events, structure, method="hyperedge", bit_packed=True)
+    return model.dem(), time.perf_counter() - t0
+
+
+def _write_dems(cfg: ClosedLoopConfig, out: Path, log) -> dict[str, Path]:
+    paths = {k: out / f"{k}.dem" for k in KINDS}
+    if not paths["learned"].exists():
+        learned, seconds = learn_dem(cfg)
+        write_bytes(paths["learned"], str(learned).encode() + b"\n", what="learned DEM")
+        log(f"learned the DEM from {cfg.learn_shots} shots in {seconds:.1f} s -> {paths['learned']}")
+    for kind, exp in (("true", cfg.experiment), ("nominal", cfg.nominal)):
+        write_bytes(paths[kind], str(exp.dem()).encode() + b"\n", what=f"{kind} DEM")
+    return paths
+
+
+def _pin_init(cfg: ClosedLoopConfig, out: Path) -> str | None:
+    """The warm start as a file in ``out`` (copied once): the same bytes for all three runs."""
+    if cfg.init is None:
+        return None
+    given = model_path(cfg.init)
+    pinned = out / "init.safetensors"
+    if not pinned.exists():
+        write_bytes(pinned, Path(given).read_bytes(), inputs=(given,), what="warm start")
+    return str(pinned)
+
+
+def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, init: str | None, out: Path, log) -> Path:
+    run = out / f"train_{kind}"
+    tcfg = TrainConfig(
+        distance=cfg.distance, rounds=cfg.rounds, p=cfg.p, noise="depolarizing", dem_path=str(dem_path),
+        preset=cfg.preset, init=init, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads,
+        val_shots=cfg.val_shots, val_every=max(1, cfg.samples // (4 * 256)), out=str(run),
+    )
+    resume = (run / "state.json").exists()
+    t0 = time.perf_counter()
+    train(tcfg, resume=resume, log=lambda m: None)
+    log(f"trained on the {kind} DEM ({cfg.samples} samples) in {time.perf_counter() - t0:.0f} s -> {run}")
+    return run / "last.safetensors"  # the same number of samples for all three
+
+
+def recorded_config(cfg: ClosedLoopConfig) -> dict[str, Any]:
+    """What ``out/config.json`` records: every field but :data:`FREE_FIELDS`, and the noise version."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in FREE_FIELDS}
+    return json.loads(json.dumps({**fields, "noise_version": cfg.experiment.noise_version}))
+
+
+def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
+    """Refuse a rerun into ``out`` whose arguments differ from those its files were made with;
+    record them on a first run."""
+    path = out / "config.json"
+    want = recorded_config(cfg)
+    if path.exists():
+        try:
+            have = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
+        differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        if differ:
+            shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
+            raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
+                             f"models would not be this run's; give another --out, or the same arguments to resume it")
+        return
+    earlier = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
+    if earlier:
+        raise QecError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
+                         f"({', '.join(earlier)}); give another --out")
+    write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
+
+
+def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
+    ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
+    how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
+    A rerun with the same arguments resumes; with others it is a :class:`qec.QecError` (see the module)."""
+    if log is None:  # progress lines on stderr (stdout stays the caller's)
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+    # A bad distance, p, hot spot, size or warm start fails before anything is written.
+    cfg.experiment.circuit()
+    out = Path(cfg.out)
+    if cfg.init is not None:
+        given = model_path(cfg.init)
+        if not os.path.isfile(given):
+            raise QecError(f"--init {cfg.init}: model file {given} does not exist")
+        if os.path.realpath(given).startswith(os.path.realpath(out) + os.sep):
+            raise QecError(f"--init {cfg.init} is inside --out {out}, whose files this run writes: "
+                             f"copy it elsewhere first")
+    make_folder(out)
+    with folder_lock(out, f"closed loop {out}"):
+        remove_stale_temporaries(out, OUT_FILES)
+        _check_config(cfg, out)
+        return _run(cfg, out, log)
+
+
+def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    init = _pin_init(cfg, out)
+    dems = _write_dems(cfg, out, log)
+    models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
+    custom: dict[str, Any] = {}
+    for kind in KINDS:
+        dem = read_dem(dems[kind])
+        custom[f"pymatching-{kind}"] = WithDem(DECODERS["pymatching"], dem, f"{kind}.dem")
+        custom[f"pipeline-{kind}"] = WithDem(ler_decoders(model=str(models[kind]))["predecoder"], dem, f"{kind}.dem")
+    names = tuple(f"{d}-{k}" for d in ("pymatching", "pipeline") for k in KINDS)
+    t_eval = time.perf_counter()
+    results = collect_ler([LerTask(cfg.experiment, names)], max_shots=cfg.test_shots, seed=cfg.seed + 7_777,
+                          custom_decoders=custom)
+    by = {r.decoder: r for r in results}
+    rows = {}
+    for name, r in by.items():
+        j = r.to_json()
+        rows[name] = {k: j[k] for k in ("shots", "errors", "ler", "ler_low", "ler_high", "only_fails")}
+
+    def closed(prefix: str) -> float | None:
+        nom, lea, tru = (by[f"{prefix}-{k}"].errors for k in ("nominal", "learned", "true"))
+        return None if nom == tru else (nom - lea) / (nom - tru)
+
+    def versus(a: str, b: str) -> dict[str, Any]:
+        c = by[a].versus(by[b])
+        return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z, "ratio": c.errors_b / max(1, c.errors_a)}
+
+    summary = {
+        "config": dataclasses.asdict(cfg),
+        "init_sha256": None if init is None else load_model(init).sha256,
+        "models": {kind: load_model(models[kind]).sha256 for kind in KINDS},
+        "experiment": cfg.experiment.json_metadata(),
+        "results": rows,
+        "gap_closed": {"matcher": closed("pymatching"), "pipeline": closed("pipeline")},
+        "paired": {
+            "pipeline_learned_vs_nominal": versus("pipeline-learned", "pipeline-nominal"),
+            "pipeline_learned_vs_true": versus("pipeline-learned", "pipeline-true"),
+            "pymatching_learned_vs_nominal": versus("pymatching-learned", "pymatching-nominal"),
+        },
+        "seconds": {"total": round(time.perf_counter() - t0, 1), "evaluation": round(time.perf_counter() - t_eval, 1)},
+    }
+    write_bytes(out / "results.json", (json.dumps(summary, indent=1) + "\n").encode(), what="results")
+    return summary
