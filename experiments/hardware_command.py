@@ -38,6 +38,7 @@ DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec hardware`` flags."""
     parser.add_argument("folders", nargs="+", metavar="FOLDER",
                         help="experiment folders (or a folder holding experiment folders)")
     parser.add_argument("--decoders", nargs="+", default=list(DEFAULT_DECODERS),
@@ -103,6 +104,7 @@ def dem_sources(choices: list[str]) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the decoders on the folders' shots and print the table (or JSON); returns the exit status."""
     if args.max_shots is not None and args.max_shots < 1:
         raise UsageError(f"--max-shots must be >= 1, got {args.max_shots}")
     if args.workers < 1:

@@ -30,6 +30,7 @@ _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec learn-noise`` flags."""
     f = parser.add_argument_group("from files")
     f.add_argument("--circuit", help="Stim circuit (noisy or noiseless) giving the DEM structure")
     f.add_argument("--dets", help="detection events file (one shot per record)")
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Learn a DEM (from files, an experiment folder, or a simulated comparison); returns the exit status."""
     if args.experiment is not None:
         return _run_experiment(args)
     if args.half is not None:

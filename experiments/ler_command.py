@@ -28,6 +28,7 @@ from qec._noise import NOISE_MODELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec ler`` flags."""
     parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
     parser.add_argument("--rounds", "-r", type=rounds_spec, nargs="+", default=None,
                         help="noisy stabilizer rounds, Stim's convention: a number, or relative to the "
@@ -91,6 +92,7 @@ def rounds_spec(text: str) -> tuple[str, int]:
 
 
 def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
+    """Rounds of a ``--rounds`` spec at ``distance``."""
     kind, value = spec
     return distance + value if kind == "rel" else value
 
@@ -175,6 +177,7 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the LER sweep and print the table (or JSON); returns the exit status."""
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     processes = args.workers  # this machine's decoding processes, for the memory estimate

@@ -15,12 +15,14 @@ from predecoder._model_file import load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec models`` flags."""
     parser.add_argument("--model", nargs="+", default=None,
                         help="model files or shipped names (default: list every shipped model)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
+    """List the shipped models (or the given files) with their records; returns the exit status."""
     if args.model:
         rows = [{"name": None, "summary": load_model(m).summary()} for m in args.model]
     else:

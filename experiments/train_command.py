@@ -16,6 +16,7 @@ from qec._errors import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``qec train`` flags."""
     parser.add_argument("--distance", type=int, default=None,
                         help="code distance d (odd, >= 3); with --circuit, read from the circuit")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per training volume (default: d)")
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train a pre-decoder into ``--out`` and print the outcome; returns the exit status."""
     if args.resume and args.overwrite:
         raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
     circuits, dems, dem_path, distance = (), (), None, args.distance

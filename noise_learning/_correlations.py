@@ -397,6 +397,7 @@ class SlidingWindowEstimator:
             self._blocks.popleft()
 
     def estimate(self) -> EstimatedModel:
+        """The model estimated from the shots now in the window."""
         if not self._blocks:
             raise QecError("no shots pushed yet")
         counts = sum(c for c, _ in self._blocks)

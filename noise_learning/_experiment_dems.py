@@ -78,5 +78,6 @@ class LearnedDem:
             "" if self.pool_rounds else "-per-round")
 
     def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
+        """The DEM learned from the ``fitted_on`` half of ``folder``'s shots."""
         return learn_folder_dem(folder, fitted_on, max_shots=max_shots, method=self.method,
                                 pool_rounds=self.pool_rounds).dem()

@@ -132,6 +132,7 @@ class NoiseNet(nn.Module):
         return math.log(LOW) + torch.sigmoid(z) * (math.log(HIGH) - math.log(LOW))
 
     def forward(self, x: torch.Tensor, bags: int = 1) -> torch.Tensor:
+        """float (bags * n, C, H, W) statistics -> float (bags, 25) noise parameters, averaged per bag."""
         f = self.features(x)
         return self.params(f.reshape(bags, -1, f.shape[1]).mean(dim=1))
 

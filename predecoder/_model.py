@@ -67,6 +67,7 @@ class ModelConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "ModelConfig":
+        """The configuration from :meth:`to_dict`'s dict (as stored in model files)."""
         return ModelConfig(
             widths=tuple(d["widths"]),
             kernel_sizes=tuple(d["kernel_sizes"]),

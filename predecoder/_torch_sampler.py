@@ -61,6 +61,7 @@ class TorchLabeledSampler:
         self._generator.manual_seed(int(seed))
 
     def sample(self, shots: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``shots`` labeled samples on the device: (events, observables, labels) float tensors."""
         u = torch.rand((shots, len(self._probs)), generator=self._generator, device=self.device)
         fired = (u < self._probs).to(torch.float32)
         counts = torch.sparse.mm(self._table_t, fired.T).T  # (shots, columns), small integers

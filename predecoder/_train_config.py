@@ -119,6 +119,7 @@ class TrainConfig:
 
 @dataclasses.dataclass
 class TrainState:
+    """Where a training run stands (written into ``state.json``): step, samples, time, best validation."""
     step: int = 0
     samples: int = 0
     seconds: float = 0.0

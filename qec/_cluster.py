@@ -246,6 +246,7 @@ class DaskJobs:
         return n
 
     def submit(self, job: Job) -> None:
+        """Send ``job`` to the cluster (with the GPU resource its decoders need)."""
         names = (*job.new, *job.companions)
         future = self.client.submit(run_on_worker, self.token, job.point, self.specs[job.point], job,
                                     key=f"qec-ler-{self.token}-{job.point}-{job.seq}",
@@ -254,6 +255,7 @@ class DaskJobs:
         self.completed.add(future)
 
     def finished(self) -> list[tuple[Job, Mapping[str, Any]]]:
+        """The jobs finished since the last call, with their results (waits for at least one)."""
         try:
             batch = self.completed.next_batch(block=True)
         except Exception as e:
@@ -281,6 +283,7 @@ class DaskJobs:
         self.close()
 
     def close(self) -> None:
+        """Drop pending results and close the client (and a LocalCluster this started)."""
         self.completed.clear()
         try:
             self.client.close(timeout=10)

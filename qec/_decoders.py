@@ -47,7 +47,8 @@ class Decoder(Protocol):
 
     metadata: dict[str, Any]
 
-    def decode_batch(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray: ...
+    def decode_batch(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
+        """bool (shots, detectors) -> bool (shots, observables); bit-packed uint8 in and out with ``bit_packed=True``."""
 
 
 # A factory builds a decoder for one circuit and its DEM.

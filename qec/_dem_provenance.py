@@ -54,10 +54,12 @@ class FittedOn:
             raise QecError("fitted_on needs a folder name")
 
     def to_json(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict."""
         return dataclasses.asdict(self)
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "FittedOn":
+        """The record from :meth:`to_json`'s dict; a :class:`qec.QecError` for a malformed one."""
         try:
             return FittedOn(folder=str(d["folder"]), half=str(d["half"]),
                             shots=None if d.get("shots") is None else int(d["shots"]))
@@ -65,6 +67,7 @@ class FittedOn:
             raise QecError(f"not a fitted_on record: {d!r}") from e
 
     def describe(self) -> str:
+        """In words: which shots of which folder."""
         n = "" if self.shots is None else f"{self.shots} "
         return f"the {n}{self.half} shots of {self.folder}"
 

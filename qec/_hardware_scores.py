@@ -103,6 +103,7 @@ class CircuitDem:
     per_half: bool = False
 
     def dem(self, folder, fitted_on=None, max_shots=None):
+        """The folder's own circuit DEM."""
         return folder.circuit_dem()
 
 
@@ -114,6 +115,7 @@ class PijDem:
     per_half: bool = True
 
     def dem(self, folder, fitted_on, max_shots=None):
+        """The folder's p_ij DEM estimated from the ``fitted_on`` half."""
         return folder.pij_dem(fitted_on)
 
 
@@ -136,6 +138,7 @@ class FileDem:
     per_half: bool = False
 
     def dem(self, folder, fitted_on=None, max_shots=None):
+        """The DEM file, checked against the folder's circuit."""
         dem = read_dem(self.path, what="DEM file")
         try:
             check_dem_fits(dem, folder.circuit(), name=f"DEM file {self.path}")
@@ -231,6 +234,7 @@ class FolderScore:
         return (self.distance, self.center, self.basis)
 
     def to_json(self) -> dict[str, Any]:
+        """The folder's counts as a JSON-ready dict."""
         return {
             "name": self.name, "d": self.distance, "rounds": self.rounds,
             "center": None if self.center is None else list(self.center), "basis": self.basis, "shots": self.shots,
@@ -254,6 +258,7 @@ class PatchScore:
     seconds_per_shot: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The patch's error per round per decoder as a JSON-ready dict."""
         return {
             "d": self.distance, "center": None if self.center is None else list(self.center), "basis": self.basis,
             "rounds": list(self.rounds),
@@ -271,6 +276,7 @@ class HardwareScores:
     patches: tuple[PatchScore, ...]
 
     def to_json(self) -> dict[str, Any]:
+        """Folders and patches as one JSON-ready dict."""
         return {"folders": [f.to_json() for f in self.folders], "patches": [p.to_json() for p in self.patches]}
 
 

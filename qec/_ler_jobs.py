@@ -118,12 +118,15 @@ class JobRunner:
         self.cache: dict = {}
 
     def add(self, index: int, spec: PointSpec) -> None:
+        """Know point ``index`` by its spec (the first spec given stays)."""
         self.specs.setdefault(index, spec)
 
     def has(self, index: int) -> bool:
+        """Whether point ``index`` is known."""
         return index in self.specs
 
     def run(self, job: Job) -> dict[str, Any]:
+        """Run ``job``: errors, seconds and paired counts per decoder (:func:`run_job`)."""
         circuit, decoders = self._decoders(job.point, (*job.new, *job.companions))
         return run_job(circuit, decoders, job, self.cache)
 

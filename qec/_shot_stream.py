@@ -65,6 +65,7 @@ class ShotStream:
         self.key = stream_key(self.base_seed, self.sampler)
 
     def batch_size(self, k: int) -> int:
+        """Shots in batch ``k`` (batches grow from the first to ``max_batch``)."""
         return self.max_batch if k >= self._grown else min(FIRST_BATCH << k, self.max_batch)
 
     def batch_start(self, k: int) -> int:
@@ -83,6 +84,7 @@ class ShotStream:
         return k, position - self.batch_start(k)
 
     def batch_seed(self, k: int) -> int:
+        """Batch ``k``'s sampler seed, derived from the stream's key and ``k``."""
         return int.from_bytes(hashlib.sha256(self._key + int(k).to_bytes(8, "little")).digest()[:8], "little") >> 1
 
     def sample(self, circuit: stim.Circuit, k: int) -> tuple[np.ndarray, np.ndarray]:

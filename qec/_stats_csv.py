@@ -139,12 +139,14 @@ class CsvSink:
             raise
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:
+        """Append whole rows (one write; nothing on a read-only sink)."""
         lines = [row.to_csv_line() for row in rows]
         if self.fd is None or not lines:
             return
         self._append("\n".join(lines))
 
     def close(self) -> None:
+        """Close the file, releasing its lock."""
         if self.fd is not None:
             try:
                 os.close(self.fd)  # releases the lock
