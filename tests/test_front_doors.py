@@ -112,3 +112,10 @@ def test_every_public_definition_has_a_docstring():
                                 and not ast.get_docstring(sub)):
                             missing.append(f"{package}/{path.name}: {node.name}.{sub.name}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("package", sorted(FRONT_DOORS))
+def test_packages_declare_their_types(package):
+    from pathlib import Path
+
+    assert (Path(importlib.import_module(package).__file__).parent / "py.typed").is_file()
