@@ -75,6 +75,39 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print its table (or JSON); returns the exit status."""
     from predecoder._bench import run_bench
 
+    check_arguments(args)
+    torch.set_num_threads(args.threads)
+    rows = []
+    for d, p, batch in itertools.product(args.distance, args.p, args.batch):
+        row = run_bench(
+            distance=d, p=p, rounds=args.rounds, noise=args.noise, basis=args.basis, batch=batch, shots=args.shots,
+            device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
+            block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
+            precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
+            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers, backend=args.backend,
+            latency_path=args.latency_path, decoder=args.decoder,
+        )
+        rows.append(row)
+        if not args.json:
+            if len(rows) == 1:
+                threshold = "none" if row["threshold"] is None else f"{row['threshold']:g}"
+                print(f"device: {row['device']} ({row['device_name']}); {row['decoder']}, model {row['model']} "
+                      f"(R={row['receptive_field']}, threshold {threshold}, trained on {row['model_noise']}), "
+                      f"backend {row['backend']}; "
+                      f"us per round, medians of {args.repeats}")
+                print(header())
+            print(format_row(row), flush=True)
+    if args.json:
+        json.dump({"results": rows}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print_latency(rows)
+    return 0
+
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """:class:`UsageError` for the first flag out of range."""
     for d in args.distance:
         if d < 3 or d % 2 == 0:
             raise UsageError(f"distance must be odd and >= 3, got {d}")
@@ -101,31 +134,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--repeats must be >= 1 and --warmup >= 0")
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    rows = []
-    for d, p, batch in itertools.product(args.distance, args.p, args.batch):
-        row = run_bench(
-            distance=d, p=p, rounds=args.rounds, noise=args.noise, basis=args.basis, batch=batch, shots=args.shots,
-            device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
-            block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
-            precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
-            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers, backend=args.backend,
-            latency_path=args.latency_path, decoder=args.decoder,
-        )
-        rows.append(row)
-        if not args.json:
-            if len(rows) == 1:
-                threshold = "none" if row["threshold"] is None else f"{row['threshold']:g}"
-                print(f"device: {row['device']} ({row['device_name']}); {row['decoder']}, model {row['model']} "
-                      f"(R={row['receptive_field']}, threshold {threshold}, trained on {row['model_noise']}), "
-                      f"backend {row['backend']}; "
-                      f"us per round, medians of {args.repeats}")
-                print(header())
-            print(format_row(row), flush=True)
-    if args.json:
-        json.dump({"results": rows}, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return 0
+
+
+def print_latency(rows: list[dict]) -> None:
+    """The single-shot latency table of the rows that measured it (nothing when none did)."""
     with_latency = [r for r in rows if r.get("latency")]
     if with_latency:
         lat = with_latency[0]["latency"]
@@ -139,7 +151,6 @@ def run(args: argparse.Namespace) -> int:
             if "stream_us_per_round" in r["latency"]:
                 print(f"{r['distance']:>3}{r['rounds']:>5}{r['p']:>7g} {'stream (overlapped)':<20}"
                       f"{r['latency']['stream_us_per_round']:>9.2f}")
-    return 0
 
 
 LATENCY_KEYS = ("mean", "p50", "p90", "p99", "p99.9", "max")

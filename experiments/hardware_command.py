@@ -103,8 +103,9 @@ def dem_sources(choices: list[str]) -> list:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    """Score the decoders on the folders' shots and print the table (or JSON); returns the exit status."""
+def check_arguments(args: argparse.Namespace) -> tuple[list[str], dict, list, list[str], list[str]]:
+    """The folders, custom decoders, columns, our decoders' names and the input files, with every
+    flag checked (:class:`UsageError` for the first that is wrong) before anything is decoded."""
     if args.max_shots is not None and args.max_shots < 1:
         raise UsageError(f"--max-shots must be >= 1, got {args.max_shots}")
     if args.workers < 1:
@@ -132,13 +133,18 @@ def run(args: argparse.Namespace) -> int:
         check_writable(args.out)
     if args.plot is not None:
         check_output_path(args.plot, inputs, what="--plot")
-    from qec._experiment_folders import read_experiment_folder
-    from qec._hardware_scores import check_columns, score_hardware
+    return folders, custom, columns, ours, inputs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the decoders on the folders' shots and print the table (or JSON); returns the exit status."""
+    folders, custom, columns, ours, inputs = check_arguments(args)
+    from qec import read_experiment_folder, score_hardware
+    from qec._hardware_scores import check_columns
 
     # Shots a DEM or model was fitted on are refused before anything is decoded.
     check_columns([read_experiment_folder(f) for f in folders], columns, custom, args.half)
     report_model(args.model, ours, set())
-
     t0 = time.perf_counter()
 
     def progress(score) -> None:
