@@ -24,6 +24,7 @@ import sys
 import time
 
 from experiments.cli import UsageError
+from noise_learning import DEM_KINDS
 from qec._output_files import check_output_path, write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
@@ -199,21 +200,26 @@ def _run_simulated(args) -> int:
     }
     if args.json:
         print(json.dumps(out))
-        return 0
-    print(f"d={args.distance} rounds={rounds} p={args.p} {args.noise} basis={args.basis} "
-          f"train={args.train_shots} test={args.test_shots} method={result.method} "
+    else:
+        print_comparison(out, result)
+    return 0
+
+
+def print_comparison(out: dict, result) -> None:
+    """The simulated comparison's table: each DEM's LER per decoding, then the edge statistics."""
+    print(f"d={out['d']} rounds={out['rounds']} p={out['p']} {out['noise']} basis={out['basis']} "
+          f"train={out['train_shots']} test={out['test_shots']} method={result.method} "
           f"(estimated in {result.estimate_seconds:.2f} s, clamped {result.clamped})")
     for prefix, label in (("", "plain"), ("corr_", "correlated")):
         if f"{prefix}ler_true" not in out:
             continue
         print(f"{label} PyMatching, LER per shot [95% interval]:")
-        for name in ("true", "learned", "nominal", "uniform"):
+        for name in DEM_KINDS:
             k = f"{prefix}ler_{name}"
             print(f"  {name:8s} {out[k]:.3e} [{out[k + '_low']:.3e}, {out[k + '_high']:.3e}]")
     es = out["edge_stats"]
     print(f"edges: {es['edges']}, relative error mean {es['rel_error_mean']:+.3f}, "
           f"median |rel| {es['rel_error_median_abs']:.3f}, weight rms {es['weight_error_rms']:.3f}")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
