@@ -27,7 +27,6 @@ Prints a markdown summary; ``--out`` writes JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -35,6 +34,8 @@ import scipy.sparse as sp
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment, PyMatchingDecoder
+
+from _experiment_flags import experiment_parser, rounds_for
 
 KINDS = ("xz", "x", "z")
 
@@ -208,12 +209,7 @@ def summary(r: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--distance", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--p", type=float, default=0.006)
-    parser.add_argument("--basis", default="x")
-    parser.add_argument("--model", default="small")
+    parser = experiment_parser(__doc__)
     parser.add_argument("--shots", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--threads", type=int, default=1)
@@ -222,7 +218,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    r = run(args.distance, args.rounds, args.p, args.basis, args.model, args.shots, args.seed)
+    r = run(args.distance, rounds_for(args.rounds, args.distance), args.p, args.basis, args.model, args.shots, args.seed)
     print(summary(r))
     if args.out:
         with open(args.out, "w") as f:

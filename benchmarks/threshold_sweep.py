@@ -11,7 +11,6 @@ events). Used to choose a model's threshold on shots that training never saw.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -19,6 +18,8 @@ import torch
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment
+
+from _experiment_flags import experiment_parser, rounds_for
 
 THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 
@@ -51,10 +52,7 @@ def sweep(model_path: str, data, thresholds=THRESHOLDS, chunk: int = 8192) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--distance", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=None, help="noisy rounds (Stim's convention; default d)")
-    parser.add_argument("--p", type=float, default=0.006)
+    parser = experiment_parser(__doc__, rounds="d", decoder_flags=False)
     parser.add_argument("--noise", default="depolarizing")
     parser.add_argument("--shots", type=int, default=100_000, help="shots per basis")
     parser.add_argument("--seed", type=int, default=4242)
@@ -66,7 +64,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = []
     for basis in ("x", "z"):
-        exp = MemoryExperiment(args.distance, args.rounds or args.distance, args.p, basis, args.noise)
+        exp = MemoryExperiment(args.distance, rounds_for(args.rounds, args.distance), args.p, basis, args.noise)
         circuit = exp.circuit()
         events, obs = circuit.compile_detector_sampler(seed=args.seed).sample(args.shots, separate_observables=True)
         data.append((circuit, exp.dem(), events, obs))
@@ -81,7 +79,7 @@ def main() -> None:
                 print(f"  threshold {t}: {r['errors'][t]} errors ({r['ratio'][t]:.3f}x), "
                       f"density x{r['density_ratio'][t]:.3f}")
     if args.json:
-        print(json.dumps({"distance": args.distance, "rounds": args.rounds or args.distance, "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
+        print(json.dumps({"distance": args.distance, "rounds": rounds_for(args.rounds, args.distance), "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
                           "seed": args.seed, "models": rows}, indent=1))
 
 

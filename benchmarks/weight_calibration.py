@@ -17,7 +17,6 @@ Each variant is scored on the same fresh test shots, paired with correlated PyMa
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -25,9 +24,9 @@ import torch
 
 from predecoder import PipelineDecoder
 from predecoder._pipeline import MAX_WEIGHT
-from qec import LabeledSampler, MemoryExperiment
-from qec import PyMatchingDecoder
-from qec._statistics import fit_ler, paired_z
+from qec import LabeledSampler, MemoryExperiment, PyMatchingDecoder, fit_ler, paired_z
+
+from _experiment_flags import experiment_parser, rounds_for
 
 
 def logits_of(dec: PipelineDecoder, events: np.ndarray, chunk: int = 2000) -> torch.Tensor:
@@ -65,12 +64,7 @@ def fails_with(dec, events, obs, logits, scale, offset) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--distance", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=None, help="noisy rounds (default d - 1)")
-    parser.add_argument("--p", type=float, default=0.006)
-    parser.add_argument("--basis", default="x")
-    parser.add_argument("--model", default="small")
+    parser = experiment_parser(__doc__)
     parser.add_argument("--calibration-shots", type=int, default=20_000)
     parser.add_argument("--shots", type=int, default=100_000, help="fresh test shots")
     parser.add_argument("--offsets", type=float, nargs="*", default=[-1.5, -1.0, -0.5, 0.0, 0.5])
@@ -79,7 +73,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rounds = args.distance - 1 if args.rounds is None else args.rounds
+    rounds = rounds_for(args.rounds, args.distance)
     exp = MemoryExperiment(args.distance, rounds, args.p, basis=args.basis)
     circuit, dem = exp.circuit(), exp.dem()
     dec = PipelineDecoder(circuit, dem, model=args.model, global_decoder="pymatching-weighted")

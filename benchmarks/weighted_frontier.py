@@ -21,7 +21,6 @@ next to the network's own time per round. Prints a markdown table; ``--out`` wri
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -30,9 +29,9 @@ import numpy as np
 import torch
 
 from predecoder import PipelineDecoder, load_model
-from qec import MemoryExperiment
-from qec import PyMatchingDecoder
-from qec._statistics import fit_ler, paired_z
+from qec import MemoryExperiment, PyMatchingDecoder, fit_ler, paired_z
+
+from _experiment_flags import experiment_parser, rounds_for
 
 REFERENCE = "pymatching-correlated"
 
@@ -113,12 +112,7 @@ def table(point: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--distance", type=int, nargs="+", default=[5])
-    parser.add_argument("--rounds", default="d-1", help="noisy rounds: a number, d or d-1 (default d-1)")
-    parser.add_argument("--p", type=float, nargs="+", default=[0.006])
-    parser.add_argument("--basis", default="x")
-    parser.add_argument("--model", default="small")
+    parser = experiment_parser(__doc__, many=True)
     parser.add_argument("--shots", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chunk", type=int, default=2000)
@@ -130,7 +124,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     points = []
     for d in args.distance:
-        rounds = d - 1 if args.rounds == "d-1" else d if args.rounds == "d" else int(args.rounds)
+        rounds = rounds_for(args.rounds, d)
         for p in args.p:
             point = run_point(d, rounds, p, args.basis, args.model, args.shots, args.seed + 1000 * d, args.chunk,
                               tuple(args.hybrids))

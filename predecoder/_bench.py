@@ -197,6 +197,7 @@ def latency_distribution(
 def run_bench(
     distance: int,
     p: float,
+    *,
     rounds: int | None = None,
     noise: str = "depolarizing",
     basis: str = "x",
@@ -206,22 +207,18 @@ def run_bench(
     model: str | None = None,
     repeats: int = 5,
     warmup: int = 1,
-    block_rounds: int | None = DEFAULT_BLOCK_ROUNDS,
-    block_space: int | None = None,
-    block_batch: int = DEFAULT_BLOCK_BATCH,
-    precision: str = "fp32",
-    compile: bool = False,
     seed: int = 1,
-    threshold: float | None = None,
     latency_decodes: int = 1000,
-    matching_workers: int = 0,
-    backend: str = "torch",
     latency_path: bool = False,
     decoder: str = "predecoder",
+    **pipeline: Any,
 ) -> dict[str, Any]:
     """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
 
     ``decoder`` is a pre-decoder composition (:data:`predecoder._decoders.PREDECODER_NAMES`).
+    ``pipeline``: the pipeline's own options, passed to :class:`PipelineDecoder` as they are
+    (``block_rounds``, ``block_space``, ``block_batch``, ``precision``, ``compile``, ``threshold``,
+    ``matching_workers``, ``backend``; its defaults where left out).
 
     At batch 1, ``latency_decodes`` single-shot decodes also give the latency distribution
     (``"latency"``: mean, p50, p90, p99, p99.9, max per stage; :func:`latency_distribution`);
@@ -242,12 +239,8 @@ def run_bench(
     check_fits(point_bytes(distance, rounds, ("predecoder", "pymatching")),
                f"benchmarking the d={distance}, rounds={rounds} pipeline", detectors(distance, rounds))
     circuit, dem = exp.circuit(), exp.dem()
-    dec = PipelineDecoder(
-        circuit, dem, model=model, device=dev, batch_size=max(batch, 1), block_rounds=block_rounds,
-        block_space=block_space, block_batch=block_batch, precision=precision, compile=compile,
-        threshold=threshold, matching_workers=matching_workers, backend=backend,
-        global_decoder=PREDECODER_NAMES[decoder],
-    )
+    dec = PipelineDecoder(circuit, dem, model=model, device=dev, batch_size=max(batch, 1),
+                          global_decoder=PREDECODER_NAMES[decoder], **pipeline)
     if shots is None:
         shots = batch if batch >= 32 else 32
     shots = max(shots, batch)
@@ -349,8 +342,8 @@ def run_bench(
         "block": [plan.interior[0], plan.interior[1], plan.interior[2]],
         "blocks_per_shot": plan.blocks_per_shot,
         "block_batch": dec.block_batch,
-        "precision": precision,
-        "compile": bool(compile),
+        "precision": dec.precision,
+        "compile": dec.compiled,
         "torch_threads": torch.get_num_threads(),
         "predecoder_us_per_round": t["predecoder"],
         "network_us_per_round": t["network"],
@@ -370,8 +363,8 @@ def run_bench(
         "ler_pymatching": float(np.mean(np.any(raw_prediction != obs, axis=1))),
         "ler_pipeline": float(np.mean(np.any(prediction != obs, axis=1))),
         "latency": latency,
-        "matching_workers": matching_workers,
-        "backend": backend,
+        "matching_workers": dec.matching_workers,
+        "backend": dec.backend,
         "providers": getattr(dec.network, "providers", None),
         "throughput_us_per_round": t["throughput"],
         "throughput_shots_per_s": 1e6 / (t["throughput"] * rounds) if t["throughput"] > 0 else None,

@@ -182,7 +182,7 @@ class PipelineDecoder:
         net = self.model.network
         if self._dtype != torch.float32:
             net = copy.deepcopy(net).to(self._dtype)
-        self._compiled = bool(compile)
+        self.compiled = bool(compile)
         if backend not in BACKENDS:
             raise QecError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend
@@ -286,7 +286,7 @@ class PipelineDecoder:
         """Network input (shots, 4, T, H, W) -> float32 logits, block-wise."""
         return blockwise_forward(
             self.network, x, self.halo, self.block, self.block_batch, out_channels=OUT_CHANNELS,
-            out_dtype=torch.float32, pad_last_batch=self._compiled,
+            out_dtype=torch.float32, pad_last_batch=self.compiled,
         )
 
     @torch.inference_mode()
@@ -449,7 +449,7 @@ class PipelineDecoder:
         network pass can serve them all (:meth:`decode_together`)."""
         layout = hashlib.sha256(self.layout.detector_flat_index.tobytes()).hexdigest()[:16]
         return (self.model.sha256, self.layout.shape, layout, str(self.device), self.precision, self.block,
-                self.block_batch, self.backend, self._compiled)
+                self.block_batch, self.backend, self.compiled)
 
     @staticmethod
     def decode_together(decoders: Sequence["PipelineDecoder"], events: np.ndarray,

@@ -216,14 +216,17 @@ class ColumnCounts:
 @dataclasses.dataclass(frozen=True)
 class FolderScore:
     """Every column on one folder's shots (the first ``shots`` of them; of those only the
-    ``half`` ones, even or odd by index, when ``half`` is set)."""
+    ``half`` ones, even or odd by index, when ``half`` is set).
 
-    name: str
-    path: str
-    distance: int
-    rounds: int
-    center: tuple[int, int] | None
-    basis: str
+    Attributes:
+        folder: the folder scored (its name, path, distance, rounds, center and basis).
+        shots: shots scored.
+        decoders: each column's counts, by column name.
+        from_csv: the counts were read from a CSV of an earlier run, not decoded.
+        half: ``"even"``, ``"odd"`` or None (all shots).
+    """
+
+    folder: ExperimentFolder
     shots: int
     decoders: Mapping[str, ColumnCounts]
     from_csv: bool = False
@@ -231,13 +234,14 @@ class FolderScore:
 
     @property
     def patch(self) -> tuple[int, tuple[int, int] | None, str]:
-        return (self.distance, self.center, self.basis)
+        return (self.folder.distance, self.folder.center, self.folder.basis)
 
     def to_json(self) -> dict[str, Any]:
         """The folder's counts as a JSON-ready dict."""
         return {
-            "name": self.name, "d": self.distance, "rounds": self.rounds,
-            "center": None if self.center is None else list(self.center), "basis": self.basis, "shots": self.shots,
+            "name": self.folder.name, "d": self.folder.distance, "rounds": self.folder.rounds,
+            "center": None if self.folder.center is None else list(self.folder.center), "basis": self.folder.basis,
+            "shots": self.shots,
             "half": self.half,
             "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails),
                              "seconds": round(c.seconds, 4)}
@@ -457,10 +461,7 @@ def score_folder(
 
 def _score(folder: ExperimentFolder, shots: int, counts: Mapping[str, ColumnCounts], from_csv: bool = False,
            half: str | None = None):
-    return FolderScore(
-        name=folder.name, path=folder.path, distance=folder.distance, rounds=folder.rounds, center=folder.center,
-        basis=folder.basis, shots=shots, decoders=dict(counts), from_csv=from_csv, half=half,
-    )
+    return FolderScore(folder=folder, shots=shots, decoders=dict(counts), from_csv=from_csv, half=half)
 
 
 def _rows(score: FolderScore, ids: Mapping[str, str], skip: Iterable[str] = ()) -> list[sinter.TaskStats]:
@@ -493,7 +494,7 @@ def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[st
     return _score(folder, prepared.shots, prepared.decode(), half=half), prepared.ids
 
 
-def score_folders(
+def score_hardware(
     folders: Sequence[str | os.PathLike],
     columns: Sequence[Column],
     *,
@@ -502,9 +503,13 @@ def score_folders(
     workers: int = 1,
     out: str | os.PathLike | None = None,
     on_folder: Callable[[FolderScore], None] | None = None,
+    min_rounds: int = MIN_ROUNDS,
+    bootstrap: int = 1000,
+    seed: int = 0,
     half: str | None = None,
-) -> list[FolderScore]:
-    """Every column on every folder, in the folders' order.
+) -> HardwareScores:
+    """Every column on every folder (``folders`` in the folders' order), then each patch's error
+    per round from them (:func:`fit_patches`).
 
     Args:
         folders: experiment folders (checked before any decoding).
@@ -515,6 +520,7 @@ def score_folders(
         out: sinter CSV: every finished folder's rows are appended at once; folders it already
             holds (every column, the same shots) are read from it, not decoded again.
         on_folder: called with each folder's score as it finishes (in finishing order).
+        min_rounds, bootstrap, seed: the patches' decay fits (:func:`fit_patches`).
         half: score only this half (``"even"`` or ``"odd"``, by shot index) of each folder's
             first ``max_shots`` shots; DEMs fitted per half are then fitted on the other one.
 
@@ -541,7 +547,7 @@ def score_folders(
         def finish(score: FolderScore, ids: Mapping[str, str]) -> None:
             if not score.from_csv:
                 sink.write(_rows(score, ids, skip=held))
-            results[score.path] = score
+            results[score.folder.path] = score
             if on_folder is not None:
                 on_folder(score)
 
@@ -563,7 +569,9 @@ def score_folders(
                         fut.cancel()
     finally:
         sink.close()
-    return [results[p] for p in names]
+    scores = [results[p] for p in names]
+    return HardwareScores(folders=tuple(scores),
+                          patches=tuple(fit_patches(scores, min_rounds=min_rounds, bootstrap=bootstrap, seed=seed)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,40 +589,17 @@ def fit_patches(
         by_patch.setdefault(f.patch, []).append(f)
     out = []
     for (d, center, basis), group in by_patch.items():
-        used = sorted((f for f in group if f.rounds >= min_rounds), key=lambda f: f.rounds)
+        used = sorted((f for f in group if f.folder.rounds >= min_rounds), key=lambda f: f.folder.rounds)
         names = [n for n in group[0].decoders if all(n in f.decoders for f in group)]
         fits = {}
         per_shot = {}
         for k, name in enumerate(names):
             fits[name] = fit_decay_interval(
-                [f.rounds for f in used], [f.decoders[name].errors for f in used],
+                [f.folder.rounds for f in used], [f.decoders[name].errors for f in used],
                 [f.decoders[name].shots for f in used], bootstrap=bootstrap, seed=seed + k,
             )
             shots = sum(f.decoders[name].shots for f in used)
             per_shot[name] = sum(f.decoders[name].seconds for f in used) / shots if shots else math.nan
-        out.append(PatchScore(distance=d, center=center, basis=basis, rounds=tuple(f.rounds for f in used),
+        out.append(PatchScore(distance=d, center=center, basis=basis, rounds=tuple(f.folder.rounds for f in used),
                               decoders=fits, seconds_per_shot=per_shot))
     return out
-
-
-def score_hardware(
-    folders: Sequence[str | os.PathLike],
-    columns: Sequence[Column],
-    *,
-    max_shots: int | None = None,
-    custom_decoders: Mapping[str, CustomDecoder] | None = None,
-    workers: int = 1,
-    out: str | os.PathLike | None = None,
-    on_folder: Callable[[FolderScore], None] | None = None,
-    min_rounds: int = MIN_ROUNDS,
-    bootstrap: int = 1000,
-    seed: int = 0,
-    half: str | None = None,
-) -> HardwareScores:
-    """:func:`score_folders`, then :func:`fit_patches`."""
-    scores = score_folders(folders, columns, max_shots=max_shots, custom_decoders=custom_decoders, workers=workers,
-                           out=out, on_folder=on_folder, half=half)
-    return HardwareScores(
-        folders=tuple(scores),
-        patches=tuple(fit_patches(scores, min_rounds=min_rounds, bootstrap=bootstrap, seed=seed)),
-    )

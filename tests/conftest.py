@@ -1,5 +1,9 @@
 """Shared fixtures."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -60,3 +64,20 @@ def make_experiment_folder(tmp_path_factory):
         return str(path)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """benchmark_script(name) -> the module ``benchmarks/<name>.py``, imported from its file
+    (benchmarks are scripts, not a package; their folder goes on ``sys.path``, as when run)."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

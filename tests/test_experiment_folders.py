@@ -98,24 +98,23 @@ def test_a_short_file_is_named(folder_copy, name, cut, message):
         read_experiment_folder(folder_copy)
 
 
-def test_properties_are_checked(folder_copy):
+@pytest.mark.parametrize("edit,message", [
+    (lambda text: text.replace("shots: 2000", "shots: 2001"), "detection_events.b8 is short"),
+    (lambda text: text.replace("circuit_detectors: 24", "circuit_detectors: 25"),
+     "has 24 detectors, .*properties.yml says 25"),
+    (lambda text: text.replace("distance: 3\n", ""), "lacks distance"),
+    (lambda text: text.replace("basis: X", "basis: Y"), "basis must be X or Z"),
+    (lambda text: text + "nested:\n  - 1\n", "line 15: expected a flat 'key: value' line"),
+])
+def test_properties_are_checked(folder_copy, edit, message):
     props = folder_copy / "properties.yml"
-    text = props.read_text()
-    props.write_text(text.replace("shots: 2000", "shots: 2001"))
-    with pytest.raises(ExperimentFolderError, match="detection_events.b8 is short"):
+    props.write_text(edit(props.read_text()))
+    with pytest.raises(ExperimentFolderError, match=message):
         read_experiment_folder(folder_copy)
-    props.write_text(text.replace("circuit_detectors: 24", "circuit_detectors: 25"))
-    with pytest.raises(ExperimentFolderError, match="has 24 detectors, .*properties.yml says 25"):
-        read_experiment_folder(folder_copy)
-    props.write_text(text.replace("distance: 3\n", ""))
-    with pytest.raises(ExperimentFolderError, match="lacks distance"):
-        read_experiment_folder(folder_copy)
-    props.write_text(text.replace("basis: X", "basis: Y"))
-    with pytest.raises(ExperimentFolderError, match="basis must be X or Z"):
-        read_experiment_folder(folder_copy)
-    props.write_text(text + "nested:\n  - 1\n")
-    with pytest.raises(ExperimentFolderError, match="line 15: expected a flat 'key: value' line"):
-        read_experiment_folder(folder_copy)
+
+
+def test_properties_are_flat_yaml(tmp_path):
+    props = tmp_path / "properties.yml"
     props.write_text("# a comment\nshots: '7'\nratio: 0.5\n")
     assert read_properties(str(props)) == {"shots": "7", "ratio": 0.5}
 

@@ -3,9 +3,7 @@ step's output lands in one folder, and an earlier run is never overwritten."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,19 +11,15 @@ from predecoder import load_model
 
 pytestmark = pytest.mark.slow  # runs the GPU script's CPU smoke form (training, benchmarks)
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check_and_train.py"
+
+@pytest.fixture
+def script(benchmark_script):
+    return benchmark_script("gpu_check_and_train")
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("gpu_check_and_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_smoke_run_writes_everything_into_one_folder(tmp_path, capsys):
+def test_smoke_run_writes_everything_into_one_folder(tmp_path, capsys, script):
     out = tmp_path / "run"
-    assert _script().main(["--out", str(out), "--device", "cpu", "--smoke"]) == 0
+    assert script.main(["--out", str(out), "--device", "cpu", "--smoke"]) == 0
     capsys.readouterr()
     for name in ("environment.json", "tests.log", "bench.json", "train.log", "eval.json", "summary.json"):
         assert (out / name).exists(), name
@@ -46,24 +40,24 @@ def test_smoke_run_writes_everything_into_one_folder(tmp_path, capsys):
     assert len({r["shots"] for r in ev["results"].values()}) == 1  # the same shots for all
 
 
-def test_an_earlier_run_is_never_overwritten(tmp_path):
+def test_an_earlier_run_is_never_overwritten(tmp_path, script):
     (tmp_path / "keep.txt").write_text("earlier run")
     with pytest.raises(SystemExit):
-        _script().main(["--out", str(tmp_path), "--device", "cpu", "--smoke"])
+        script.main(["--out", str(tmp_path), "--device", "cpu", "--smoke"])
     assert (tmp_path / "keep.txt").read_text() == "earlier run"
 
 
-def test_the_two_calls_fit_the_lease(capsys):
+def test_the_two_calls_fit_the_lease(capsys, script):
     """One call runs at most 10 minutes; the lease is 15 minutes with the two machine starts."""
-    assert _script().main(["--plan", "--skip", "eval"]) == 0
+    assert script.main(["--plan", "--skip", "eval"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["call1_total"] <= 9 and plan["call2_total"] <= 3
     assert plan["call1_total"] + plan["call2_total"] + plan["machine_starts"] <= 15
 
 
-def test_call_two_evaluates_a_given_model(tmp_path, capsys):
+def test_call_two_evaluates_a_given_model(tmp_path, capsys, script):
     out = tmp_path / "eval"
-    assert _script().main(["--out", str(out), "--device", "cpu", "--smoke", "--eval-model", "small",
+    assert script.main(["--out", str(out), "--device", "cpu", "--smoke", "--eval-model", "small",
                            "--skip", "tests", "bench", "throughput", "train"]) == 0
     capsys.readouterr()
     summary = json.loads((out / "summary.json").read_text())

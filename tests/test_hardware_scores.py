@@ -20,7 +20,6 @@ from qec._hardware_scores import (
     fit_patches,
     hardware_columns,
     score_folder,
-    score_folders,
     score_hardware,
 )
 from qec._statistics import fit_decay_interval
@@ -130,10 +129,10 @@ def test_several_dem_sources_name_their_columns():
 def test_patches_fit_rounds_from_three_and_the_json_contract():
     cols = hardware_columns(["pymatching", "google-tensor-network"], [CircuitDem()])
     scores = score_hardware(FOLDERS, cols, bootstrap=200)
-    assert [f.rounds for f in scores.folders] == [1, 3, 5]
+    assert [f.folder.rounds for f in scores.folders] == [1, 3, 5]
     (patch,) = scores.patches
     assert (patch.distance, patch.center, patch.basis, patch.rounds) == (3, (3, 5), "x", (3, 5))
-    used = [f for f in scores.folders if f.rounds >= 3]
+    used = [f for f in scores.folders if f.folder.rounds >= 3]
     ref = fit_decay_interval([3, 5], [f.decoders["pymatching"].errors for f in used], [2000, 2000],
                              bootstrap=200, seed=0)
     assert patch.decoders["pymatching"] == ref
@@ -155,26 +154,26 @@ def test_patches_fit_rounds_from_three_and_the_json_contract():
 def test_csv_rows_are_written_per_folder_and_a_rerun_reads_them(tmp_path):
     out = tmp_path / "hw.csv"
     cols = hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()])
-    first = score_folders(FOLDERS[:2], cols, max_shots=500, out=out)
+    first = score_hardware(FOLDERS[:2], cols, max_shots=500, out=out, bootstrap=0).folders
     stats = sinter.read_stats_from_csv_files(out)
     assert len(stats) == 4 and {s.shots for s in stats} == {500}
     assert {s.json_metadata["folder"] for s in stats} == {pathlib.Path(p).name for p in FOLDERS[:2]}
-    again = score_folders(FOLDERS, cols, max_shots=500, out=out)
+    again = score_hardware(FOLDERS, cols, max_shots=500, out=out, bootstrap=0).folders
     assert [f.from_csv for f in again] == [True, True, False]
     for a, b in zip(first, again):
         assert {n: (c.errors, dict(c.only_fails)) for n, c in a.decoders.items()} == {
             n: (c.errors, dict(c.only_fails)) for n, c in b.decoders.items()}
     assert len(sinter.read_stats_from_csv_files(out)) == 6  # nothing counted twice
     # Other shots are another result.
-    score_folders(FOLDERS[:1], cols, max_shots=400, out=out)
+    score_hardware(FOLDERS[:1], cols, max_shots=400, out=out, bootstrap=0)
     assert len(sinter.read_stats_from_csv_files(out)) == 8
 
 
 @pytest.mark.slow
 def test_workers_give_the_same_results():
     cols = hardware_columns(["pymatching-correlated", "google-correlated-matching"], [CircuitDem()])
-    one = score_folders(FOLDERS, cols, max_shots=800)
-    two = score_folders(FOLDERS, cols, max_shots=800, workers=2)
+    one = score_hardware(FOLDERS, cols, max_shots=800, bootstrap=0).folders
+    two = score_hardware(FOLDERS, cols, max_shots=800, workers=2, bootstrap=0).folders
     assert [{n: c.errors for n, c in f.decoders.items()} for f in one] == [
         {n: c.errors for n, c in f.decoders.items()} for f in two]
 
@@ -183,16 +182,16 @@ def test_a_z_basis_folder_of_our_own(make_experiment_folder):
     exp = MemoryExperiment(5, 3, 0.005, "z")
     path = make_experiment_folder(exp, shots=1000, seed=9)
     s = score_folder(path, hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()]))
-    assert s.basis == "z" and s.decoders["pymatching"].errors == s.decoders["google-pymatching"].errors > 0
+    assert s.folder.basis == "z" and s.decoders["pymatching"].errors == s.decoders["google-pymatching"].errors > 0
     assert s.decoders["pymatching"].only_fails["google-pymatching"] == 0
 
 
 def test_bad_input_fails_before_decoding(tmp_path):
     cols = hardware_columns(["no-such-decoder"], [CircuitDem()])
     with pytest.raises(ValueError, match="unknown decoder 'no-such-decoder'"):
-        score_folders(FOLDERS, cols)
+        score_hardware(FOLDERS, cols)
     with pytest.raises(ValueError, match="listed twice"):
-        score_folders([FOLDERS[0], FOLDERS[0]], hardware_columns(["pymatching"], [CircuitDem()]))
+        score_hardware([FOLDERS[0], FOLDERS[0]], hardware_columns(["pymatching"], [CircuitDem()]))
     other = tmp_path / "other.dem"
     MemoryExperiment(3, 3, 0.001, "x").dem().to_file(other)
     with pytest.raises(ExperimentFolderError, match="DEM file .*other.dem's detector 0 sits at"):

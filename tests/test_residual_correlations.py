@@ -4,23 +4,16 @@ pipelines are the pipeline's own."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "residual_correlations.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("residual_correlations", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+import pytest
 
 
-def test_the_accounting_adds_up(make_model_file):
-    mod = _module()
+@pytest.fixture
+def mod(benchmark_script):
+    return benchmark_script("residual_correlations")
+
+
+def test_the_accounting_adds_up(make_model_file, mod):
     model = make_model_file(4, {"threshold": 0.0})
     r = mod.run(3, 2, 0.01, "x", model, shots=300, seed=5)
     assert sum(r["removed_by_kind"].values()) == r["events"]["removed"] > 0
@@ -37,14 +30,13 @@ def test_the_accounting_adds_up(make_model_file):
     assert "isolated fired XZ errors" in mod.summary(r)
 
 
-def test_its_residual_pipeline_is_the_pipelines(make_model_file):
+def test_its_residual_pipeline_is_the_pipelines(make_model_file, mod):
     """The residual and plain-matching predictions equal PipelineDecoder's own on the same shots."""
     import stim
 
     from predecoder import PipelineDecoder
     from qec import MemoryExperiment
 
-    mod = _module()
     model = make_model_file(4, {"threshold": 0.0})
     exp = MemoryExperiment(3, 2, 0.01, "x")
     dem = exp.dem()
