@@ -29,6 +29,12 @@ from experiments.cli import UsageError
 from qec._circuits import BASES
 from qec._noise import NOISE_MODELS
 
+# Flags passed to run_bench as they are: the benchmark's own, and the pipeline's options.
+BENCH_FLAGS = ("rounds", "noise", "basis", "shots", "device", "model", "repeats", "warmup", "seed", "latency_decodes",
+               "latency_path", "decoder")
+PIPELINE_FLAGS = ("block_rounds", "block_space", "block_batch", "precision", "compile", "threshold", "matching_workers",
+                  "backend")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``qec bench`` flags."""
@@ -79,14 +85,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     rows = []
     for d, p, batch in itertools.product(args.distance, args.p, args.batch):
-        row = run_bench(
-            distance=d, p=p, rounds=args.rounds, noise=args.noise, basis=args.basis, batch=batch, shots=args.shots,
-            device=args.device, model=args.model, repeats=args.repeats, warmup=args.warmup,
-            block_rounds=args.block_rounds, block_space=args.block_space, block_batch=args.block_batch,
-            precision=args.precision, compile=args.compile, seed=args.seed, threshold=args.threshold,
-            latency_decodes=args.latency_decodes, matching_workers=args.matching_workers, backend=args.backend,
-            latency_path=args.latency_path, decoder=args.decoder,
-        )
+        row = run_bench(d, p, batch=batch, **{k: getattr(args, k) for k in BENCH_FLAGS + PIPELINE_FLAGS})
         rows.append(row)
         if not args.json:
             if len(rows) == 1:

@@ -61,11 +61,7 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
 
     if args.decoder not in DECODER_CHOICES:
         raise UsageError(f"unknown decoder {args.decoder!r}; choose from {', '.join(DECODER_CHOICES)}")
-    try:
-        dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
-    except ValueError as e:
-        raise UsageError(f"cannot build a matchable detector error model from {args.circuit}: "
-                         f"{str(e).strip().splitlines()[0]}") from None
+    dem = matchable_dem(circuit, args.circuit)
     options = {}
     pre = args.decoder.startswith("predecoder")
     given = {"--model": args.model, "--threshold": args.threshold, "--block-rounds": args.block_rounds,
@@ -87,6 +83,15 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
         raise UsageError(f"{args.circuit} is not a rotated surface-code memory circuit the pre-decoder can map: {e}") from None
 
 
+def matchable_dem(circuit: stim.Circuit, path: str) -> stim.DetectorErrorModel:
+    """``circuit``'s DEM, decomposed for matching; a :class:`UsageError` naming ``path`` when it cannot be."""
+    try:
+        return circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    except ValueError as e:
+        raise UsageError(f"cannot build a matchable detector error model from {path}: "
+                         f"{str(e).strip().splitlines()[0]}") from None
+
+
 def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
     """The model file a pre-decoder reads (the shipped default's file without --model)."""
     if not args.decoder.startswith("predecoder"):
@@ -96,8 +101,8 @@ def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
     return (model_path(args.model),)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Decode ``--dets`` into ``--out`` (:func:`qec.decode_file`); returns the exit status."""
+def check_arguments(args: argparse.Namespace) -> None:
+    """:class:`UsageError` for the first flag out of range or input file missing."""
     if args.dets_format not in IN_FORMATS:
         raise UsageError(f"unknown --dets-format {args.dets_format!r}; choose from {', '.join(IN_FORMATS)}")
     if args.out_format not in OUT_FORMATS:
@@ -106,16 +111,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     if args.chunk_shots < 1:
         raise UsageError(f"--chunk-shots must be >= 1, got {args.chunk_shots}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be >= 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if os.path.isdir(args.dets):
         raise UsageError(f"--dets {args.dets} is a directory")
     if not os.path.exists(args.dets):
         raise UsageError(f"--dets {args.dets} does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Decode ``--dets`` into ``--out`` (:func:`qec.decode_file`); returns the exit status."""
+    check_arguments(args)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
     inputs = (args.dets, args.circuit, *model_inputs(args))
     check_output_path(args.out, inputs=inputs, what="--out")
     circuit = read_circuit(args.circuit)

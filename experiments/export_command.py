@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Export the model to ONNX (checked against torch with ONNX Runtime when installed); returns the exit status."""
+def check_arguments(args: argparse.Namespace) -> None:
+    """:class:`UsageError` for the first flag out of range (or onnx not installed)."""
     if args.format not in EXPORT_FORMATS:
         raise UsageError(f"unknown --format {args.format!r}; choose from {', '.join(EXPORT_FORMATS)}")
     if importlib.util.find_spec("onnx") is None:
@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: directory {out_dir} does not exist")
     if not 13 <= args.opset <= 21:
         raise UsageError(f"--opset must be in 13..21, got {args.opset}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export the model to ONNX (checked against torch with ONNX Runtime when installed); returns the exit status."""
+    check_arguments(args)
     from predecoder._export import export_onnx, verify_onnx
     from predecoder._model_file import load_model
 

@@ -19,6 +19,7 @@ The work is :func:`qec._hardware_scores.score_hardware`; this module parses, pri
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -103,9 +104,27 @@ def dem_sources(choices: list[str]) -> list:
     return out
 
 
-def check_arguments(args: argparse.Namespace) -> tuple[list[str], dict, list, list[str], list[str]]:
-    """The folders, custom decoders, columns, our decoders' names and the input files, with every
-    flag checked (:class:`UsageError` for the first that is wrong) before anything is decoded."""
+@dataclasses.dataclass(frozen=True)
+class CheckedFlags:
+    """What :func:`check_arguments` makes of the flags.
+
+    Attributes:
+        folders: the experiment folders (parents of folders expanded).
+        custom: plug-in decoders by name (--decoder-module).
+        columns: the decoder-and-DEM columns to score (:func:`qec._hardware_scores.hardware_columns`).
+        ours: the decoders that are not Google's predictions.
+        inputs: every file read (folders' files, DEM files): no output may overwrite one.
+    """
+
+    folders: list[str]
+    custom: dict
+    columns: list
+    ours: list[str]
+    inputs: list[str]
+
+
+def check_arguments(args: argparse.Namespace) -> CheckedFlags:
+    """Every flag checked (:class:`UsageError` for the first that is wrong) before anything is decoded."""
     if args.max_shots is not None and args.max_shots < 1:
         raise UsageError(f"--max-shots must be >= 1, got {args.max_shots}")
     if args.workers < 1:
@@ -133,30 +152,31 @@ def check_arguments(args: argparse.Namespace) -> tuple[list[str], dict, list, li
         check_writable(args.out)
     if args.plot is not None:
         check_output_path(args.plot, inputs, what="--plot")
-    return folders, custom, columns, ours, inputs
+    return CheckedFlags(folders=folders, custom=custom, columns=columns, ours=ours, inputs=inputs)
 
 
 def run(args: argparse.Namespace) -> int:
     """Score the decoders on the folders' shots and print the table (or JSON); returns the exit status."""
-    folders, custom, columns, ours, inputs = check_arguments(args)
+    flags = check_arguments(args)
     from qec import read_experiment_folder, score_hardware
     from qec._hardware_scores import check_columns
 
     # Shots a DEM or model was fitted on are refused before anything is decoded.
-    check_columns([read_experiment_folder(f) for f in folders], columns, custom, args.half)
-    report_model(args.model, ours, set())
+    check_columns([read_experiment_folder(f) for f in flags.folders], flags.columns, flags.custom, args.half)
+    report_model(args.model, flags.ours, set())
     t0 = time.perf_counter()
 
     def progress(score) -> None:
         how = "from the CSV" if score.from_csv else f"{time.perf_counter() - t0:.1f} s"
-        print(f"qec hardware: {score.name}: {score.shots} shots ({how})", file=sys.stderr, flush=True)
+        print(f"qec hardware: {score.folder.name}: {score.shots} shots ({how})", file=sys.stderr, flush=True)
 
     scores = score_hardware(
-        folders, columns, max_shots=args.max_shots, custom_decoders=custom, workers=args.workers, out=args.out,
+        flags.folders, flags.columns, max_shots=args.max_shots, custom_decoders=flags.custom, workers=args.workers,
+        out=args.out,
         on_folder=progress, min_rounds=args.min_rounds, bootstrap=args.bootstrap, half=args.half,
     )
     if args.plot is not None:
-        plot_hardware(scores, args.plot, inputs)
+        plot_hardware(scores, args.plot, flags.inputs)
     if args.json:
         json.dump(scores.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -184,10 +204,10 @@ def print_tables(scores, file=None, reference: str | None = None) -> None:
     width = max([len(n) for n in names] + [10])
     print(f"{'folder':<36}{'d':>3}{'r':>4}{'shots':>8}  " + "  ".join(f"{n:>{width}}" for n in names), file=file)
     for f in scores.folders:
-        print(f"{f.name:<36}{f.distance:>3}{f.rounds:>4}{f.shots:>8}  "
+        print(f"{f.folder.name:<36}{f.folder.distance:>3}{f.folder.rounds:>4}{f.shots:>8}  "
               + "  ".join(f"{f.decoders[n].errors:>{width}}" for n in names), file=file)
     for p in scores.patches:
-        used = [f for f in scores.folders if f.patch == (p.distance, p.center, p.basis) and f.rounds in p.rounds]
+        used = [f for f in scores.folders if f.patch == (p.distance, p.center, p.basis) and f.folder.rounds in p.rounds]
         half = used[0].half if used else None
         print(f"\npatch d={p.distance} center {_center(p.center)} basis {p.basis}"
               f"{'' if half is None else f', {half} shots'}: error per round, fit of "
@@ -231,10 +251,10 @@ def plot_hardware(scores, path: str, inputs) -> None:
     markers = "osD^v<>phX*"
     for ax, p in zip(axes[0], patches):
         folders = sorted((f for f in scores.folders if f.patch == (p.distance, p.center, p.basis)),
-                         key=lambda f: f.rounds)
+                         key=lambda f: f.folder.rounds)
         for k, (name, fit) in enumerate(p.decoders.items()):
             color, marker = colors[k % len(colors)], markers[k % len(markers)]
-            r = np.array([f.rounds for f in folders])
+            r = np.array([f.folder.rounds for f in folders])
             fits = [fit_ler(f.decoders[name].errors, f.decoders[name].shots) for f in folders]
             best = np.array([x.best for x in fits])
             err = np.array([[x.best - x.low for x in fits], [x.high - x.best for x in fits]])

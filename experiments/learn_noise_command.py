@@ -77,10 +77,7 @@ def run(args: argparse.Namespace) -> int:
     return _run_simulated(args)
 
 
-def _run_experiment(args) -> int:
-    from noise_learning._experiment_dems import learn_folder_dem
-    from qec._experiment_folders import read_experiment_folder
-
+def _check_experiment_flags(args) -> None:
     if args.circuit or args.dets or args.distance is not None:
         raise UsageError("--experiment reads its circuit and shots from the folder: leave out --circuit, --dets "
                          "and --distance")
@@ -90,6 +87,13 @@ def _run_experiment(args) -> int:
         raise UsageError("--experiment supports --estimator correlations only")
     if args.max_shots is not None and args.max_shots < 2:
         raise UsageError(f"--max-shots must be >= 2, got {args.max_shots}")
+
+
+def _run_experiment(args) -> int:
+    from noise_learning._experiment_dems import learn_folder_dem
+    from qec._experiment_folders import read_experiment_folder
+
+    _check_experiment_flags(args)
     folder = read_experiment_folder(args.experiment)
     inputs = [folder.file(name) for name in os.listdir(folder.path)]
     check_output_path(args.out, inputs, what="--out")
@@ -107,22 +111,42 @@ def _run_experiment(args) -> int:
         "method": model.method, "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3),
         "out": args.out,
     }
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"estimated {len(model.mechanisms)} mechanisms from the {model.shots} {args.half} shots of "
-              f"{folder.name} ({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote {args.out} "
-              f"(decode the {'odd' if args.half == 'even' else 'even'} shots with it)")
+    _print_learned(args, out, f"estimated {len(model.mechanisms)} mechanisms from the {model.shots} {args.half} "
+                   f"shots of {folder.name} ({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote "
+                   f"{args.out} (decode the {'odd' if args.half == 'even' else 'even'} shots with it)")
     return 0
 
 
-def _run_files(args) -> int:
+def _print_learned(args, out: dict, line: str) -> None:
+    print(json.dumps(out) if args.json else line)
+
+
+def _read_dets(args, num_detectors: int):
+    """--dets as bit-packed events, uint8 (shots, ceil(num_detectors / 8)), checked."""
     import stim
 
-    from noise_learning._correlations import estimate_dem
-    from qec._circuit_files import read_circuit
     from qec._shot_files import check_b8_file
+
+    if os.path.isdir(args.dets):
+        raise UsageError(f"--dets {args.dets} is a directory")
+    if not os.path.exists(args.dets):
+        raise UsageError(f"--dets {args.dets} does not exist")
+    if args.dets_format == "b8":
+        check_b8_file(args.dets, num_detectors)
+    try:
+        events = stim.read_shot_data_file(path=args.dets, format=args.dets_format, num_detectors=num_detectors,
+                                          bit_packed=True)
+    except ValueError as e:
+        raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
+    if events.shape[0] == 0:
+        raise UsageError(f"{args.dets} holds no shots")
+    return events
+
+
+def _run_files(args) -> int:
+    from noise_learning._correlations import estimate_dem
     from noise_learning._structure import structure_from_circuit
+    from qec._circuit_files import read_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
@@ -130,22 +154,8 @@ def _run_files(args) -> int:
         raise UsageError("file mode supports --estimator correlations only")
     circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
-    if os.path.isdir(args.dets):
-        raise UsageError(f"--dets {args.dets} is a directory")
-    if not os.path.exists(args.dets):
-        raise UsageError(f"--dets {args.dets} does not exist")
-    if args.dets_format == "b8":
-        check_b8_file(args.dets, circuit.num_detectors)
     t0 = time.perf_counter()
-    try:
-        events = stim.read_shot_data_file(
-            path=args.dets, format=args.dets_format, num_detectors=circuit.num_detectors,
-            bit_packed=True,
-        )
-    except ValueError as e:
-        raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
-    if events.shape[0] == 0:
-        raise UsageError(f"{args.dets} holds no shots")
+    events = _read_dets(args, circuit.num_detectors)
     # A DEM written to a file (for correlated decoding or for training data) carries the
     # hyperedges by default.
     order = 4 if args.order is None else args.order
@@ -156,18 +166,13 @@ def _run_files(args) -> int:
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,
         "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3), "out": args.out,
     }
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"estimated {len(model.mechanisms)} mechanisms from {model.shots} shots "
-              f"({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote {args.out}")
+    _print_learned(args, out, f"estimated {len(model.mechanisms)} mechanisms from {model.shots} shots "
+                              f"({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote {args.out}")
     return 0
 
 
 def _run_simulated(args) -> int:
     from qec import MemoryExperiment
-
-    from noise_learning._comparison import LearnedDemUndecodable, compare_learned_dem
 
     if args.train_shots < 1 or args.test_shots < 1:
         raise UsageError("--train-shots and --test-shots must be positive")
@@ -175,8 +180,28 @@ def _run_simulated(args) -> int:
     exp = MemoryExperiment(args.distance, rounds, args.p, args.basis, args.noise,
                            scale_qubits=tuple(tuple(s) for s in args.scale_qubit))
     nominal = MemoryExperiment(args.distance, rounds, args.p, args.basis, args.noise)
+    result = _compare(args, exp, nominal)
+    if args.out:
+        write_bytes(args.out, str(result.learned).encode() + b"\n", what="--out")
+    out: dict = {
+        "d": args.distance, "rounds": rounds, "p": args.p, "noise": args.noise, "basis": args.basis,
+        "seed": args.seed, "scale": [list(s) for s in args.scale_qubit], "train_shots": args.train_shots,
+        "test_shots": args.test_shots, **result.summary(),
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print_comparison(out, result)
+    return 0
+
+
+def _compare(args, exp, nominal):
+    """:func:`compare_learned_dem` with the flags; its failures as :class:`UsageError` (a learned DEM
+    that cannot decode is still written to --out)."""
+    from noise_learning._comparison import LearnedDemUndecodable, compare_learned_dem
+
     try:
-        result = compare_learned_dem(
+        return compare_learned_dem(
             exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots, seed=args.seed,
             estimator=args.estimator, order=args.order, correlated=args.correlated,
         )
@@ -191,18 +216,6 @@ def _run_simulated(args) -> int:
             f"the DEM learned from {e.train_shots} shots cannot decode the test shots ({e.zeroed} mechanisms "
             f"estimated at zero leave syndromes unmatchable); give more --train-shots (10^4 or more)"
         ) from None
-    if args.out:
-        write_bytes(args.out, str(result.learned).encode() + b"\n", what="--out")
-    out: dict = {
-        "d": args.distance, "rounds": rounds, "p": args.p, "noise": args.noise, "basis": args.basis,
-        "seed": args.seed, "scale": [list(s) for s in args.scale_qubit], "train_shots": args.train_shots,
-        "test_shots": args.test_shots, **result.summary(),
-    }
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print_comparison(out, result)
-    return 0
 
 
 def print_comparison(out: dict, result) -> None:

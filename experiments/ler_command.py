@@ -139,6 +139,18 @@ def custom_decoders(args: argparse.Namespace) -> dict:
 
 def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[LerTask]:
     """The sweep's tasks; ``UsageError``/``ValueError`` on bad input."""
+    check_sweep_flags(args, custom)
+    scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
+    tasks = []
+    for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
+        for r in [resolve_rounds(spec, d) for spec in args.rounds or [("rel", 0)]]:
+            exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
+            tasks.append(LerTask(exp, tuple(args.decoders)))
+    return tasks
+
+
+def check_sweep_flags(args: argparse.Namespace, custom: dict | None = None) -> None:
+    """:class:`UsageError` for the first decoder, coordinate or limit out of range."""
     known = [*DECODERS, *PREDECODERS, *(n for n in (custom or {}) if n not in DECODERS and n not in PREDECODERS)]
     for name in args.decoders:
         if name not in known:
@@ -167,38 +179,17 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
-    scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
-    tasks = []
-    for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
-        for r in [resolve_rounds(spec, d) for spec in args.rounds or [("rel", 0)]]:
-            exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
-            tasks.append(LerTask(exp, tuple(args.decoders)))
-    return tasks
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the LER sweep and print the table (or JSON); returns the exit status."""
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
-    processes = args.workers  # this machine's decoding processes, for the memory estimate
-    if args.cluster is not None:
-        from qec._cluster import ClusterAddress, import_distributed
-
-        if args.workers != 1:
-            raise UsageError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
-        processes = ClusterAddress.parse(args.cluster).local_workers or 1  # a remote cluster's workers are elsewhere
-        import_distributed()
+    processes = local_processes(args)
     custom = custom_decoders(args)
     tasks = build_tasks(args, custom)
     if args.out is not None:
-        model = None
-        if any(name in PREDECODERS for name in args.decoders):
-            from predecoder._model_catalog import model_path
-
-            model = model_path(args.model)
-        check_output_path(args.out, inputs=(model, args.dem), what="--out")
-        read_csv_stats(args.out)  # a malformed CSV fails before any sampling
-        check_writable(args.out)
+        check_out_flag(args)
     check_tasks_fit(tasks, processes)  # before building anything: sizes the machine cannot hold
     for t in tasks:  # unknown coordinates etc. fail before any sampling
         t.experiment.circuit()
@@ -216,6 +207,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(results)
     return 0
+
+
+def local_processes(args: argparse.Namespace) -> int:
+    """This machine's decoding processes (for the memory estimate): --workers, or a local
+    cluster's workers (a remote cluster's are elsewhere: 1); --cluster's address and package checked."""
+    if args.cluster is None:
+        return args.workers
+    from qec._cluster import ClusterAddress, import_distributed
+
+    if args.workers != 1:
+        raise UsageError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
+    processes = ClusterAddress.parse(args.cluster).local_workers or 1
+    import_distributed()
+    return processes
+
+
+def check_out_flag(args: argparse.Namespace) -> None:
+    """--out is no input (the model, --dem), a readable sinter CSV if it exists, and writable."""
+    model = None
+    if any(name in PREDECODERS for name in args.decoders):
+        from predecoder._model_catalog import model_path
+
+        model = model_path(args.model)
+    check_output_path(args.out, inputs=(model, args.dem), what="--out")
+    read_csv_stats(args.out)  # a malformed CSV fails before any sampling
+    check_writable(args.out)
 
 
 def report_model(model: str | None, decoders, noises) -> None:

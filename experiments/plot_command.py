@@ -71,6 +71,19 @@ def run(args: argparse.Namespace) -> int:
     fmt = image_format(args.out)
     if args.out != "-":  # before reading anything: never over an input, never a directory
         check_output_path(args.out, inputs=args.inputs, what="--out")
+    groups = read_series(args)
+    image = draw(groups, fmt, per_round=args.per_round)
+    if args.out == "-":
+        sys.stdout.buffer.write(image)
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(args.out, image, inputs=args.inputs, what="--out")
+    print(f"qec plot: wrote {'stdout' if args.out == '-' else args.out} ({fmt})", file=sys.stderr)
+    return 0
+
+
+def read_series(args: argparse.Namespace) -> dict[tuple, list]:
+    """The --in CSVs' rows by series (:func:`group_series`); a note on stderr for rows without p."""
     stats = []
     for path in args.inputs:
         file_stats = read_csv_stats(path)
@@ -87,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if skipped:
         print(f"qec plot: skipped {skipped} row(s) without 'p' in their metadata", file=sys.stderr)
+    return groups
 
+
+def draw(groups: dict[tuple, list], fmt: str, *, per_round: bool = False) -> bytes:
+    """The plot of ``groups`` (:func:`group_series`) as an image in format ``fmt``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         ax=ax,
         stats=[s for rows in groups.values() for s in rows if s.shots > 0],
         x_func=lambda s: s.json_metadata["p"],
-        failure_units_per_shot_func=(lambda s: s.json_metadata["r"]) if args.per_round else (lambda s: 1),
+        failure_units_per_shot_func=(lambda s: s.json_metadata["r"]) if per_round else (lambda s: 1),
         group_func=lambda s: label_of[id(s)],
         plot_args_func=lambda k, label, _: {"color": colors[order[label] % len(colors)],
                                              "marker": markers[order[label] % len(markers)]},
@@ -119,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("physical error rate p")
-    ax.set_ylabel("logical error rate per round" if args.per_round else "logical error rate per shot")
+    ax.set_ylabel("logical error rate per round" if per_round else "logical error rate per shot")
     ax.grid(True, which="both", alpha=0.3)
     if ax.lines:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
@@ -130,13 +147,7 @@ def run(args: argparse.Namespace) -> int:
         fig.savefig(image, format=fmt)
     finally:
         plt.close(fig)
-    if args.out == "-":
-        sys.stdout.buffer.write(image.getvalue())
-        sys.stdout.buffer.flush()
-    else:
-        write_bytes(args.out, image.getvalue(), inputs=args.inputs, what="--out")
-    print(f"qec plot: wrote {'stdout' if args.out == '-' else args.out} ({fmt})", file=sys.stderr)
-    return 0
+    return image.getvalue()
 
 
 def image_format(out: str) -> str:

@@ -57,8 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start from this model file's weights (same preset; new optimizer and schedule)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train a pre-decoder into ``--out`` and print the outcome; returns the exit status."""
+# Flags that are TrainConfig fields of the same name.
+CONFIG_FLAGS = ("rounds", "p", "noise", "preset", "steps", "samples", "minutes", "batch", "lr", "optimizer", "pos_weight",
+                "seed", "val_shots", "val_every", "threads", "bf16", "compile", "sampler", "out", "init", "channels_last",
+                "fused_optimizer", "select_by")
+
+
+def check_data_flags(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...], str | None, int]:
+    """(circuits, DEMs, DEM path, distance) from --circuit/--dem or --distance/--p/--dem, checked."""
     if args.resume and args.overwrite:
         raise QecError("--resume continues the run in --out, --overwrite replaces it: give one")
     circuits, dems, dem_path, distance = (), (), None, args.distance
@@ -81,19 +87,23 @@ def run(args: argparse.Namespace) -> int:
         if args.dem and len(args.dem) > 1:
             raise QecError("several --dem files need their circuits: --circuit, one per DEM")
         dem_path = args.dem[0] if args.dem else None
+    return circuits, dems, dem_path, distance
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train a pre-decoder into ``--out`` and print the outcome; returns the exit status."""
+    circuits, dems, dem_path, distance = check_data_flags(args)
     with distributed(str(resolve_device(args.device))) as device:
-        cfg = TrainConfig(
-            distance=distance, rounds=args.rounds, p=args.p, noise=args.noise, dem_path=dem_path,
-            circuits=circuits, dems=dems,
-            preset=args.preset, steps=args.steps, samples=args.samples, minutes=args.minutes,
-            batch=args.batch, lr=args.lr, optimizer=args.optimizer, pos_weight=args.pos_weight,
-            device=device, seed=args.seed, val_shots=args.val_shots, val_every=args.val_every,
-            threads=args.threads, bf16=args.bf16, compile=args.compile, sampler=args.sampler, out=args.out,
-            init=args.init, channels_last=args.channels_last, fused_optimizer=args.fused_optimizer,
-            select_by=args.select_by,
-        )
+        cfg = TrainConfig(distance=distance, dem_path=dem_path, circuits=circuits, dems=dems, device=device,
+                          **{k: getattr(args, k) for k in CONFIG_FLAGS})
         state = train(cfg, resume=args.resume, overwrite=args.overwrite,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
+    print_outcome(state, args)
+    return 0
+
+
+def print_outcome(state, args: argparse.Namespace) -> None:
+    """The run's one-line summary on stdout."""
     if state.last_validation:
         v = state.last_validation
         print(
@@ -104,4 +114,3 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(f"trained {state.samples} samples in {state.seconds:.0f} s; model: {args.out}/last.safetensors")
-    return 0

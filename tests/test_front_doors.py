@@ -119,3 +119,19 @@ def test_packages_declare_their_types(package):
     from pathlib import Path
 
     assert (Path(importlib.import_module(package).__file__).parent / "py.typed").is_file()
+
+
+def test_command_modules_only_parse_and_print():
+    """In the CLI package, a function over 30 lines declares or checks flags, or prints or plots:
+    the work lives in the library packages."""
+    import ast
+    from pathlib import Path
+
+    allowed = ("add_arguments", "check_", "print_", "plot_", "draw")
+    long_workers = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno + 1 > 30:
+                if not node.name.startswith(allowed):
+                    long_workers.append(f"{path.name}:{node.lineno} {node.name}")
+    assert long_workers == []
