@@ -38,7 +38,7 @@ def main() -> None:
             parser.error(f"no hot qubits chosen for d={d} (have {sorted(HOT)})")
         cfg = ClosedLoopConfig(distance=d, p=p, hot=HOT[d], out=f"{args.out}/d{d}_p{p}", samples=args.samples,
                                learn_shots=args.learn_shots, test_shots=args.test_shots, threads=args.threads)
-        rows.append(run_closed_loop(cfg, log=lambda m: print(m, file=sys.stderr, flush=True)))
+        rows.append(run_closed_loop(cfg, log=lambda m: print(m, file=sys.stderr, flush=True)).to_json())
     if args.json:
         json.dump({"points": rows}, sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -60,7 +60,7 @@ def uniform(args) -> None:
             tr, dets, obs = _sample(exp, args.train_shots, test, seed=100 * d + int(p * 1e4))
             dems = {"true": exp.dem()}
             for method in ("pairwise", "hyperedge"):
-                dems[method] = CorrelationEstimator(structure, method).fit(tr, bit_packed=True).dem()
+                dems[method] = CorrelationEstimator(structure, method=method).fit(tr, bit_packed=True).dem()
             for corr in (False, True):
                 res = paired_ler(dets, obs, dems, correlated=corr)
                 zp = paired_difference(res["pairwise"], res["true"])["z"]
@@ -119,7 +119,7 @@ def efficiency(args) -> None:
     print("|---|---|---|---|---|---|")
     for n in (10**3, 10**4, 10**5, 10**6):
         out = {}
-        models = {m: CorrelationEstimator(structure, m).fit(pool[:n], bit_packed=True) for m in ("pairwise", "hyperedge")}
+        models = {m: CorrelationEstimator(structure, method=m).fit(pool[:n], bit_packed=True) for m in ("pairwise", "hyperedge")}
         res = paired_ler(dets, obs, {m: x.dem() for m, x in models.items()})
         res_c = paired_ler(dets, obs, {"hyperedge": models["hyperedge"].dem()}, correlated=True)
         for k, r in res.items():
@@ -145,7 +145,7 @@ def timing(args) -> None:
         t_sample = time.perf_counter() - t0
         for method in ("pairwise", "hyperedge"):
             t0 = time.perf_counter()
-            est = CorrelationEstimator(structure, method)
+            est = CorrelationEstimator(structure, method=method)
             model = est.fit(tr, bit_packed=True)
             t_est = time.perf_counter() - t0
             t0 = time.perf_counter()

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         init=None if args.init == "none" else args.init, lr=args.lr, seed=args.seed, threads=args.threads,
     )
     cfg.experiment.circuit()  # bad distance, p or coordinates fail before any work
-    summary = run_closed_loop(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    result = run_closed_loop(cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = result.to_json()
     if args.json:
         json.dump(summary, sys.stdout, indent=1)
         sys.stdout.write("\n")

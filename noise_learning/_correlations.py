@@ -156,7 +156,7 @@ class CorrelationEstimator:
 
     METHODS = ("pairwise", "hyperedge")
 
-    def __init__(self, structure: DemStructure, method: str = "pairwise", max_order: int = 4,
+    def __init__(self, structure: DemStructure, *, method: str = "pairwise", max_order: int = 4,
                  pool_rounds: bool = False, end_layers: int = 2):
         if method not in self.METHODS:
             raise QecError(f"method must be one of {', '.join(self.METHODS)}, got {method!r}")
@@ -281,7 +281,7 @@ class CorrelationEstimator:
     # -- counting ---------------------------------------------------------------------------------
 
     def counts(
-        self, events: np.ndarray, bit_packed: bool = False, chunk_shots: int = _CHUNK_SHOTS
+        self, events: np.ndarray, *, bit_packed: bool = False, chunk_shots: int = _CHUNK_SHOTS
     ) -> tuple[np.ndarray, int]:
         """Odd-parity counts of every needed detector set (``self.sets``) and the shot count."""
         total = np.zeros(len(self.sets), dtype=np.int64)
@@ -408,6 +408,7 @@ class SlidingWindowEstimator:
 def estimate_dem(
     events: np.ndarray,
     structure: DemStructure,
+    *,
     method: str = "pairwise",
     bit_packed: bool = False,
 ) -> EstimatedModel:

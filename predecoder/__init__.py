@@ -8,7 +8,7 @@ from predecoder._model_file import LoadedModel, ModelFileError, load_model, save
 from predecoder._device import resolve_device
 from predecoder._decoders import PipelineDecoderFactory, ler_decoders
 from predecoder._pipeline import PipelineDecoder
-from predecoder._closed_loop import ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import ClosedLoopConfig, ClosedLoopResult, run_closed_loop
 from predecoder._train_config import TrainConfig, TrainState
 from predecoder._training import train
 
@@ -26,6 +26,7 @@ def sinter_decoders(model=None, **options):
 __all__ = [
     "DEFAULT_MODEL",
     "ClosedLoopConfig",
+    "ClosedLoopResult",
     "PRESETS",
     "SHIPPED_MODELS",
     "LoadedModel",

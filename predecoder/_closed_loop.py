@@ -31,7 +31,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from noise_learning import DEM_KINDS, DemStructure, estimate_dem
 from predecoder._decoders import ler_decoders
@@ -39,7 +39,7 @@ from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec import LerTask, MemoryExperiment, collect_ler
+from qec import LerResult, LerTask, MemoryExperiment, collect_ler
 from qec._decoders import DECODERS, WithDem
 from qec._dem_files import read_dem
 from qec._errors import QecError
@@ -170,10 +170,61 @@ def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
     write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
 
 
-def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class ClosedLoopResult:
+    """What :func:`run_closed_loop` measured on one point.
+
+    Attributes:
+        config: the run's configuration.
+        init_sha256: the warm start's sha256 (None: trained from scratch).
+        models: each DEM kind's trained model, its sha256 (``"true"``, ``"learned"``, ``"nominal"``).
+        results: ``"pymatching-<kind>"`` and ``"pipeline-<kind>"``, each on the same test shots.
+        seconds: wall seconds, ``"total"`` and ``"evaluation"``.
+    """
+
+    config: ClosedLoopConfig
+    init_sha256: str | None
+    models: Mapping[str, str]
+    results: Mapping[str, LerResult]
+    seconds: Mapping[str, float]
+
+    def gap_closed(self, decoder: str) -> float | None:
+        """How much of the nominal-to-true gap in errors learning closes for ``decoder``
+        (``"pymatching"`` or ``"pipeline"``): (nominal - learned) / (nominal - true); None
+        when nominal and true made as many errors."""
+        nominal, learned, true = (self.results[f"{decoder}-{k}"].errors for k in ("nominal", "learned", "true"))
+        return None if nominal == true else (nominal - learned) / (nominal - true)
+
+    def to_json(self) -> dict[str, Any]:
+        """The point as a JSON-ready dict (what ``results.json`` holds)."""
+        def versus(a: str, b: str) -> dict[str, Any]:
+            c = self.results[a].versus(self.results[b])
+            return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z, "ratio": c.errors_b / max(1, c.errors_a)}
+
+        rows = {}
+        for name, r in self.results.items():
+            j = r.to_json()
+            rows[name] = {k: j[k] for k in ("shots", "errors", "ler", "ler_low", "ler_high", "only_fails")}
+        return {
+            "config": dataclasses.asdict(self.config),
+            "init_sha256": self.init_sha256,
+            "models": dict(self.models),
+            "experiment": self.config.experiment.json_metadata(),
+            "results": rows,
+            "gap_closed": {"matcher": self.gap_closed("pymatching"), "pipeline": self.gap_closed("pipeline")},
+            "paired": {
+                "pipeline_learned_vs_nominal": versus("pipeline-learned", "pipeline-nominal"),
+                "pipeline_learned_vs_true": versus("pipeline-learned", "pipeline-true"),
+                "pymatching_learned_vs_nominal": versus("pymatching-learned", "pymatching-nominal"),
+            },
+            "seconds": dict(self.seconds),
+        }
+
+
+def run_closed_loop(cfg: ClosedLoopConfig, *, log: Callable[[str], None] | None = None) -> ClosedLoopResult:
     """Learn, train three pre-decoders, decode the same fresh shots; returns (and writes into
-    ``cfg.out``/results.json) LER with 95% intervals and paired counts for every decoder, and
-    how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
+    ``cfg.out``/results.json, :meth:`ClosedLoopResult.to_json`) every decoder's result on the same
+    shots, and how much of the nominal-to-true gap learning closes for the matcher and for the pipeline.
     A rerun with the same arguments resumes; with others it is a :class:`qec.QecError` (see the module)."""
     if log is None:  # progress lines on stderr (stdout stays the caller's)
         def log(line: str) -> None:
@@ -195,7 +246,7 @@ def run_closed_loop(cfg: ClosedLoopConfig, log: Callable[[str], None] | None = N
         return _run(cfg, out, log)
 
 
-def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> ClosedLoopResult:
     t0 = time.perf_counter()
     init = _pin_init(cfg, out)
     dems = _write_dems(cfg, out, log)
@@ -209,33 +260,12 @@ def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> dict[s
     t_eval = time.perf_counter()
     results = collect_ler([LerTask(cfg.experiment, names)], max_shots=cfg.test_shots, seed=cfg.seed + 7_777,
                           custom_decoders=custom)
-    by = {r.decoder: r for r in results}
-    rows = {}
-    for name, r in by.items():
-        j = r.to_json()
-        rows[name] = {k: j[k] for k in ("shots", "errors", "ler", "ler_low", "ler_high", "only_fails")}
-
-    def closed(prefix: str) -> float | None:
-        nom, lea, tru = (by[f"{prefix}-{k}"].errors for k in ("nominal", "learned", "true"))
-        return None if nom == tru else (nom - lea) / (nom - tru)
-
-    def versus(a: str, b: str) -> dict[str, Any]:
-        c = by[a].versus(by[b])
-        return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z, "ratio": c.errors_b / max(1, c.errors_a)}
-
-    summary = {
-        "config": dataclasses.asdict(cfg),
-        "init_sha256": None if init is None else load_model(init).sha256,
-        "models": {kind: load_model(models[kind]).sha256 for kind in KINDS},
-        "experiment": cfg.experiment.json_metadata(),
-        "results": rows,
-        "gap_closed": {"matcher": closed("pymatching"), "pipeline": closed("pipeline")},
-        "paired": {
-            "pipeline_learned_vs_nominal": versus("pipeline-learned", "pipeline-nominal"),
-            "pipeline_learned_vs_true": versus("pipeline-learned", "pipeline-true"),
-            "pymatching_learned_vs_nominal": versus("pymatching-learned", "pymatching-nominal"),
-        },
-        "seconds": {"total": round(time.perf_counter() - t0, 1), "evaluation": round(time.perf_counter() - t_eval, 1)},
-    }
-    write_bytes(out / "results.json", (json.dumps(summary, indent=1) + "\n").encode(), what="results")
-    return summary
+    result = ClosedLoopResult(
+        config=cfg,
+        init_sha256=None if init is None else load_model(init).sha256,
+        models={kind: load_model(models[kind]).sha256 for kind in KINDS},
+        results={r.decoder: r for r in results},
+        seconds={"total": round(time.perf_counter() - t0, 1), "evaluation": round(time.perf_counter() - t_eval, 1)},
+    )
+    write_bytes(out / "results.json", (json.dumps(result.to_json(), indent=1) + "\n").encode(), what="results")
+    return result

@@ -55,7 +55,7 @@ class PipelineDecoderFactory:
         return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
 
 
-def ler_decoders(model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
+def ler_decoders(*, model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
     """``predecoder`` and ``predecoder-correlated`` (plain or correlated PyMatching on the
     residual) and ``predecoder-weighted`` (neural-weighted matching) for
     ``qec._ler.collect_ler(..., custom_decoders=...)`` and ``qec ler --custom-decoders

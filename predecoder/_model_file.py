@@ -224,7 +224,7 @@ def load_model_bytes(data: bytes, name: str = "model") -> tuple[PreDecoderCNN, d
     return network, meta
 
 
-def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> LoadedModel:
+def load_model(path: str | os.PathLike | None = None, *, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model file, or a shipped model by name (``"small"``, ``"fast"``; the default
     when ``path`` is None; see :mod:`predecoder._model_catalog`).
 

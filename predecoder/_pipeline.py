@@ -364,7 +364,7 @@ class PipelineDecoder:
 
     # -----------------------------------------------------------------------------------------
 
-    def decode_batch(self, events: np.ndarray, return_residual: bool = False, bit_packed: bool = False):
+    def decode_batch(self, events: np.ndarray, *, return_residual: bool = False, bit_packed: bool = False):
         """Detection events -> observable predictions.
 
         Args:

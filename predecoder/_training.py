@@ -93,6 +93,7 @@ def _dist_info() -> tuple[int, int, bool]:
 
 def train(
     cfg: TrainConfig,
+    *,
     resume: bool = False,
     log: Callable[[str], None] | None = None,
     progress: bool = False,

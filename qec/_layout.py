@@ -257,7 +257,7 @@ class SpaceTimeLayout:
         """Bit-packed uint8 (shots, ceil(N / 8)) (Stim's little-endian order) -> bool (shots, N)."""
         return unpack_bits(check_shots(events, self.num_detectors, bit_packed=True), self.num_detectors)
 
-    def to_grid(self, events: np.ndarray, bit_packed: bool = False, with_masks: bool = True) -> np.ndarray:
+    def to_grid(self, events: np.ndarray, *, bit_packed: bool = False, with_masks: bool = True) -> np.ndarray:
         """Detection events -> float32 tensor (shots, 4, T, H, W) (or (shots, 2, ...) without masks).
 
         Args:

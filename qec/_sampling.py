@@ -109,6 +109,7 @@ class LabeledSampler:
         self,
         dem: stim.DetectorErrorModel,
         correction_basis: CorrectionBasis,
+        *,
         seed: int | None = None,
         method: str = "sparse",
     ):

@@ -20,7 +20,8 @@ HOT = ((3.0, 3.0, 5.0),)
 def test_tiny_closed_loop_end_to_end_and_resume(tmp_path):
     cfg = ClosedLoopConfig(distance=3, p=0.004, hot=HOT, out=str(tmp_path), learn_shots=20_000, samples=1024,
                            test_shots=3000, preset="tiny", init=None, val_shots=400)
-    summary = run_closed_loop(cfg, log=lambda m: None)
+    result = run_closed_loop(cfg, log=lambda m: None)
+    summary = result.to_json()
     names = {f"{d}-{k}" for d in ("pymatching", "pipeline") for k in ("true", "learned", "nominal")}
     assert set(summary["results"]) == names
     assert len({r["shots"] for r in summary["results"].values()}) == 1  # the same shots for all six
@@ -30,10 +31,12 @@ def test_tiny_closed_loop_end_to_end_and_resume(tmp_path):
     # Hot spots: the nominal DEM's matching is worse than the true one's on the same shots.
     r = summary["results"]
     assert r["pymatching-nominal"]["errors"] > r["pymatching-true"]["errors"]
+    assert summary["gap_closed"]["matcher"] == result.gap_closed("pymatching")
+    assert result.results["pipeline-learned"].shots == r["pipeline-learned"]["shots"]
     assert json.loads((tmp_path / "results.json").read_text())["results"] == summary["results"]
     # A rerun resumes: the learned DEM and finished trainings are reused.
     learned = (tmp_path / "learned.dem").read_bytes()
-    again = run_closed_loop(cfg, log=lambda m: None)
+    again = run_closed_loop(cfg, log=lambda m: None).to_json()
     assert (tmp_path / "learned.dem").read_bytes() == learned and again["results"] == summary["results"]
 
 

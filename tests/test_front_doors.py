@@ -20,7 +20,7 @@ FRONT_DOORS = {
     },
     "predecoder": {
         "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
-        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig",
+        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig", "ClosedLoopResult",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
         "save_model", "shipped_models", "ShippedModel", "sinter_decoders", "train", "run_closed_loop",
     },

@@ -150,7 +150,7 @@ def test_hot_spot_edges_ranked_highest():
     assert len(hot_set) >= 10
     dets = exp.circuit().compile_detector_sampler(seed=7).sample(100_000)
     for method in ("pairwise", "hyperedge"):
-        learned = CorrelationEstimator(DemStructure.from_dem(nominal.dem()), method).fit(dets)
+        learned = CorrelationEstimator(DemStructure.from_dem(nominal.dem()), method=method).fit(dets)
         # Rank by the learned probability relative to the single global (nominal) model.
         ratio = {e: p / base[e] for e, p in learned.edge_probabilities().items()}
         top = set(hot_edges(ratio, len(hot_set)))
