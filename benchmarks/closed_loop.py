@@ -13,7 +13,8 @@ import argparse
 import json
 import sys
 
-from predecoder._closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
+from predecoder import ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import KINDS
 
 HOT = {
     5: ((3.0, 3.0, 5.0), (5.0, 7.0, 5.0), (7.0, 5.0, 5.0)),

@@ -123,8 +123,7 @@ def evaluate(old: str, new: str, spec: dict, device: str, seed: int) -> dict:
     """The shipped model and the new one (each as ``predecoder`` and ``predecoder-weighted``),
     plain and correlated PyMatching, all on the same fresh shots."""
     from predecoder import ler_decoders, load_model
-    from qec import LerTask, MemoryExperiment, collect_ler
-    from qec._statistics import paired_z
+    from qec import LerTask, MemoryExperiment, collect_ler, paired_z
 
     custom = {}
     for tag, model in (("old", old), ("new", new)):

@@ -17,8 +17,7 @@ import time
 
 import sinter
 
-from qec._circuits import MemoryExperiment
-from qec._ler import LerTask, collect_ler
+from qec import LerTask, MemoryExperiment, collect_ler
 
 # Shots per run chosen so that each side takes a few seconds on one core.
 DEFAULT_SHOTS = {5: 1_000_000, 7: 400_000, 9: 200_000, 11: 100_000, 13: 50_000}

@@ -22,11 +22,15 @@ import time
 
 import numpy as np
 
-from qec import MemoryExperiment
-from noise_learning._comparison import compare_learned_dem
-from noise_learning._correlations import CorrelationEstimator, SlidingWindowEstimator
+from noise_learning import (
+    CorrelationEstimator,
+    DemStructure,
+    SlidingWindowEstimator,
+    compare_learned_dem,
+    graph_edge_probabilities,
+)
 from noise_learning._evaluate import edge_error_stats, paired_difference, paired_ler
-from noise_learning._structure import DemStructure, graph_edge_probabilities
+from qec import MemoryExperiment
 
 RESULTS: pathlib.Path | None = None
 

@@ -20,11 +20,16 @@ import time
 
 import torch
 
-from qec import MemoryExperiment
-from noise_learning._correlations import CorrelationEstimator
+from noise_learning import CorrelationEstimator, DemStructure
 from noise_learning._evaluate import edge_error_stats, paired_difference, paired_ler
-from noise_learning._network import DEFAULT_NOISE_NET, load_noise_net, predict_noise, save_noise_net, train_noise_net
-from noise_learning._structure import DemStructure
+from noise_learning._network import (
+    DEFAULT_NOISE_NET,
+    load_noise_net,
+    predict_noise,
+    save_noise_net,
+    train_noise_net,
+)
+from qec import MemoryExperiment
 
 
 def _fmt(r) -> str:

@@ -17,8 +17,7 @@ import json
 import torch
 
 from predecoder import ler_decoders
-from qec import LerTask, MemoryExperiment, collect_ler
-from qec._statistics import paired_z
+from qec import LerTask, MemoryExperiment, collect_ler, paired_z
 
 
 def main() -> None:

@@ -31,11 +31,10 @@ import json
 
 import numpy as np
 import scipy.sparse as sp
+from _experiment_flags import experiment_parser, rounds_for
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment, PyMatchingDecoder
-
-from _experiment_flags import experiment_parser, rounds_for
 
 KINDS = ("xz", "x", "z")
 

@@ -15,11 +15,10 @@ import json
 
 import numpy as np
 import torch
+from _experiment_flags import experiment_parser, rounds_for
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment
-
-from _experiment_flags import experiment_parser, rounds_for
 
 THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 

@@ -15,7 +15,7 @@ import json
 import tempfile
 import time
 
-from predecoder._training import TrainConfig, train
+from predecoder import TrainConfig, train
 
 VARIANTS = {
     "adamw lr 2e-3 (default)": {},

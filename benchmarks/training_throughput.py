@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from predecoder._model import PreDecoderCNN, resolve_preset
+from predecoder import PreDecoderCNN, resolve_preset
 from qec import CorrectionBasis, LabeledSampler, MemoryExperiment, SpaceTimeLayout
 
 VARIANT_PARTS = ("base", "channels-last", "fused", "torch-sampler")

@@ -21,12 +21,11 @@ import json
 
 import numpy as np
 import torch
+from _experiment_flags import experiment_parser, rounds_for
 
 from predecoder import PipelineDecoder
 from predecoder._pipeline import MAX_WEIGHT
 from qec import LabeledSampler, MemoryExperiment, PyMatchingDecoder, fit_ler, paired_z
-
-from _experiment_flags import experiment_parser, rounds_for
 
 
 def logits_of(dec: PipelineDecoder, events: np.ndarray, chunk: int = 2000) -> torch.Tensor:

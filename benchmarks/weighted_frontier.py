@@ -27,11 +27,10 @@ import time
 
 import numpy as np
 import torch
+from _experiment_flags import experiment_parser, rounds_for
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment, PyMatchingDecoder, fit_ler, paired_z
-
-from _experiment_flags import experiment_parser, rounds_for
 
 REFERENCE = "pymatching-correlated"
 

@@ -26,8 +26,8 @@ import sys
 import torch
 
 from experiments.cli import UsageError
-from qec._circuits import BASES
-from qec._noise import NOISE_MODELS
+from predecoder import PREDECODER_NAMES
+from qec import BASES, NOISE_MODELS
 
 # Flags passed to run_bench as they are: the benchmark's own, and the pipeline's options.
 BENCH_FLAGS = ("rounds", "noise", "basis", "shots", "device", "model", "repeats", "warmup", "seed", "latency_decodes",
@@ -70,8 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PyMatching in N worker processes, overlapped with the network (throughput mode)")
     parser.add_argument("--latency-decodes", type=int, default=1000,
                         help="single-shot decodes for the latency percentiles at batch 1 (default 1000; 0: none)")
-    parser.add_argument("--decoder", default="predecoder", choices=("predecoder", "predecoder-correlated",
-                                                                    "predecoder-weighted"),
+    parser.add_argument("--decoder", default="predecoder", choices=tuple(PREDECODER_NAMES),
                         help="pre-decoder composition (default predecoder: PyMatching on the residual; "
                              "predecoder-weighted: neural-weighted matching on the events)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")

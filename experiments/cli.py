@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from qec._errors import QecError
+from qec import QecError
 from qec._interrupts import Terminated, sigterm_as_interrupt
 
 # subcommand -> (module in this package, one-line help)

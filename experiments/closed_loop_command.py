@@ -12,7 +12,8 @@ import json
 import sys
 
 from experiments.cli import UsageError
-from predecoder._closed_loop import KINDS, ClosedLoopConfig, run_closed_loop
+from predecoder import ClosedLoopConfig, run_closed_loop
+from predecoder._closed_loop import KINDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

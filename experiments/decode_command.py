@@ -21,12 +21,13 @@ import sys
 import stim
 
 from experiments.cli import UsageError, refuse_unused_flags
+from predecoder import PREDECODER_NAMES
+from qec import DECODERS, decode_file
 from qec._circuit_files import read_circuit
-from qec._file_decoding import decode_file
 from qec._output_files import check_output_path
 from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file
 
-DECODER_CHOICES = ("predecoder", "predecoder-correlated", "predecoder-weighted", "pymatching", "pymatching-correlated")
+DECODER_CHOICES = (*PREDECODER_NAMES, *DECODERS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,8 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
     """The decoder ``--decoder`` names for ``circuit`` (its DEM decomposed for matching), with the
     pre-decoder's flags checked."""
-    from qec._decoders import get_decoder
-    from qec._layout import LayoutError
+    from qec import LayoutError, get_decoder
 
     if args.decoder not in DECODER_CHOICES:
         raise UsageError(f"unknown decoder {args.decoder!r}; choose from {', '.join(DECODER_CHOICES)}")
@@ -96,7 +96,7 @@ def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
     """The model file a pre-decoder reads (the shipped default's file without --model)."""
     if not args.decoder.startswith("predecoder"):
         return ()
-    from predecoder._model_catalog import model_path
+    from predecoder import model_path
 
     return (model_path(args.model),)
 

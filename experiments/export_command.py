@@ -44,8 +44,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export the model to ONNX (checked against torch with ONNX Runtime when installed); returns the exit status."""
     check_arguments(args)
+    from predecoder import load_model
     from predecoder._export import export_onnx, verify_onnx
-    from predecoder._model_file import load_model
 
     model = load_model(args.model)
     summary = export_onnx(model, args.out, opset=args.opset)

@@ -27,12 +27,17 @@ import sys
 import time
 
 from experiments.cli import UsageError
-from experiments.ler_command import PREDECODERS, add_decoder_arguments, decoder_mapping, report_model
-from qec._decoders import DECODERS
+from experiments.ler_command import (
+    add_decoder_arguments,
+    decoder_mapping,
+    report_model,
+)
+from predecoder import PREDECODER_NAMES
+from qec import DECODERS, GOOGLE_DECODERS, hardware_columns, read_csv_stats
 from qec._experiment_folders import PROPERTIES
-from qec._hardware_scores import GOOGLE_DECODERS, MIN_ROUNDS, CircuitDem, FileDem, PijDem, hardware_columns
+from qec._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
 from qec._output_files import atomic_output, check_output_path
-from qec._stats_csv import check_writable, read_csv_stats
+from qec._stats_csv import check_writable
 
 DEM_CHOICES = ("circuit", "pij", "learned", "learned-per-round")
 DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
@@ -43,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folders", nargs="+", metavar="FOLDER",
                         help="experiment folders (or a folder holding experiment folders)")
     parser.add_argument("--decoders", nargs="+", default=list(DEFAULT_DECODERS),
-                        help=f"decoders compared on the same shots: ours ({', '.join([*DECODERS, *PREDECODERS])}, "
+                        help=f"decoders compared on the same shots: ours ({', '.join([*DECODERS, *PREDECODER_NAMES])}, "
                              f"or names from --custom-decoders) and the folders' recorded predictions "
                              f"({', '.join(GOOGLE_DECODERS)}); default: {' '.join(DEFAULT_DECODERS)}")
     parser.add_argument("--dem", nargs="+", default=["circuit"], metavar="DEM",
@@ -94,7 +99,7 @@ def dem_sources(choices: list[str]) -> list:
         elif c == "pij":
             out.append(PijDem())
         elif c in ("learned", "learned-per-round"):
-            from noise_learning._experiment_dems import LearnedDem
+            from noise_learning import LearnedDem
 
             out.append(LearnedDem(pool_rounds=c == "learned"))
         elif os.path.isfile(c):
@@ -135,7 +140,7 @@ def check_arguments(args: argparse.Namespace) -> CheckedFlags:
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     folders = expand_folders(args.folders)
     custom = decoder_mapping(args)
-    known = [*DECODERS, *PREDECODERS, *GOOGLE_DECODERS, *(n for n in custom if n not in DECODERS and n not in PREDECODERS)]
+    known = [*DECODERS, *PREDECODER_NAMES, *GOOGLE_DECODERS, *(n for n in custom if n not in DECODERS and n not in PREDECODER_NAMES)]
     for name in args.decoders:
         if name not in known:
             raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
@@ -241,7 +246,7 @@ def plot_hardware(scores, path: str, inputs) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from qec._statistics import fit_ler
+    from qec import fit_ler
 
     patches = list(scores.patches)
     if not patches:

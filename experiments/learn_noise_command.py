@@ -90,8 +90,8 @@ def _check_experiment_flags(args) -> None:
 
 
 def _run_experiment(args) -> int:
-    from noise_learning._experiment_dems import learn_folder_dem
-    from qec._experiment_folders import read_experiment_folder
+    from noise_learning import learn_folder_dem
+    from qec import read_experiment_folder
 
     _check_experiment_flags(args)
     folder = read_experiment_folder(args.experiment)
@@ -144,8 +144,7 @@ def _read_dets(args, num_detectors: int):
 
 
 def _run_files(args) -> int:
-    from noise_learning._correlations import estimate_dem
-    from noise_learning._structure import structure_from_circuit
+    from noise_learning import estimate_dem, structure_from_circuit
     from qec._circuit_files import read_circuit
 
     if not (args.circuit and args.dets and args.out):
@@ -198,7 +197,8 @@ def _run_simulated(args) -> int:
 def _compare(args, exp, nominal):
     """:func:`compare_learned_dem` with the flags; its failures as :class:`UsageError` (a learned DEM
     that cannot decode is still written to --out)."""
-    from noise_learning._comparison import LearnedDemUndecodable, compare_learned_dem
+    from noise_learning import compare_learned_dem
+    from noise_learning._comparison import LearnedDemUndecodable
 
     try:
         return compare_learned_dem(

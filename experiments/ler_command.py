@@ -16,15 +16,23 @@ import os
 import sys
 
 from experiments.cli import UsageError, refuse_unused_flags
-from qec._circuits import BASES, MemoryExperiment
-from qec._decoders import DECODERS, WithDem, decoder_factory, load_custom_decoders
+from predecoder import PREDECODER_NAMES
+from qec import (
+    BASES,
+    DECODERS,
+    NOISE_MODELS,
+    LerResult,
+    LerTask,
+    MemoryExperiment,
+    collect_ler,
+    read_csv_stats,
+)
+from qec._decoders import WithDem, decoder_factory, load_custom_decoders
 from qec._dem_files import read_dem
-from qec._ler import check_tasks_fit, collect_ler
-from qec._ler_result import LerResult, LerTask
+from qec._ler import check_tasks_fit
 from qec._output_files import check_output_path
 from qec._pairing import NotPaired, compare
-from qec._stats_csv import check_writable, read_csv_stats
-from qec._noise import NOISE_MODELS
+from qec._stats_csv import check_writable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", nargs="+", default=["depolarizing"],
                         help=f"noise models ({', '.join(NOISE_MODELS)}; default depolarizing)")
     parser.add_argument("--decoders", nargs="+", default=["pymatching"],
-                        help=f"decoders compared on the same shots ({', '.join([*DECODERS, *PREDECODERS])}, or "
+                        help=f"decoders compared on the same shots ({', '.join([*DECODERS, *PREDECODER_NAMES])}, or "
                              f"names from --custom-decoders)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="shots per point and decoder, CSV rows included (default 100000 "
@@ -98,14 +106,13 @@ def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
 
 
 # The pre-decoder's names (predecoder.ler_decoders); torch is imported only when one is asked for.
-PREDECODERS = ("predecoder", "predecoder-correlated", "predecoder-weighted")
 
 
 def decoder_mapping(args: argparse.Namespace) -> dict:
     """The decoders beyond qec's own (:func:`add_decoder_arguments`): the pre-decoder's (with
     --model and --threshold) when asked for, then those of every --custom-decoders MODULE:FUNCTION."""
     out: dict = {}
-    if any(name in PREDECODERS for name in args.decoders):
+    if any(name in PREDECODER_NAMES for name in args.decoders):
         from predecoder import ler_decoders, resolve_device
         from predecoder._device import parse_device
         from predecoder._pipeline import PRECISIONS
@@ -120,7 +127,7 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
                                 precision=args.precision or "fp32"))
     else:
         refuse_unused_flags({"--model": args.model, "--threshold": args.threshold, "--device": args.device,
-                             "--precision": args.precision}, f"the pre-decoder ({', '.join(PREDECODERS)})",
+                             "--precision": args.precision}, f"the pre-decoder ({', '.join(PREDECODER_NAMES)})",
                             ", ".join(args.decoders))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
@@ -151,7 +158,7 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
 
 def check_sweep_flags(args: argparse.Namespace, custom: dict | None = None) -> None:
     """:class:`UsageError` for the first decoder, coordinate or limit out of range."""
-    known = [*DECODERS, *PREDECODERS, *(n for n in (custom or {}) if n not in DECODERS and n not in PREDECODERS)]
+    known = [*DECODERS, *PREDECODER_NAMES, *(n for n in (custom or {}) if n not in DECODERS and n not in PREDECODER_NAMES)]
     for name in args.decoders:
         if name not in known:
             raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
@@ -226,8 +233,8 @@ def local_processes(args: argparse.Namespace) -> int:
 def check_out_flag(args: argparse.Namespace) -> None:
     """--out is no input (the model, --dem), a readable sinter CSV if it exists, and writable."""
     model = None
-    if any(name in PREDECODERS for name in args.decoders):
-        from predecoder._model_catalog import model_path
+    if any(name in PREDECODER_NAMES for name in args.decoders):
+        from predecoder import model_path
 
         model = model_path(args.model)
     check_output_path(args.out, inputs=(model, args.dem), what="--out")

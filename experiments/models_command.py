@@ -10,8 +10,7 @@ import argparse
 import json
 import sys
 
-from predecoder import shipped_models
-from predecoder._model_file import load_model
+from predecoder import load_model, shipped_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,10 +15,10 @@ import sys
 from collections import defaultdict
 
 from experiments.cli import UsageError
-from qec._output_files import check_output_path, write_bytes
-from qec._stats_csv import read_csv_stats
-from qec._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
+from qec import read_csv_stats
 from qec._noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
+from qec._output_files import check_output_path, write_bytes
+from qec._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from predecoder._model import PRESETS
-from predecoder._device import resolve_device
+from predecoder import PRESETS, TrainConfig, resolve_device, train
 from predecoder._train_config import SELECT_BY
-from predecoder._training import OPTIMIZERS, TrainConfig, distributed, train
-from qec._errors import QecError
+from predecoder._training import OPTIMIZERS, distributed
+from qec import QecError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -44,10 +44,11 @@ import numpy as np
 import torch
 
 from predecoder._blockwise import gather_windows, make_plan
-from predecoder._model import OUT_CHANNELS
+from predecoder._decoder_names import PREDECODER_NAMES
 from predecoder._device import resolve_device
 from predecoder._latency_path import LatencyPath
-from predecoder._pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
+from predecoder._model import OUT_CHANNELS
+from predecoder._pipeline import PipelineDecoder
 from qec._bit_packing import pack_bits
 from qec._circuits import MemoryExperiment
 from qec._errors import QecError
@@ -215,7 +216,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
 
-    ``decoder`` is a pre-decoder composition (:data:`predecoder._decoders.PREDECODER_NAMES`).
+    ``decoder`` is a pre-decoder composition (:data:`predecoder.PREDECODER_NAMES`).
     ``pipeline``: the pipeline's own options, passed to :class:`PipelineDecoder` as they are
     (``block_rounds``, ``block_space``, ``block_batch``, ``precision``, ``compile``, ``threshold``,
     ``matching_workers``, ``backend``; its defaults where left out).
@@ -228,8 +229,6 @@ def run_bench(
         raise QecError(f"batch must be >= 1, got {batch}")
     if repeats < 1 or warmup < 0:
         raise QecError("repeats must be >= 1 and warmup >= 0")
-    from predecoder._decoders import PREDECODER_NAMES
-
     if decoder not in PREDECODER_NAMES:
         raise QecError(f"unknown decoder {decoder!r}; choose from {', '.join(PREDECODER_NAMES)}")
     dev = resolve_device(device)

@@ -9,15 +9,12 @@ from typing import Any
 
 import stim
 
-from predecoder._pipeline import DEFAULT_BLOCK_BATCH, DEFAULT_BLOCK_ROUNDS, PipelineDecoder
-
-# Decoder name -> how the pipeline finishes: plain or correlated PyMatching on the residual, or
-# PyMatching on the events with the network's per-shot weights (neural-weighted matching).
-PREDECODER_NAMES = {
-    "predecoder": "pymatching",
-    "predecoder-correlated": "pymatching-correlated",
-    "predecoder-weighted": "pymatching-weighted",
-}
+from predecoder._decoder_names import PREDECODER_NAMES
+from predecoder._pipeline import (
+    DEFAULT_BLOCK_BATCH,
+    DEFAULT_BLOCK_ROUNDS,
+    PipelineDecoder,
+)
 
 
 @dataclasses.dataclass(frozen=True)

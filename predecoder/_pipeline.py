@@ -30,19 +30,19 @@ import stim
 import torch
 
 from predecoder._blockwise import blockwise_forward, make_plan
+from predecoder._decoder_names import GLOBAL_DECODERS
 from predecoder._device import resolve_device
 from predecoder._export import BACKENDS, OnnxRuntimeNetwork
 from predecoder._model import IN_CHANNELS, OUT_CHANNELS
 from predecoder._model_file import LoadedModel, load_model
-from qec._correction_basis import CorrectionBasis
 from qec._bit_packing import check_shots, pack_bits
-from qec._pymatching_decoder import PyMatchingDecoder
+from qec._correction_basis import CorrectionBasis
 from qec._errors import QecError
-from qec._parallel_matching import ParallelMatcher
 from qec._layout import SpaceTimeLayout
+from qec._parallel_matching import ParallelMatcher
+from qec._pymatching_decoder import PyMatchingDecoder
 from qec._weighted_matcher import WeightedMatcher
 
-GLOBAL_DECODERS = ("pymatching", "pymatching-correlated", "pymatching-weighted")
 # Neural weights are clipped to +-MAX_WEIGHT: log((1 - p) / p) = 30 is p = 1e-13 either way.
 MAX_WEIGHT = 30.0
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

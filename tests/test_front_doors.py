@@ -20,7 +20,7 @@ FRONT_DOORS = {
     },
     "predecoder": {
         "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
-        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig", "ClosedLoopResult",
+        "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig", "ClosedLoopResult", "GLOBAL_DECODERS", "PREDECODER_NAMES",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
         "save_model", "shipped_models", "ShippedModel", "sinter_decoders", "train", "run_closed_loop",
     },
@@ -135,3 +135,43 @@ def test_command_modules_only_parse_and_print():
                 if not node.name.startswith(allowed):
                     long_workers.append(f"{path.name}:{node.lineno} {node.name}")
     assert long_workers == []
+
+
+def test_the_command_line_and_benchmarks_take_public_names_from_the_front_doors():
+    """A name a package exports is imported from the package, never from its private module
+    (private modules are imported only for what the front door does not offer)."""
+    import ast
+    from pathlib import Path
+
+    exported = {p: set(importlib.import_module(p).__all__) for p in FRONT_DOORS}
+    root = Path(__file__).resolve().parents[1]
+    by_the_back = []
+    for folder in ("experiments", "benchmarks"):
+        for path in sorted((root / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module and "._" in node.module:
+                    package = node.module.split(".")[0]
+                    names = [a.name for a in node.names if a.name in exported.get(package, ())]
+                    if names:
+                        by_the_back.append(f"{folder}/{path.name}:{node.lineno} {node.module}: {', '.join(names)}")
+    assert by_the_back == []
+
+
+def test_the_pre_decoders_names_and_a_plain_sweep_need_no_torch():
+    """``predecoder.PREDECODER_NAMES`` and ``qec ler`` without a pre-decoder load no torch (its
+    import alone takes seconds); the pre-decoder's names load it on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import predecoder\n"
+        "from experiments.cli import main\n"
+        "assert main(['ler', '-d', '3', '--p', '0.01', '--max-shots', '200', '--decoders', 'pymatching']) == 0\n"
+        "assert set(predecoder.PREDECODER_NAMES) == {'predecoder', 'predecoder-correlated', 'predecoder-weighted'}\n"
+        "assert 'torch' not in sys.modules, 'torch was loaded'\n"
+        "predecoder.PipelineDecoder\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
