@@ -1,6 +1,7 @@
 """Shared fixtures."""
 
 import importlib.util
+import signal
 import sys
 from pathlib import Path
 
@@ -8,6 +9,17 @@ import pytest
 import torch
 
 from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigint_as_from_a_terminal():
+    """The Ctrl-C tests send SIGINT to a command's process group and expect it to stop. A test run
+    started as a background job of a non-interactive shell ignores SIGINT, and every child would
+    inherit that and never stop: such a run handles SIGINT again (children then start with it at
+    its default, as a terminal's foreground job does)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 @pytest.fixture(autouse=True)
