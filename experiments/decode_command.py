@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 
 import stim
@@ -25,7 +24,7 @@ from predecoder import PREDECODER_NAMES
 from qec import DECODERS, decode_file
 from qec._circuit_files import read_circuit
 from qec._output_files import check_output_path
-from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file
+from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file
 
 DECODER_CHOICES = (*PREDECODER_NAMES, *DECODERS)
 
@@ -113,10 +112,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--chunk-shots must be >= 1, got {args.chunk_shots}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    if os.path.isdir(args.dets):
-        raise UsageError(f"--dets {args.dets} is a directory")
-    if not os.path.exists(args.dets):
-        raise UsageError(f"--dets {args.dets} does not exist")
+    check_shot_file(args.dets, "--dets")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from experiments.cli import UsageError
 from experiments.ler_command import (
     add_decoder_arguments,
     decoder_mapping,
+    known_decoders,
     report_model,
 )
 from predecoder import PREDECODER_NAMES
@@ -140,7 +141,7 @@ def check_arguments(args: argparse.Namespace) -> CheckedFlags:
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     folders = expand_folders(args.folders)
     custom = decoder_mapping(args)
-    known = [*DECODERS, *PREDECODER_NAMES, *GOOGLE_DECODERS, *(n for n in custom if n not in DECODERS and n not in PREDECODER_NAMES)]
+    known = known_decoders(custom, *GOOGLE_DECODERS)
     for name in args.decoders:
         if name not in known:
             raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")

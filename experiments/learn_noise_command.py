@@ -125,12 +125,9 @@ def _read_dets(args, num_detectors: int):
     """--dets as bit-packed events, uint8 (shots, ceil(num_detectors / 8)), checked."""
     import stim
 
-    from qec._shot_files import check_b8_file
+    from qec._shot_files import check_b8_file, check_shot_file
 
-    if os.path.isdir(args.dets):
-        raise UsageError(f"--dets {args.dets} is a directory")
-    if not os.path.exists(args.dets):
-        raise UsageError(f"--dets {args.dets} does not exist")
+    check_shot_file(args.dets, "--dets")
     if args.dets_format == "b8":
         check_b8_file(args.dets, num_detectors)
     try:

@@ -105,9 +105,6 @@ def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
     return distance + value if kind == "rel" else value
 
 
-# The pre-decoder's names (predecoder.ler_decoders); torch is imported only when one is asked for.
-
-
 def decoder_mapping(args: argparse.Namespace) -> dict:
     """The decoders beyond qec's own (:func:`add_decoder_arguments`): the pre-decoder's (with
     --model and --threshold) when asked for, then those of every --custom-decoders MODULE:FUNCTION."""
@@ -156,9 +153,16 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
     return tasks
 
 
+def known_decoders(custom: dict | None, *recorded: str) -> list[str]:
+    """The decoder names a command takes: qec's own, the pre-decoder's, ``recorded`` (a hardware
+    folder's predictions), then the custom ones not among them."""
+    ours = [*DECODERS, *PREDECODER_NAMES]
+    return [*ours, *recorded, *(n for n in (custom or {}) if n not in ours)]
+
+
 def check_sweep_flags(args: argparse.Namespace, custom: dict | None = None) -> None:
     """:class:`UsageError` for the first decoder, coordinate or limit out of range."""
-    known = [*DECODERS, *PREDECODER_NAMES, *(n for n in (custom or {}) if n not in DECODERS and n not in PREDECODER_NAMES)]
+    known = known_decoders(custom)
     for name in args.decoders:
         if name not in known:
             raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")

@@ -32,7 +32,7 @@ import numpy as np
 
 from qec._errors import QecError
 from qec._output_files import atomic_output, check_output_path
-from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, read_shots, write_shots
+from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file, read_shots, write_shots
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +83,7 @@ def decode_file(
         raise QecError(f"unknown output format {out_format!r}; choose from {', '.join(OUT_FORMATS)}")
     if chunk_shots < 1:
         raise QecError(f"chunk_shots must be >= 1, got {chunk_shots}")
-    if os.path.isdir(dets_path):
-        raise QecError(f"{dets_path} is a directory")
-    if not os.path.exists(dets_path):
-        raise QecError(f"{dets_path} does not exist")
+    check_shot_file(dets_path)
     inputs = (dets_path, *map(os.fspath, inputs))
     what = out_label or "output"
     check_output_path(out_path, inputs=inputs, what=what)

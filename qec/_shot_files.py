@@ -66,6 +66,16 @@ def check_not_01_text(head: bytes, name: str) -> None:
                             f"(--dets-format 01 reads it)")
 
 
+def check_shot_file(path: str, what: str | None = None) -> None:
+    """Raise :class:`qec.QecError` when ``path`` is a directory or does not exist (``what``, e.g.
+    ``"--dets"``, names it in the message)."""
+    name = path if what is None else f"{what} {path}"
+    if os.path.isdir(path):
+        raise QecError(f"{name} is a directory")
+    if not os.path.exists(path):
+        raise QecError(f"{name} does not exist")
+
+
 def check_b8_file(path: str, num_bits: int, name: str | None = None) -> None:
     """Raise :class:`ShotFileError` unless the file at ``path`` can be b8 shots of ``num_bits``
     bits: a whole number of shots (:func:`check_b8_size`) and not 01 text (:func:`check_not_01_text`)."""
