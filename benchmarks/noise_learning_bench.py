@@ -3,7 +3,7 @@
 Run one part at a time, on one core, niced:
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/noise_learning_bench.py uniform
-    ... hotspot | efficiency | timing | drift | network
+    ... hotspot | efficiency | timing | drift | likelihood
 
 Each part prints a markdown table (and appends JSON lines to ``--jsonl PATH`` when given).
 All DEMs of one row are decoded on the same test shots (paired); intervals are 95% (sinter
@@ -94,7 +94,7 @@ def hotspot(args) -> None:
         for corr in (False, True):
             # The same training and test shots (same seeds) for both rows; each row decodes once.
             c = compare_learned_dem(exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots,
-                                    seed=seed, test_seed=seed + 1, order=4 if corr else 2,
+                                    seed=seed, test_seed=seed + 1, estimator="correlations", order=4 if corr else 2,
                                     correlated=corr, plain=not corr)
             decoding = "correlated" if corr else "plain"
             res = c.decoded[decoding]
@@ -107,6 +107,31 @@ def hotspot(args) -> None:
                    "test": args.test_shots, **{f"ler_{k}": v.ler for k, v in res.items()},
                    **{f"errors_{k}": v.errors for k, v in res.items()}, "z_vs_nominal": z,
                    "edge_stats": c.edge_stats})
+
+
+def likelihood(args) -> None:
+    """The likelihood estimator against the moment estimate it starts from and the true DEM, on
+    hot-spot noise (d=5, three data qubits x5), the same test shots for every DEM."""
+    d, p = 5, args.ps[0]
+    exp = MemoryExperiment(d, d, p, "x", scale_qubits=HOT[d])
+    nominal = MemoryExperiment(d, d, p, "x")
+    print(f"d={d} p={p} x basis, hot data qubits {HOT[d]}, {args.test_shots} test shots, pool_rounds={args.pool}\n")
+    print("| training shots | decoder | true DEM | likelihood | correlations (its start) | z likelihood vs correlations "
+          "| z likelihood vs true | fit seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in args.train_list:
+        seed = 7100 + n % 997
+        c = compare_learned_dem(exp, nominal, train_shots=n, test_shots=args.test_shots, seed=seed,
+                                test_seed=8100, estimator="likelihood", correlated=True, pool_rounds=args.pool)
+        for decoding, res in c.decoded.items():
+            pair = c.paired[decoding]
+            z_corr = pair["learned_vs_correlations"]["z"] if "learned_vs_correlations" in pair else float("nan")
+            start = _fmt(res["correlations"]) if "correlations" in res else "(unmatchable)"
+            print(f"| {n:.0e} | {decoding} | {_fmt(res['true'])} | {_fmt(res['learned'])} | {start} | {z_corr:+.1f} "
+                  f"| {pair['learned_vs_true']['z']:+.1f} | {c.estimate_seconds:.1f} |", flush=True)
+            _save({"part": "likelihood", "d": d, "p": p, "train": n, "test": args.test_shots, "pool": args.pool,
+                   "decoder": decoding, **{f"errors_{k}": v.errors for k, v in res.items()},
+                   "paired": pair, "fit": c.likelihood_fit.to_json(), "seconds": c.estimate_seconds})
 
 
 def efficiency(args) -> None:
@@ -208,12 +233,15 @@ def drift(args) -> None:
 def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = argparse.ArgumentParser()
-    parser.add_argument("part", choices=("uniform", "hotspot", "efficiency", "timing", "drift"))
+    parser.add_argument("part", choices=("uniform", "hotspot", "efficiency", "timing", "drift", "likelihood"))
     parser.add_argument("--train-shots", type=int, default=100_000)
     parser.add_argument("--test-shots", type=int, default=1_000_000)
     parser.add_argument("--shots", type=int, default=1_000_000, help="timing: shots to estimate from")
     parser.add_argument("--distances", type=int, nargs="+", default=[5, 7], help="uniform: distances")
     parser.add_argument("--ps", type=float, nargs="+", default=[0.003, 0.006], help="uniform: noise strengths")
+    parser.add_argument("--train-list", type=int, nargs="+", default=[10_000, 100_000],
+                        help="likelihood: training shot counts")
+    parser.add_argument("--pool", action="store_true", help="likelihood: pool each mechanism over rounds")
     parser.add_argument("--jsonl", type=pathlib.Path, help="append one JSON line per table row here")
     args = parser.parse_args()
     global RESULTS

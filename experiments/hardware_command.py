@@ -40,7 +40,10 @@ from qec._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
 from qec._output_files import atomic_output, check_output_path
 from qec._stats_csv import check_writable
 
-DEM_CHOICES = ("circuit", "pij", "learned", "learned-per-round")
+# learned: the likelihood estimator; learned-correlations: the moment estimator it starts from;
+# -per-round: each round's mechanisms apart instead of pooled over their translates in time.
+LEARNED_DEMS = ("learned", "learned-per-round", "learned-correlations", "learned-correlations-per-round")
+DEM_CHOICES = ("circuit", "pij", *LEARNED_DEMS)
 DEFAULT_DECODERS = ("pymatching", "pymatching-correlated", *GOOGLE_DECODERS)
 
 
@@ -53,9 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"or names from --custom-decoders) and the folders' recorded predictions "
                              f"({', '.join(GOOGLE_DECODERS)}); default: {' '.join(DEFAULT_DECODERS)}")
     parser.add_argument("--dem", nargs="+", default=["circuit"], metavar="DEM",
-                        help="our decoders' DEMs: circuit, pij, learned (noise_learning's estimator on the other "
-                             "half, pooled over rounds; learned-per-round: not pooled), or a DEM file; several give "
-                             "one column per decoder and DEM, named decoder@dem (default: circuit)")
+                        help="our decoders' DEMs: circuit, pij, learned (maximum likelihood on the other half's "
+                             "events, pooled over rounds; learned-per-round: not pooled; learned-correlations[-per-"
+                             "round]: the correlation estimate it starts from), or a DEM file; several give one "
+                             "column per decoder and DEM, named decoder@dem (default: circuit)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="the first N shots of each folder (split into even/odd halves the same way)")
     parser.add_argument("--half", choices=("even", "odd"), default=None,
@@ -99,10 +103,11 @@ def dem_sources(choices: list[str]) -> list:
             out.append(CircuitDem())
         elif c == "pij":
             out.append(PijDem())
-        elif c in ("learned", "learned-per-round"):
+        elif c in LEARNED_DEMS:
             from noise_learning import LearnedDem
 
-            out.append(LearnedDem(pool_rounds=c == "learned"))
+            out.append(LearnedDem(estimator="correlations" if "correlations" in c else "likelihood",
+                                  pool_rounds=not c.endswith("per-round")))
         elif os.path.isfile(c):
             out.append(FileDem(c))
         else:

@@ -56,10 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--train-shots", type=int, default=100_000)
     s.add_argument("--test-shots", type=int, default=100_000)
     s.add_argument("--correlated", action="store_true", help="also decode with correlated PyMatching")
-    parser.add_argument("--estimator", "--method", dest="estimator", default="correlations", choices=("correlations", "network"),
-                        help="correlations (default) or network (the paper's learned estimator); --method is its old name")
+    parser.add_argument("--estimator", "--method", dest="estimator", default="likelihood",
+                        choices=("likelihood", "correlations", "network"),
+                        help="likelihood (default: maximum likelihood over local windows, started from the "
+                             "correlation estimate), correlations (the 2-/3-/4-point moment estimate), or network "
+                             "(the paper's learned estimator, simulated mode only); --method is its old name")
     parser.add_argument("--order", type=int, default=None, choices=(2, 4),
-                        help="correlation order: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges "
+                        help="correlations only: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges "
                              "(default: 4 in file mode and with --correlated, else 2)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -83,8 +86,9 @@ def _check_experiment_flags(args) -> None:
                          "and --distance")
     if args.half is None or args.out is None:
         raise UsageError("--experiment needs --half even|odd and --out")
-    if args.estimator != "correlations":
-        raise UsageError("--experiment supports --estimator correlations only")
+    if args.estimator == "network":
+        raise UsageError("--experiment supports --estimator likelihood or correlations")
+    _check_order(args)
     if args.max_shots is not None and args.max_shots < 2:
         raise UsageError(f"--max-shots must be >= 2, got {args.max_shots}")
 
@@ -98,8 +102,9 @@ def _run_experiment(args) -> int:
     inputs = [folder.file(name) for name in os.listdir(folder.path)]
     check_output_path(args.out, inputs, what="--out")
     t0 = time.perf_counter()
-    model = learn_folder_dem(folder, args.half, max_shots=args.max_shots,
-                             method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round)
+    model = learn_folder_dem(folder, args.half, max_shots=args.max_shots, estimator=args.estimator,
+                             method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round,
+                             progress=True)
     from qec._dem_provenance import FittedOn, provenance_header
 
     # The file says which shots it was estimated from: whatever uses it (decoding, a pre-decoder
@@ -109,12 +114,23 @@ def _run_experiment(args) -> int:
     out = {
         "experiment": folder.path, "half": args.half, "shots": model.shots, "detectors": folder.num_detectors,
         "method": model.method, "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3),
-        "out": args.out,
+        "out": args.out, **_fit_record(model),
     }
     _print_learned(args, out, f"estimated {len(model.mechanisms)} mechanisms from the {model.shots} {args.half} "
                    f"shots of {folder.name} ({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote "
                    f"{args.out} (decode the {'odd' if args.half == 'even' else 'even'} shots with it)")
     return 0
+
+
+def _check_order(args) -> None:
+    if args.estimator == "likelihood" and args.order == 2:
+        raise UsageError("--estimator likelihood fits the 3-/4-point hyperedges too: leave out --order 2 "
+                         "(or give --estimator correlations)")
+
+
+def _fit_record(model) -> dict:
+    """The likelihood fit's JSON record under ``likelihood_fit`` (nothing for the moment estimates)."""
+    return {} if model.likelihood_fit is None else {"likelihood_fit": model.likelihood_fit.to_json()}
 
 
 def _print_learned(args, out: dict, line: str) -> None:
@@ -141,26 +157,27 @@ def _read_dets(args, num_detectors: int):
 
 
 def _run_files(args) -> int:
-    from noise_learning import estimate_dem, structure_from_circuit
+    from noise_learning import learn_dem, structure_from_circuit
     from qec._circuit_files import read_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")
-    if args.estimator != "correlations":
-        raise UsageError("file mode supports --estimator correlations only")
+    if args.estimator == "network":
+        raise UsageError("file mode supports --estimator likelihood or correlations")
+    _check_order(args)
     circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
     t0 = time.perf_counter()
     events = _read_dets(args, circuit.num_detectors)
     # A DEM written to a file (for correlated decoding or for training data) carries the
     # hyperedges by default.
-    order = 4 if args.order is None else args.order
-    method = "pairwise" if order == 2 else "hyperedge"
-    model = estimate_dem(events, structure, method=method, bit_packed=True)
+    model = learn_dem(events, structure, estimator=args.estimator, method="pairwise" if args.order == 2 else "hyperedge",
+                      bit_packed=True, progress=True)
     write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,
         "clamped": model.clamped, "seconds": round(time.perf_counter() - t0, 3), "out": args.out,
+        **_fit_record(model),
     }
     _print_learned(args, out, f"estimated {len(model.mechanisms)} mechanisms from {model.shots} shots "
                               f"({model.method}, {out['seconds']} s); clamped {model.clamped}; wrote {args.out}")
@@ -198,9 +215,10 @@ def _compare(args, exp, nominal):
     from noise_learning._comparison import LearnedDemUndecodable
 
     try:
+        _check_order(args)
         return compare_learned_dem(
             exp, nominal, train_shots=args.train_shots, test_shots=args.test_shots, seed=args.seed,
-            estimator=args.estimator, order=args.order, correlated=args.correlated,
+            estimator=args.estimator, order=args.order, correlated=args.correlated, progress=True,
         )
     except ModuleNotFoundError as e:
         if args.estimator != "network":
@@ -224,9 +242,14 @@ def print_comparison(out: dict, result) -> None:
         if f"{prefix}ler_true" not in out:
             continue
         print(f"{label} PyMatching, LER per shot [95% interval]:")
-        for name in DEM_KINDS:
+        for name in [*DEM_KINDS, "correlations"]:
             k = f"{prefix}ler_{name}"
-            print(f"  {name:8s} {out[k]:.3e} [{out[k + '_low']:.3e}, {out[k + '_high']:.3e}]")
+            if k in out:
+                print(f"  {name:12s} {out[k]:.3e} [{out[k + '_low']:.3e}, {out[k + '_high']:.3e}]")
+        versus = out.get(f"{prefix}paired_learned_vs_correlations")
+        if versus is not None:
+            print(f"  learned vs correlations, paired: only-fails {versus['only_a']} vs {versus['only_b']}, "
+                  f"z {versus['z']:+.1f}")
     es = out["edge_stats"]
     print(f"edges: {es['edges']}, relative error mean {es['rel_error_mean']:+.3f}, "
           f"median |rel| {es['rel_error_median_abs']:.3f}, weight rms {es['weight_error_rms']:.3f}")

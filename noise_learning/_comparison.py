@@ -8,6 +8,7 @@ decode the same fresh test shots with PyMatching using
 
 - ``true``: the experiment's own DEM;
 - ``learned``: the DEM estimated from the training shots;
+- ``correlations`` (with the likelihood estimator only): the moment estimate its fit started from;
 - ``nominal``: the same noise model without the per-qubit scaling (what one global model can do);
 - ``uniform``: the true DEM with every probability set to 0.01 (uniform matching weights);
 
@@ -19,9 +20,9 @@ Example:
     >>> nominal = MemoryExperiment(3, 3, 0.004, "x")
     >>> c = compare_learned_dem(exp, nominal, train_shots=20_000, test_shots=2_000, seed=1)
     >>> c.method, list(c.decoded), list(c.decoded["plain"])
-    ('pairwise', ['plain'], ['true', 'learned', 'nominal', 'uniform'])
+    ('likelihood', ['plain'], ['true', 'learned', 'nominal', 'uniform', 'correlations'])
     >>> sorted(c.paired["plain"])
-    ['learned_vs_nominal', 'learned_vs_true']
+    ['learned_vs_correlations', 'learned_vs_nominal', 'learned_vs_true']
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 
 import stim
 
-from noise_learning._correlations import CorrelationEstimator
+from noise_learning._learn import ESTIMATORS as LEARN_ESTIMATORS, learn_dem
 from noise_learning._evaluate import (
     DecodedShots,
     edge_error_stats,
@@ -59,12 +60,12 @@ DEM_KINDS = ("true", "learned", "nominal", "uniform")
 DECODINGS = {"plain": "", "correlated": "corr_"}
 # The test shots' sampler seed is the training seed plus this, unless given.
 TEST_SEED_OFFSET = 1_000_003
-ESTIMATORS = ("correlations", "network")
+ESTIMATORS = (*LEARN_ESTIMATORS, "network")
 
 
 class LearnedDemUndecodable(QecError):
-    """The learned DEM leaves some test syndromes unmatchable: mechanisms estimated at zero from
-    too few training shots. Holds the learned DEM (``learned``), ``train_shots`` and the number
+    """The learned DEM (or the moment estimate a likelihood fit started from) leaves some test
+    syndromes unmatchable: mechanisms estimated at zero from too few training shots. Holds the learned DEM (``learned``), ``train_shots`` and the number
     of clamped mechanisms (``zeroed``)."""
 
     def __init__(self, learned: stim.DetectorErrorModel, train_shots: int, zeroed: int):
@@ -83,13 +84,15 @@ class LearnedDemComparison:
 
     Attributes:
         learned: the learned DEM.
-        method: how it was learned: ``"pairwise"``, ``"hyperedge"`` or ``"network"``.
+        method: how it was learned: ``"likelihood"``, ``"pairwise"``, ``"hyperedge"`` or ``"network"``.
         clamped: finite-shot artifacts clamped to zero, by kind (empty for the network).
         estimate_seconds: wall time of the estimate alone (not sampling, not decoding).
         decoded: decoding (``"plain"``, ``"correlated"``) -> DEM name (:data:`DEM_KINDS`) ->
             its :class:`DecodedShots` on the test shots.
-        paired: decoding -> ``"learned_vs_true"`` / ``"learned_vs_nominal"`` -> the
+        paired: decoding -> ``"learned_vs_true"`` / ``"learned_vs_nominal"`` (and
+            ``"learned_vs_correlations"`` for the likelihood estimator) -> the
             :func:`paired_difference` (``only_a`` = only learned failed; negative z = learned better).
+        likelihood_fit: the likelihood fit's record (None for the other estimators).
         edge_stats: :func:`edge_error_stats` of the learned DEM against the true one.
         train_shots, test_shots: the shot counts.
     """
@@ -103,6 +106,7 @@ class LearnedDemComparison:
     edge_stats: dict[str, float]
     train_shots: int
     test_shots: int
+    likelihood_fit: object = None
 
     def summary(self) -> dict:
         """A JSON-ready dict: ``method``, ``estimate_seconds`` (ms precision), ``clamped``, per
@@ -122,6 +126,8 @@ class LearnedDemComparison:
             for pair, diff in self.paired[decoding].items():
                 out[f"{prefix}paired_{pair}"] = diff
         out["edge_stats"] = self.edge_stats
+        if self.likelihood_fit is not None:
+            out["likelihood_fit"] = self.likelihood_fit.to_json()
         return out
 
 
@@ -133,10 +139,12 @@ def compare_learned_dem(
     test_shots: int,
     seed: int = 0,
     test_seed: int | None = None,
-    estimator: str = "correlations",
+    estimator: str = "likelihood",
     order: int | None = None,
     correlated: bool = False,
     plain: bool = True,
+    pool_rounds: bool = False,
+    progress: bool = False,
 ) -> LearnedDemComparison:
     """Learn a DEM from ``train_shots`` shots of ``experiment`` and decode ``test_shots`` fresh
     shots with the true, learned, nominal and uniform DEMs (see the module docstring).
@@ -148,13 +156,19 @@ def compare_learned_dem(
         train_shots, test_shots: shot counts (>= 1).
         seed: seed of the training shots' sampler.
         test_seed: seed of the test shots' sampler (default ``seed + TEST_SEED_OFFSET``).
-        estimator: ``"correlations"`` (:class:`CorrelationEstimator`) or ``"network"`` (the learned
-            25-parameter estimator; needs torch and a depolarizing ``experiment``).
+        estimator: ``"likelihood"`` (:class:`~noise_learning._likelihood.LikelihoodEstimator`; its
+            starting moment estimate is decoded too, as ``"correlations"``), ``"correlations"``
+            (:class:`CorrelationEstimator`) or ``"network"`` (the learned 25-parameter estimator;
+            needs a depolarizing ``experiment``).
         order: correlations only: 2 = pairwise edges, 4 = plus 3-/4-point hyperedges. Default 4
             with ``correlated`` (correlated matching needs the hyperedges), else 2 (with plain
             matching the hyperedge correction neither helps nor hurts; docs/noise_learning.md).
+            The likelihood estimator always fits the hyperedges.
         correlated: also decode with correlated PyMatching.
         plain: decode with plain PyMatching (``plain=False, correlated=True``: correlated only).
+        pool_rounds: likelihood and correlations: one weight per mechanism and its translates in
+            time (a stationary circuit's rounds are alike).
+        progress: the likelihood fit's progress bar on stderr.
 
     Raises:
         LearnedDemUndecodable: the learned DEM leaves test syndromes unmatchable (too few
@@ -165,8 +179,10 @@ def compare_learned_dem(
         raise QecError("train_shots and test_shots must be positive")
     if estimator not in ESTIMATORS:
         raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    if estimator == "likelihood" and order not in (None, 4):
+        raise QecError("the likelihood estimator fits the hyperedges: order must be 4 (or left out)")
     if order is None:
-        order = 4 if correlated else 2
+        order = 4 if correlated or estimator == "likelihood" else 2
     if order not in (2, 4):
         raise QecError(f"order must be 2 or 4, got {order}")
     decodings = [d for d, on in (("plain", plain), ("correlated", correlated)) if on]
@@ -184,6 +200,7 @@ def compare_learned_dem(
     )
 
     t0 = time.perf_counter()
+    fit = None
     if estimator == "network":
         from noise_learning._network import learn_dem_with_network
 
@@ -193,16 +210,22 @@ def compare_learned_dem(
     else:
         # Structure only: the nominal model's DEM, probabilities discarded.
         structure = DemStructure.from_dem(nominal_dem)
-        estimator = CorrelationEstimator(structure, method="pairwise" if order == 2 else "hyperedge")
-        model = estimator.fit(train, bit_packed=True)
+        model = learn_dem(train, structure, estimator=estimator, method="pairwise" if order == 2 else "hyperedge",
+                          pool_rounds=pool_rounds, bit_packed=True, progress=progress)
+        fit = model.likelihood_fit
         learned = model.dem()
         clamped = model.clamped
         learned_by = model.method
     estimate_seconds = time.perf_counter() - t0
 
-    if unmatchable_shots(learned, events).any():
+    # Too few training shots: mechanisms never seen are estimated at zero and leave syndromes no
+    # matching explains. The likelihood fit starts them above zero, so its own DEM always decodes;
+    # what its start says about the data still holds.
+    if any(unmatchable_shots(dem, events).any() for dem in (learned, *([fit.start.dem()] if fit else []))):
         raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     dems = {"true": true_dem, "learned": learned, "nominal": nominal_dem, "uniform": uniform_dem(true_dem)}
+    if fit is not None:
+        dems["correlations"] = fit.start.dem()
     decoded: dict[str, dict[str, DecodedShots]] = {}
     paired: dict[str, dict[str, dict[str, float]]] = {}
     for decoding in decodings:
@@ -212,6 +235,8 @@ def compare_learned_dem(
             "learned_vs_true": paired_difference(res["learned"], res["true"]),
             "learned_vs_nominal": paired_difference(res["learned"], res["nominal"]),
         }
+        if "correlations" in res:
+            paired[decoding]["learned_vs_correlations"] = paired_difference(res["learned"], res["correlations"])
     return LearnedDemComparison(
         learned=learned,
         method=learned_by,
@@ -222,4 +247,5 @@ def compare_learned_dem(
         edge_stats=edge_error_stats(learned, true_dem),
         train_shots=train_shots,
         test_shots=test_shots,
+        likelihood_fit=fit,
     )

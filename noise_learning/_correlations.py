@@ -33,7 +33,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import stim
@@ -98,6 +98,9 @@ class EstimatedModel:
         clamped: counts of finite-shot artifacts clamped to zero, by kind.
         detector_rates: mean event rate per detector.
         shots: number of shots the estimate used.
+        method: ``"pairwise"``, ``"hyperedge"`` or ``"likelihood"``.
+        likelihood_fit: how the likelihood fit went (a
+            :class:`~noise_learning._likelihood.LikelihoodFit`; None for the moment estimates).
     """
 
     structure: DemStructure
@@ -109,6 +112,7 @@ class EstimatedModel:
     detector_rates: np.ndarray
     shots: int
     method: str
+    likelihood_fit: Any = None
 
     def dem(self) -> stim.DetectorErrorModel:
         """The structure DEM with estimated probabilities (same order and decomposition)."""
@@ -346,7 +350,21 @@ class CorrelationEstimator:
         w[single] = np.where(v < 0, 0.0, v)
         for group in self._translates:
             w[group] = w[group].mean()
+        return self.model_from_weights(w, clamped=clamped, detector_rates=counts[:D] / shots, shots=shots,
+                                       method=self.method)
 
+    @property
+    def translate_groups(self) -> list[np.ndarray]:
+        """int64 arrays of mechanism indices that share one weight (translates in time; empty
+        unless ``pool_rounds``)."""
+        return list(self._translates)
+
+    def model_from_weights(self, weights: np.ndarray, *, clamped: dict[str, int], detector_rates: np.ndarray,
+                           shots: int, method: str) -> EstimatedModel:
+        """The model with mechanism weights ``weights`` (float64 (len(mechanisms),),
+        w = -ln(1 - 2p)), written into the structure's terms: same-support terms share their
+        mechanism's weight, mechanisms with no term of their own become extra terms."""
+        w = np.asarray(weights, dtype=np.float64)
         p = 0.5 * (1.0 - np.exp(-w))
         term_p = np.zeros(len(self.structure.terms))
         ok = self._term_mech >= 0
@@ -360,9 +378,9 @@ class CorrelationEstimator:
             term_probabilities=term_p,
             extra_terms=extra,
             clamped=clamped,
-            detector_rates=counts[:D] / shots,
+            detector_rates=np.asarray(detector_rates, dtype=np.float64),
             shots=int(shots),
-            method=self.method,
+            method=method,
         )
 
 

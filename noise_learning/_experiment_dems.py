@@ -25,7 +25,8 @@ import dataclasses
 
 import stim
 
-from noise_learning._correlations import CorrelationEstimator, EstimatedModel
+from noise_learning._correlations import EstimatedModel
+from noise_learning._learn import ESTIMATORS, learn_dem
 from noise_learning._structure import DemStructure, structure_from_circuit
 from qec._errors import QecError
 from qec._experiment_folders import CIRCUIT_DEM, NOISY_CIRCUIT, ExperimentFolder, half_indices
@@ -44,18 +45,27 @@ def folder_structure(folder: ExperimentFolder) -> DemStructure:
 
 
 def learn_folder_dem(
-    folder: ExperimentFolder, half: str, *, max_shots: int | None = None, method: str = "hyperedge",
-    pool_rounds: bool = True,
+    folder: ExperimentFolder, half: str, *, max_shots: int | None = None, estimator: str = "likelihood",
+    method: str = "hyperedge", pool_rounds: bool = True, progress: bool = False,
 ) -> EstimatedModel:
     """The DEM estimated from the detection events of ``half`` ("even" or "odd") of the first
-    ``max_shots`` shots (all when None): for decoding the *other* half. ``method`` and
-    ``pool_rounds``: :class:`~noise_learning._correlations.CorrelationEstimator`'s."""
+    ``max_shots`` shots (all when None): for decoding the *other* half.
+
+    Args:
+        estimator: ``"likelihood"`` (:class:`~noise_learning._likelihood.LikelihoodEstimator`,
+            started from the correlation estimate) or ``"correlations"``
+            (:class:`~noise_learning._correlations.CorrelationEstimator` with ``method``).
+        pool_rounds: one weight per mechanism and its translates in time.
+        progress: the likelihood fit's progress bar on stderr.
+    """
+    if estimator not in ESTIMATORS:
+        raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
     events = folder.events(max_shots)
     idx = half_indices(len(events), half)
     if len(idx) == 0:
         raise QecError(f"{folder.path}: the {half} half holds no shots")
-    estimator = CorrelationEstimator(folder_structure(folder), method=method, pool_rounds=pool_rounds)
-    return estimator.fit(events[idx], bit_packed=True)
+    return learn_dem(events[idx], folder_structure(folder), estimator=estimator, method=method,
+                     pool_rounds=pool_rounds, bit_packed=True, progress=progress)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,21 +73,27 @@ class LearnedDem:
     """DEM source (see :mod:`qec._hardware_scores`): learned from the other half's events.
 
     Attributes:
-        method: the estimator's method, ``"hyperedge"`` (default) or ``"pairwise"``.
+        estimator: ``"likelihood"`` (default) or ``"correlations"``.
+        method: the correlation estimator's method, ``"hyperedge"`` (default) or ``"pairwise"``.
         pool_rounds: pool each mechanism's weight over its translates in time (default).
     """
 
+    estimator: str = "likelihood"
     method: str = "hyperedge"
     pool_rounds: bool = True
     per_half: bool = True
 
     @property
     def label(self) -> str:
-        """``learned`` (the default estimate); ``-pairwise`` and ``-per-round`` name the others."""
-        return "learned" + ("" if self.method == "hyperedge" else f"-{self.method}") + (
-            "" if self.pool_rounds else "-per-round")
+        """``learned`` (the default estimate); ``learned-correlations``, ``-pairwise`` and
+        ``-per-round`` name the others."""
+        if self.estimator == "likelihood":
+            name = "learned"
+        else:
+            name = "learned-correlations" + ("" if self.method == "hyperedge" else f"-{self.method}")
+        return name + ("" if self.pool_rounds else "-per-round")
 
     def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
         """The DEM learned from the ``fitted_on`` half of ``folder``'s shots."""
-        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, method=self.method,
-                                pool_rounds=self.pool_rounds).dem()
+        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, estimator=self.estimator,
+                                method=self.method, pool_rounds=self.pool_rounds).dem()

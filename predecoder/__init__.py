@@ -1,5 +1,5 @@
-"""The AI pre-decoder: 3D CNN models, training, inference and the pipeline decoder; the closed loop
-(learn the DEM from syndromes, train on it, compare).
+"""The AI pre-decoder: 3D CNN models, training, inference and the pipeline decoder; the closed loops
+(learn the DEM from syndromes, train on it, compare: on simulated hot spots, or on a device's shots).
 
 The names below are loaded on first use (PEP 562), so ``import predecoder`` and its torch-free
 names (``PREDECODER_NAMES``, ``GLOBAL_DECODERS``) do not load torch; the rest do.
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         run_closed_loop,
     )
     from predecoder._decoders import PipelineDecoderFactory, ler_decoders
+    from predecoder._hardware_loop import HardwareLoopConfig, HardwareLoopResult, run_hardware_loop
     from predecoder._device import resolve_device
     from predecoder._model import PRESETS, ModelConfig, PreDecoderCNN, resolve_preset
     from predecoder._model_catalog import (
@@ -48,6 +49,7 @@ _LAZY = {
     **dict.fromkeys(("PipelineDecoderFactory", "ler_decoders"), "_decoders"),
     "PipelineDecoder": "_pipeline",
     **dict.fromkeys(("ClosedLoopConfig", "ClosedLoopResult", "run_closed_loop"), "_closed_loop"),
+    **dict.fromkeys(("HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop"), "_hardware_loop"),
     **dict.fromkeys(("TrainConfig", "TrainState"), "_train_config"),
     "train": "_training",
 }
@@ -81,6 +83,8 @@ __all__ = [
     "GLOBAL_DECODERS",
     "ClosedLoopConfig",
     "ClosedLoopResult",
+    "HardwareLoopConfig",
+    "HardwareLoopResult",
     "PREDECODER_NAMES",
     "PRESETS",
     "SHIPPED_MODELS",
@@ -96,6 +100,7 @@ __all__ = [
     "ler_decoders",
     "resolve_device",
     "run_closed_loop",
+    "run_hardware_loop",
     "resolve_preset",
     "save_model",
     "shipped_models",

@@ -23,11 +23,13 @@ FRONT_DOORS = {
         "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig", "ClosedLoopResult", "GLOBAL_DECODERS", "PREDECODER_NAMES",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
         "save_model", "shipped_models", "ShippedModel", "sinter_decoders", "train", "run_closed_loop",
+        "HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop",
     },
     "noise_learning": {
         "DEM_KINDS", "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
         "LearnedDemComparison", "SlidingWindowEstimator", "compare_learned_dem", "estimate_dem",
         "folder_structure", "graph_edge_probabilities", "learn_folder_dem", "structure_from_circuit",
+        "ESTIMATORS", "LikelihoodEstimator", "LikelihoodFit", "dem_log_likelihood", "learn_dem",
     },
 }
 

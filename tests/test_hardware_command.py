@@ -211,3 +211,41 @@ def test_what_was_fitted_on_a_half_is_refused_there(tmp_path, capsys, make_model
     assert [f["decoders"]["predecoder-weighted"]["shots"] for f in doc["folders"]] == [50, 50]
     assert main(["models", "--model", model]) == 0
     assert f"DEM learned from the 1000 odd shots of {R05.name} (never score those with it)" in capsys.readouterr().out
+
+
+def test_learn_noise_estimators_on_a_folder(tmp_path, capsys):
+    """Both estimators learn from a folder's half; the likelihood's record rises, its DEM has the
+    correlation estimate's instructions with other probabilities; their columns in qec hardware."""
+    from noise_learning import learn_folder_dem
+
+    docs = {}
+    for estimator in ("likelihood", "correlations"):
+        path = tmp_path / f"{estimator}.dem"
+        assert main(["learn-noise", "--experiment", str(R05), "--half", "even", "--estimator", estimator,
+                     "--out", str(path), "--json"]) == 0
+        docs[estimator] = json.loads(capsys.readouterr().out)
+    assert docs["likelihood"]["method"] == "likelihood" and docs["correlations"]["method"] == "hyperedge"
+    fit = docs["likelihood"]["likelihood_fit"]
+    assert fit["objective"] == "windows" and fit["log_likelihood"] > fit["log_likelihood_start"]
+    assert "likelihood_fit" not in docs["correlations"]
+    dems = {e: stim.DetectorErrorModel.from_file(tmp_path / f"{e}.dem") for e in docs}
+    strip = lambda dem: [(i.type, i.targets_copy()) for i in dem.flattened()]  # noqa: E731
+    assert strip(dems["likelihood"]) == strip(dems["correlations"]) and dems["likelihood"] != dems["correlations"]
+    one_line_error(capsys, ["learn-noise", "--experiment", str(R05), "--half", "even", "--order", "2", "--out",
+                            str(tmp_path / "x.dem")], "--estimator likelihood fits the 3-/4-point hyperedges")
+    one_line_error(capsys, ["learn-noise", "--experiment", str(R05), "--half", "even", "--estimator", "network",
+                            "--out", str(tmp_path / "x.dem")], "likelihood or correlations")
+    # qec hardware: learned is the likelihood estimate, learned-correlations the moment estimate.
+    assert main(["hardware", str(R05), "--decoders", "pymatching", "--dem", "learned", "learned-correlations",
+                 "--half", "odd", "--json", "--bootstrap", "0"]) == 0
+    got = json.loads(capsys.readouterr().out)["folders"][0]["decoders"]
+    folder = read_experiment_folder(R05)
+    events, actual = folder.events()[1::2], folder.actual_flips()[1::2]
+    import pymatching
+
+    for column, estimator in (("pymatching@learned", "likelihood"), ("pymatching@learned-correlations",
+                                                                    "correlations")):
+        dem = learn_folder_dem(folder, "even", estimator=estimator).dem()
+        pred = pymatching.Matching.from_detector_error_model(dem).decode_batch(
+            events, bit_packed_shots=True, bit_packed_predictions=True)
+        assert got[column]["errors"] == int(((pred[:, :1] & 1).astype(bool) != actual).sum())

@@ -207,8 +207,10 @@ def test_compare_learned_dem_is_what_the_cli_prints(capsys):
     exp = MemoryExperiment(3, 3, 0.005, "x", scale_qubits=hot)
     nominal = MemoryExperiment(3, 3, 0.005, "x")
     c = compare_learned_dem(exp, nominal, train_shots=20_000, test_shots=3000, seed=3, correlated=True)
-    assert c.method == "hyperedge" and list(c.decoded) == ["plain", "correlated"]
-    assert list(c.decoded["plain"]) == ["true", "learned", "nominal", "uniform"]
+    assert c.method == "likelihood" and list(c.decoded) == ["plain", "correlated"]
+    # The likelihood estimator's start, the correlation estimate, is decoded beside it.
+    assert list(c.decoded["plain"]) == ["true", "learned", "nominal", "uniform", "correlations"]
+    assert "learned_vs_correlations" in c.paired["correlated"]
     rc, out, _ = _cli(["--distance", "3", "--p", "0.005", "--train-shots", "20000", "--test-shots", "3000",
                        "--seed", "3", "--scale-qubit", "3", "3", "4", "--correlated", "--json"], capsys)
     assert rc == 0
@@ -216,6 +218,7 @@ def test_compare_learned_dem_is_what_the_cli_prints(capsys):
     summary = json.loads(json.dumps(c.summary()))
     for r in (printed, summary):
         r.pop("estimate_seconds")
+        r["likelihood_fit"].pop("seconds")
     assert printed == {"d": 3, "rounds": 3, "p": 0.005, "noise": "depolarizing", "basis": "x", "seed": 3,
                        "scale": [[3.0, 3.0, 4.0]], "train_shots": 20000, "test_shots": 3000, **summary}
     # Correlated decoding only: the same shots, the same correlated results.
@@ -250,7 +253,7 @@ def test_unmatchable_shots_are_exactly_those_pymatching_cannot_decode():
 def test_compare_learned_dem_with_too_few_shots_says_so():
     exp = MemoryExperiment(3, 3, 0.003, "x")
     with pytest.raises(LearnedDemUndecodable, match="give more training shots") as e:
-        compare_learned_dem(exp, exp, train_shots=10, test_shots=200)
+        compare_learned_dem(exp, exp, train_shots=10, test_shots=200, estimator="correlations")
     assert e.value.train_shots == 10 and e.value.zeroed > 0
     assert e.value.learned.num_detectors == exp.dem().num_detectors
     with pytest.raises(ValueError, match="order"):
@@ -277,7 +280,8 @@ def test_cli_simulated_json(capsys):
         for pre in ("", "corr_"):
             k = f"{pre}ler_{name}"
             assert r[f"{k}_low"] <= r[k] <= r[f"{k}_high"]
-    assert r["edge_stats"]["edges"] > 0 and r["method"] == "hyperedge"
+    assert r["edge_stats"]["edges"] > 0 and r["method"] == "likelihood"
+    assert r["likelihood_fit"]["log_likelihood"] >= r["likelihood_fit"]["log_likelihood_start"]
 
 
 def test_cli_files_round_trip(tmp_path, capsys):
