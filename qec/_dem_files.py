@@ -44,6 +44,8 @@ def read_dem(path: str | os.PathLike, what: str = "DEM") -> stim.DetectorErrorMo
     path = os.fspath(path)
     if os.path.isdir(path):  # Stim reads a directory as an empty DEM
         raise QecError(f"{what} {path} is a directory")
+    if not os.path.exists(path):  # Stim says "Failed to open ... for reading"
+        raise QecError(f"{what} {path} does not exist")
     try:
         return stim.DetectorErrorModel.from_file(path)
     except FileNotFoundError:

@@ -173,6 +173,10 @@ def test_repeated_sweep_values_are_swept_once_with_a_note(tmp_path, capsys):
     resumed from that. The sweep is the product of its flags' values, so a repeated value is
     swept once, with one line on stderr saying so (sinter's collect refuses a task given twice:
     qec.collect_ler does, see tests/test_ler.py)."""
+    issue = tmp_path / "issue.csv"  # the issue's command
+    assert main(["ler", "-d", "3", "3", "--p", "0.003", "--max-shots", "100", "--seed", "1", "--out", str(issue)]) == 0
+    assert capsys.readouterr().err.startswith("qec ler: note: --distance 3 given more than once")
+    assert [s.shots for s in sinter.read_stats_from_csv_files(str(issue))] == [100]
     out = tmp_path / "dup.csv"
     argv = ["ler", "-d", "3", "3", "--p", "0.003", "3e-3", "--basis", "x", "x", "--rounds", "3", "d", "--decoders",
             "pymatching", "pymatching", "--max-shots", "100", "--seed", "1", "--out", str(out), "--json"]

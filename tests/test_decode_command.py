@@ -197,3 +197,23 @@ def test_model_help_names_every_shipped_model(command):
     sub = next(a for a in parser._actions if a.dest == "command").choices[command]
     help_text = next(a.help for a in sub._actions if a.dest == "model")
     assert all(name in help_text for name in SHIPPED_MODELS) and "file" in help_text
+
+
+def test_decode_file_names_a_wrong_argument(setup, tmp_path):
+    """Item 12: decode_file(..., num_detectors="24") was a TypeError from deep inside."""
+    from qec import QecError, decode_file
+
+    root, circuit, dets, model = setup
+    path = tmp_path / "d.b8"
+    stim.write_shot_data_file(data=dets, path=str(path), format="b8", num_detectors=circuit.num_detectors)
+    dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    decoder = get_decoder("pymatching", circuit, dem)
+    for kwargs, message in ((dict(num_detectors=str(circuit.num_detectors)), "num_detectors must be an integer >= 1"),
+                            (dict(num_detectors=circuit.num_detectors, chunk_shots=0), "chunk_shots must be an integer"),
+                            (dict(num_detectors=circuit.num_detectors, shots=-1), "shots must be an integer >= 0")):
+        with pytest.raises(QecError, match=message):
+            decode_file(decoder, path, tmp_path / "p.01", out_format="01", **kwargs)
+    assert not (tmp_path / "p.01").exists()
+    done = decode_file(decoder, path, tmp_path / "p.01", num_detectors=circuit.num_detectors, out_format="01",
+                       shots=777, dem=dem)
+    assert done.shots == 777
