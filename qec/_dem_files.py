@@ -85,35 +85,22 @@ def check_dem_fits(dem: stim.DetectorErrorModel, circuit: stim.Circuit, name: st
             )
 
 
-def dem_errors(dem: stim.DetectorErrorModel) -> list[tuple[float, list[list[int]]]]:
-    """Each error of ``dem`` (flattened): its probability and its components' detectors (the
-    ``^``-separated parts of a decomposed error; one part otherwise)."""
-    out = []
-    for inst in dem.flattened():
-        if inst.type != "error":
-            continue
-        components: list[list[int]] = [[]]
-        for t in inst.targets_copy():
-            if t.is_separator():
-                components.append([])
-            elif t.is_relative_detector_id():
-                components[-1].append(t.val)
-        out.append((inst.args_copy()[0], components))
-    return out
-
-
 def unreachable_detectors(dem: stim.DetectorErrorModel) -> np.ndarray:
-    """The detectors with no path to a boundary through errors of positive probability (each
-    component of an error one edge, or a boundary edge when it has one detector): bool (detectors,)."""
-    n = dem.num_detectors
-    a, b = [], []
-    for p, components in dem_errors(dem):
-        if p <= 0:
-            continue
-        for dets in components:
-            nodes = dets if len(dets) != 1 else [dets[0], n]  # node n: the boundary
-            a += nodes[:-1]
-            b += nodes[1:]
+    """The detectors with no path to a boundary in PyMatching's graph of ``dem`` (its errors of
+    positive probability, decomposed): bool (detectors,). A syndrome with an odd number of events
+    among them cannot be matched."""
+    return _cut_off(dem.num_detectors, _matching_edges(dem))
+
+
+def _matching_edges(dem: stim.DetectorErrorModel) -> list:
+    import pymatching
+
+    return pymatching.Matching.from_detector_error_model(dem).edges()
+
+
+def _cut_off(n: int, edges: list) -> np.ndarray:
+    a = [u for u, _, _ in edges]
+    b = [n if v is None else v for _, v, _ in edges]  # node n: the boundary
     graph = scipy.sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n + 1, n + 1))
     _, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
     return label[:n] != label[n]
@@ -124,16 +111,16 @@ def check_dem_decodable(dem: stim.DetectorErrorModel, name: str = "the DEM", hin
     it has an error of positive probability, none of probability 1, and every detector reaches a
     boundary through errors of positive probability (:func:`unreachable_detectors`). ``hint``
     follows the message (e.g. how to get a better DEM)."""
-    errors = dem_errors(dem)
+    edges = _matching_edges(dem)  # PyMatching's graph: errors of probability 0 are left out
     tail = f"; {hint}" if hint else ""
-    if not any(p > 0 for p, _ in errors):
+    if not edges:
         raise DegenerateDemError(f"{name} has no error of positive probability: matching has nothing to decode "
                                  f"with{tail}")
-    certain = sum(p >= 1 for p, _ in errors)
+    certain = sum(attributes["error_probability"] >= 1 for _, _, attributes in edges)
     if certain:
         raise DegenerateDemError(f"{name} has {certain} error(s) of probability 1: matching cannot weigh a certain "
                                  f"error{tail}")
-    cut = np.flatnonzero(unreachable_detectors(dem))
+    cut = np.flatnonzero(_cut_off(dem.num_detectors, edges))
     if len(cut):
         shown = ", ".join(f"D{k}" for k in cut[:5]) + (", ..." if len(cut) > 5 else "")
         raise DegenerateDemError(

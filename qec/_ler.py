@@ -308,9 +308,9 @@ def collect_ler(
             executor.stop()
         sink.close()
         raise
-    if progress:  # each decoder's shots counted; only max_errors: a count with its rate
-        bar = progress_bar(None if max_shots is None else
-                           sum(max(0, max_shots - n) for p in points for n in p.existing_shots.values()), "decoding")
+    total = None if max_shots is None else sum(max(0, max_shots - n) for p in points for n in p.existing_shots.values())
+    if progress and total != 0:  # each decoder's shots counted; only max_errors: a count with its rate
+        bar = progress_bar(total, "decoding")
     try:
         if executor is not None:
             _collect_parallel(points, sink, max_shots, max_errors, executor, bar)
