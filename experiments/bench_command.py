@@ -26,6 +26,7 @@ import sys
 import torch
 
 from experiments.cli import UsageError
+from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
 from qec import BASES, NOISE_MODELS
 
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shots per decode call: 1 = latency, large = throughput (default 1 256)")
     parser.add_argument("--shots", type=int, default=None, help="shots per point (default: max(batch, 32))")
     parser.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default cpu)")
-    parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--threshold", type=float, default=None, help="logit threshold (default: the model's)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats; medians are reported (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     rows = []
     for d, p, batch in itertools.product(args.distance, args.p, args.batch):
-        row = run_bench(d, p, batch=batch, **{k: getattr(args, k) for k in BENCH_FLAGS + PIPELINE_FLAGS})
+        row = run_bench(d, p, batch=batch, log=lambda line: print(f"qec bench: {line}", file=sys.stderr, flush=True),
+                        **{k: getattr(args, k) for k in BENCH_FLAGS + PIPELINE_FLAGS})
         rows.append(row)
         if not args.json:
             if len(rows) == 1:
@@ -124,6 +126,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--latency-decodes must be >= 0, got {args.latency_decodes}")
     if args.shots is not None and args.shots < 1:
         raise UsageError(f"--shots must be >= 1, got {args.shots}")
+    if args.shots is not None and max(args.batch) > args.shots:
+        raise UsageError(f"--shots {args.shots} is fewer than --batch {max(args.batch)}: a batch needs that many "
+                         f"shots (give --shots >= every --batch)")
     if args.threshold is not None and not math.isfinite(args.threshold):
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     if any(b < 1 for b in args.batch):

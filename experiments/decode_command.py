@@ -20,9 +20,11 @@ import sys
 import stim
 
 from experiments.cli import UsageError, refuse_unused_flags
+from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, decode_file
 from qec._circuit_files import read_circuit
+from qec._dem_files import check_dem_decodable
 from qec._output_files import check_output_path
 from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file
 
@@ -34,10 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--circuit", required=True, help="Stim circuit file (rotated surface-code memory for the pre-decoder)")
     parser.add_argument("--dets", required=True, help="detection events file")
     parser.add_argument("--dets-format", default="b8", help=f"format of --dets ({', '.join(IN_FORMATS)}; default b8)")
+    parser.add_argument("--shots", type=int, default=None,
+                        help="the number of shots --dets holds: checked (b8 has no header, so a file of another "
+                             "circuit can fit the detector count)")
     parser.add_argument("--out", required=True, help="predictions file (observable flips)")
     parser.add_argument("--out-format", default="b8", help=f"format of --out ({', '.join(OUT_FORMATS)}; default b8)")
     parser.add_argument("--decoder", default="predecoder", help=f"decoder ({', '.join(DECODER_CHOICES)}; default predecoder)")
-    parser.add_argument("--model", default=None, help="pre-decoder model file (default: the shipped model)")
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--threshold", type=float, default=None, help="logit threshold (default: the model's)")
     parser.add_argument("--block-rounds", type=int, default=None,
                         help="pre-decoder block size in rounds (default 32); memory is bounded by it")
@@ -53,14 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
-    """The decoder ``--decoder`` names for ``circuit`` (its DEM decomposed for matching), with the
-    pre-decoder's flags checked."""
+def build_decoder(args: argparse.Namespace, circuit: stim.Circuit, dem: stim.DetectorErrorModel):
+    """The decoder ``--decoder`` names for ``circuit`` and its ``dem`` (:func:`matchable_dem`),
+    with the pre-decoder's flags checked."""
     from qec import LayoutError, get_decoder
 
-    if args.decoder not in DECODER_CHOICES:
-        raise UsageError(f"unknown decoder {args.decoder!r}; choose from {', '.join(DECODER_CHOICES)}")
-    dem = matchable_dem(circuit, args.circuit)
     options = {}
     pre = args.decoder.startswith("predecoder")
     given = {"--model": args.model, "--threshold": args.threshold, "--block-rounds": args.block_rounds,
@@ -83,12 +85,16 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit):
 
 
 def matchable_dem(circuit: stim.Circuit, path: str) -> stim.DetectorErrorModel:
-    """``circuit``'s DEM, decomposed for matching; a :class:`UsageError` naming ``path`` when it cannot be."""
+    """``circuit``'s DEM, decomposed for matching; a :class:`UsageError` naming ``path`` when it
+    cannot be, or when matching cannot decode with it (a noiseless circuit)."""
     try:
-        return circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+        dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     except ValueError as e:
         raise UsageError(f"cannot build a matchable detector error model from {path}: "
                          f"{str(e).strip().splitlines()[0]}") from None
+    check_dem_decodable(dem, f"the DEM of --circuit {path}",
+                        hint="decode with a circuit that has its noise (an experiment folder's circuit_noisy.stim)")
+    return dem
 
 
 def model_inputs(args: argparse.Namespace) -> tuple[str, ...]:
@@ -110,6 +116,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--threshold must be a finite number, got {args.threshold}")
     if args.chunk_shots < 1:
         raise UsageError(f"--chunk-shots must be >= 1, got {args.chunk_shots}")
+    if args.shots is not None and args.shots < 0:
+        raise UsageError(f"--shots must be >= 0, got {args.shots}")
+    if args.decoder not in DECODER_CHOICES:
+        raise UsageError(f"unknown decoder {args.decoder!r}; choose from {', '.join(DECODER_CHOICES)}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     check_shot_file(args.dets, "--dets")
@@ -127,10 +137,11 @@ def run(args: argparse.Namespace) -> int:
     circuit = read_circuit(args.circuit)
     if args.dets_format == "b8":
         check_b8_file(args.dets, circuit.num_detectors, args.dets)
-    decoder = build_decoder(args, circuit)
+    dem = matchable_dem(circuit, args.circuit)
+    decoder = build_decoder(args, circuit, dem)
     done = decode_file(decoder, args.dets, args.out, num_detectors=circuit.num_detectors,
                        dets_format=args.dets_format, out_format=args.out_format, chunk_shots=args.chunk_shots,
-                       inputs=inputs[1:], progress=not args.quiet and sys.stderr.isatty(), out_label="--out")
+                       inputs=inputs[1:], progress=not args.quiet, out_label="--out", dem=dem, shots=args.shots)
     if not args.quiet:
         print(f"decoded {done.shots} shots with {args.decoder} in {done.seconds:.2f} s "
               f"({done.shots_per_second:.0f} shots/s); {done.flips} predicted observable flips -> {args.out}",

@@ -12,12 +12,13 @@ import os
 import sys
 
 from experiments.cli import UsageError
+from experiments.ler_command import MODEL_HELP
 from predecoder._export import DEFAULT_OPSET, EXPORT_FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``qec export`` flags."""
-    parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--format", default="onnx", help=f"output format ({', '.join(EXPORT_FORMATS)})")
     parser.add_argument("--out", required=True, help="output file, e.g. model.onnx")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET})")

@@ -35,7 +35,7 @@ from experiments.ler_command import (
 )
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, GOOGLE_DECODERS, hardware_columns, read_csv_stats
-from qec._experiment_folders import PROPERTIES
+from qec._experiment_folders import PROPERTIES, folder_files
 from qec._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
 from qec._output_files import atomic_output, check_output_path
 from qec._stats_csv import check_writable
@@ -155,7 +155,7 @@ def check_arguments(args: argparse.Namespace) -> CheckedFlags:
     columns = hardware_columns(args.decoders, sources)
     if args.reference is not None and args.reference not in [c.name for c in columns]:
         raise UsageError(f"--reference {args.reference} is not one of the decoders: {', '.join(c.name for c in columns)}")
-    inputs = [os.path.join(f, name) for f in folders if os.path.isdir(f) for name in os.listdir(f)]
+    inputs = [path for f in folders for path in folder_files(f)]
     inputs += [s.path for s in sources if isinstance(s, FileDem)]
     if args.out is not None:
         check_output_path(args.out, inputs, what="--out")

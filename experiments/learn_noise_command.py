@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
@@ -36,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--circuit", help="Stim circuit (noisy or noiseless) giving the DEM structure")
     f.add_argument("--dets", help="detection events file (one shot per record)")
     f.add_argument("--dets-format", default="b8", choices=_FORMATS, help="Stim shot format (default b8)")
+    f.add_argument("--shots", type=int, default=None,
+                   help="the number of shots --dets holds: checked (b8 has no header, so a file of another circuit "
+                        "can fit the detector count)")
     f.add_argument("--out", help="write the estimated DEM here (.dem)")
     e = parser.add_argument_group("from an experiment folder")
     e.add_argument("--experiment", metavar="FOLDER", help="experiment folder (Google's data layout)")
@@ -70,14 +72,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Learn a DEM (from files, an experiment folder, or a simulated comparison); returns the exit status."""
     if args.experiment is not None:
+        check_mode_flags(args, "--experiment", ("simulated", "files"))
         return _run_experiment(args)
     if args.half is not None:
         raise UsageError("--half needs --experiment")
     if args.circuit or args.dets:
+        check_mode_flags(args, "file mode (--circuit, --dets)", ("simulated", "experiment"))
         return _run_files(args)
     if args.distance is None or args.p is None:
         raise UsageError("give --circuit and --dets (file mode) or --distance and --p (simulated mode)")
+    check_mode_flags(args, "simulated mode (--distance, --p)", ("files", "experiment"))
     return _run_simulated(args)
+
+
+# Each mode's own flags, with their defaults: given to another mode, they would be ignored.
+MODE_FLAGS = {
+    "simulated": {"distance": None, "rounds": None, "p": None, "noise": "depolarizing", "basis": "x", "seed": 0,
+                  "scale_qubit": [], "train_shots": 100_000, "test_shots": 100_000, "correlated": False},
+    "files": {"dets_format": "b8", "shots": None},
+    "experiment": {"max_shots": None, "per_round": False},
+}
+
+
+def check_mode_flags(args: argparse.Namespace, mode: str, others: tuple[str, ...]) -> None:
+    """:class:`UsageError` naming the flags of the ``others`` modes given to ``mode`` (they would
+    be silently ignored). A flag left at its default counts as not given."""
+    given = {}
+    for other in others:
+        for name, default in MODE_FLAGS[other].items():
+            if getattr(args, name) == default:
+                continue
+            given[f"--{name.replace('_', '-')}"] = getattr(args, name)
+    if given:
+        raise UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to {mode}: "
+                         f"leave {'it' if len(given) == 1 else 'them'} out")
 
 
 def _check_experiment_flags(args) -> None:
@@ -93,19 +121,36 @@ def _check_experiment_flags(args) -> None:
         raise UsageError(f"--max-shots must be >= 2, got {args.max_shots}")
 
 
+def check_learned(model, source: str, half: str = "") -> None:
+    """A learned DEM matching cannot decode with (too few shots: errors estimated at zero cut
+    detectors off from the boundary) is refused in one line, not written. A likelihood fit starts
+    such errors above zero, so its own DEM always decodes: the moment estimate it started from
+    says whether the shots were enough."""
+    from qec._dem_files import check_dem_decodable
+
+    shots = f"the {model.shots} {half + ' ' if half else ''}shot{'' if model.shots == 1 else 's'}"
+    start = [] if model.likelihood_fit is None else [model.likelihood_fit.start]
+    for learned in (model, *start):
+        check_dem_decodable(learned.dem(), f"the DEM learned from {shots} of {source}",
+                            hint="learn from more shots (10^4 or more)")
+
+
 def _run_experiment(args) -> int:
     from noise_learning import learn_folder_dem
     from qec import read_experiment_folder
+    from qec._experiment_folders import folder_files
 
     _check_experiment_flags(args)
     folder = read_experiment_folder(args.experiment)
-    inputs = [folder.file(name) for name in os.listdir(folder.path)]
+    inputs = folder_files(folder.path)
     check_output_path(args.out, inputs, what="--out")
     t0 = time.perf_counter()
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots, estimator=args.estimator,
                              method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round,
                              progress=True)
     from qec._dem_provenance import FittedOn, provenance_header
+
+    check_learned(model, folder.name, args.half)
 
     # The file says which shots it was estimated from: whatever uses it (decoding, a pre-decoder
     # trained on it) is refused on those shots.
@@ -137,11 +182,15 @@ def _print_learned(args, out: dict, line: str) -> None:
     print(json.dumps(out) if args.json else line)
 
 
-def _read_dets(args, num_detectors: int):
-    """--dets as bit-packed events, uint8 (shots, ceil(num_detectors / 8)), checked."""
+def _read_dets(args, structure):
+    """--dets as bit-packed events, uint8 (shots, ceil(num_detectors / 8)), checked: the file's
+    format and size, --shots, and that the events fit the structure's DEM (not another circuit's)."""
     import stim
 
+    from qec._shot_checks import check_events_fit_dem, check_shot_count
     from qec._shot_files import check_b8_file, check_shot_file
+
+    num_detectors = structure.num_detectors
 
     check_shot_file(args.dets, "--dets")
     if args.dets_format == "b8":
@@ -153,6 +202,8 @@ def _read_dets(args, num_detectors: int):
         raise UsageError(f"cannot read {args.dets} as {args.dets_format}: {e}") from e
     if events.shape[0] == 0:
         raise UsageError(f"{args.dets} holds no shots")
+    check_shot_count(events.shape[0], args.shots, args.dets)
+    check_events_fit_dem(events, structure.template, args.dets, bit_packed=True)
     return events
 
 
@@ -168,11 +219,12 @@ def _run_files(args) -> int:
     circuit = read_circuit(args.circuit)
     structure = structure_from_circuit(circuit)
     t0 = time.perf_counter()
-    events = _read_dets(args, circuit.num_detectors)
+    events = _read_dets(args, structure)
     # A DEM written to a file (for correlated decoding or for training data) carries the
     # hyperedges by default.
     model = learn_dem(events, structure, estimator=args.estimator, method="pairwise" if args.order == 2 else "hyperedge",
                       bit_packed=True, progress=True)
+    check_learned(model, args.dets)
     write_bytes(args.out, str(model.dem()).encode() + b"\n", inputs=(args.circuit, args.dets), what="--out")
     out = {
         "shots": model.shots, "detectors": structure.num_detectors, "method": model.method,

@@ -16,7 +16,7 @@ import os
 import sys
 
 from experiments.cli import UsageError, refuse_unused_flags
-from predecoder import PREDECODER_NAMES
+from predecoder import DEFAULT_MODEL, PREDECODER_NAMES, SHIPPED_MODELS
 from qec import (
     BASES,
     DECODERS,
@@ -28,11 +28,16 @@ from qec import (
     read_csv_stats,
 )
 from qec._decoders import WithDem, decoder_factory, load_custom_decoders
-from qec._dem_files import read_dem
+from qec._dem_files import check_dem_decodable, read_dem
 from qec._ler import check_tasks_fit
 from qec._output_files import check_output_path
 from qec._pairing import NotPaired, compare
 from qec._stats_csv import check_writable
+
+
+# --model of every command that takes a pre-decoder model.
+MODEL_HELP = (f"pre-decoder model: a shipped model's name ({', '.join(SHIPPED_MODELS)}; qec models describes them) "
+              f"or a model file (default {DEFAULT_MODEL})")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,8 +81,7 @@ def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
                              "as sinter's --custom_decoders_module_function (e.g. "
                              "tesseract_decoder:make_tesseract_sinter_decoders_dict, "
                              "experiments.extra_decoders:beliefmatching)")
-    parser.add_argument("--model", default=None,
-                        help="pre-decoder model: a shipped name (small, fast; see qec models) or a file")
+    parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--device", default=None, help="pre-decoder network device: cpu, cuda[:N] or auto (default cpu)")
     parser.add_argument("--precision", default=None,
                         help="pre-decoder network precision: fp32, bf16, fp16 (CUDA) (default fp32)")
@@ -136,21 +140,57 @@ def custom_decoders(args: argparse.Namespace) -> dict:
     out = decoder_mapping(args)
     if args.dem is not None:
         dem = read_dem(args.dem, what="--dem")
+        check_dem_decodable(dem, f"--dem {args.dem}")
         label = f"{os.path.basename(args.dem)}@{hashlib.sha256(str(dem).encode()).hexdigest()[:12]}"
         out = {name: WithDem(decoder_factory(name, out), dem, label) for name in args.decoders}
     return out
 
 
+# The flags whose values the sweep takes the product of (and --decoders, compared on each point).
+SWEEP_FLAGS = ("distance", "rounds", "p", "basis", "noise", "decoders")
+
+
+def drop_repeated_values(args: argparse.Namespace) -> list[str]:
+    """Keep the first of each value given twice to a sweep flag; what was repeated ("--p 0.003").
+    The sweep is the product of the flags' values, so a repeated value adds no point (collected
+    twice, its shots would be counted twice)."""
+    repeated = []
+    for name in SWEEP_FLAGS:
+        values = getattr(args, name)
+        if values is None:
+            continue
+        kept = list(dict.fromkeys(values))
+        if len(kept) < len(values):
+            twice = [v for i, v in enumerate(values) if v in values[:i]]
+            shown = [_rounds_text(v) if name == "rounds" else f"{v}" for v in dict.fromkeys(twice)]
+            repeated.append(f"--{name} {' '.join(shown)}")
+            setattr(args, name, kept)
+    return repeated
+
+
+def _rounds_text(spec: tuple[str, int]) -> str:
+    kind, value = spec
+    return str(value) if kind == "abs" else "d" if value == 0 else f"d{value:+d}"
+
+
 def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[LerTask]:
-    """The sweep's tasks; ``UsageError``/``ValueError`` on bad input."""
+    """The sweep's tasks, each point once: a value given twice to a sweep flag, or two --rounds
+    naming one point (3 and d at d=3), is swept once, with a one-line note on stderr.
+    ``UsageError``/``ValueError`` on bad input."""
+    repeated = drop_repeated_values(args)
     check_sweep_flags(args, custom)
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
-    tasks = []
+    tasks: dict[MemoryExperiment, LerTask] = {}
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
         for r in [resolve_rounds(spec, d) for spec in args.rounds or [("rel", 0)]]:
             exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
-            tasks.append(LerTask(exp, tuple(args.decoders)))
-    return tasks
+            if exp in tasks and f"--rounds {r} at d={d}" not in repeated:
+                repeated.append(f"--rounds {r} at d={d}")
+            tasks.setdefault(exp, LerTask(exp, tuple(args.decoders)))
+    if repeated:
+        print(f"qec ler: note: {'; '.join(repeated)} given more than once: each point and decoder is swept once",
+              file=sys.stderr)
+    return list(tasks.values())
 
 
 def known_decoders(custom: dict | None, *recorded: str) -> list[str]:

@@ -28,6 +28,7 @@ import stim
 from noise_learning._correlations import EstimatedModel
 from noise_learning._learn import ESTIMATORS, learn_dem
 from noise_learning._structure import DemStructure, structure_from_circuit
+from qec._dem_files import check_dem_decodable
 from qec._errors import QecError
 from qec._experiment_folders import CIRCUIT_DEM, NOISY_CIRCUIT, ExperimentFolder, half_indices
 
@@ -94,6 +95,14 @@ class LearnedDem:
         return name + ("" if self.pool_rounds else "-per-round")
 
     def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
-        """The DEM learned from the ``fitted_on`` half of ``folder``'s shots."""
-        return learn_folder_dem(folder, fitted_on, max_shots=max_shots, estimator=self.estimator,
-                                method=self.method, pool_rounds=self.pool_rounds).dem()
+        """The DEM learned from the ``fitted_on`` half of ``folder``'s shots. Too few shots for the
+        moment estimate a likelihood fit starts from (errors at zero that matching cannot do
+        without) are a :class:`qec._dem_files.DegenerateDemError`: the fit's own DEM would decode,
+        but from nothing the data said."""
+        model = learn_folder_dem(folder, fitted_on, max_shots=max_shots, estimator=self.estimator,
+                                 method=self.method, pool_rounds=self.pool_rounds)
+        if model.likelihood_fit is not None:
+            check_dem_decodable(model.likelihood_fit.start.dem(),
+                                f"{folder.path}: DEM {self.label} (fitted on the {fitted_on} half) started from a "
+                                f"moment estimate that", hint="learn from more shots (10^4 or more)")
+        return model.dem()

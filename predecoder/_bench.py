@@ -212,6 +212,7 @@ def run_bench(
     latency_decodes: int = 1000,
     latency_path: bool = False,
     decoder: str = "predecoder",
+    log: Callable[[str], None] | None = None,
     **pipeline: Any,
 ) -> dict[str, Any]:
     """Benchmark one (distance, rounds, p, batch); returns the JSON row (see the module doc).
@@ -223,10 +224,14 @@ def run_bench(
 
     At batch 1, ``latency_decodes`` single-shot decodes also give the latency distribution
     (``"latency"``: mean, p50, p90, p99, p99.9, max per stage; :func:`latency_distribution`);
-    0 leaves it out.
+    0 leaves it out. ``shots`` (default: the batch, at least 32) is at least ``batch``. ``log``
+    receives a line as each step starts (a long memory's steps take minutes).
     """
+    log = log or (lambda line: None)
     if batch < 1:
         raise QecError(f"batch must be >= 1, got {batch}")
+    if shots is not None and shots < batch:
+        raise QecError(f"shots ({shots}) must be >= batch ({batch}): a batch of {batch} needs that many shots")
     if repeats < 1 or warmup < 0:
         raise QecError("repeats must be >= 1 and warmup >= 0")
     if decoder not in PREDECODER_NAMES:
@@ -237,12 +242,13 @@ def run_bench(
     # The pipeline and plain PyMatching beside it, before anything is built.
     check_fits(point_bytes(distance, rounds, ("predecoder", "pymatching")),
                f"benchmarking the d={distance}, rounds={rounds} pipeline", detectors(distance, rounds))
+    if shots is None:
+        shots = batch if batch >= 32 else 32
+    point = f"d={distance} rounds={rounds} p={p:g} batch {batch}"
+    log(f"{point}: building the circuit and the pipeline, sampling {shots} shots")
     circuit, dem = exp.circuit(), exp.dem()
     dec = PipelineDecoder(circuit, dem, model=model, device=dev, batch_size=max(batch, 1),
                           global_decoder=PREDECODER_NAMES[decoder], **pipeline)
-    if shots is None:
-        shots = batch if batch >= 32 else 32
-    shots = max(shots, batch)
     events, obs = circuit.compile_detector_sampler(seed=seed).sample(shots, separate_observables=True)
     chunks = [slice(i, min(i + batch, shots)) for i in range(0, shots, batch)]
     prediction, residual = dec.decode_batch(events, return_residual=True)
@@ -312,13 +318,16 @@ def run_bench(
         weighted_matching if dec.weighted else pymatching_residual)
     torch_stages = {"network": network, "predecoder": predecoder, "end_to_end": end_to_end, "overhead": overhead,
                     "throughput": throughput}
+    log(f"{point}: timing the matching stages ({max(repeats, 5)} timed runs, {warmup} warm-up)")
     t = {name: sec * per_round for name, sec in time_stages(matching, dev, max(repeats, 5), warmup).items()}
+    log(f"{point}: timing the network stages ({repeats} timed runs, {warmup} warm-up)")
     t.update({name: sec * per_round for name, sec in time_stages(torch_stages, dev, repeats, warmup).items()})
     match_key = "weighted_matching" if dec.weighted else "pymatching_residual"
     by_difference = 1.0 - (t["network"] + t[match_key]) / t["end_to_end"]
     latency = None
     if batch == 1 and latency_decodes > 0:
         path = LatencyPath(dec) if latency_path else None
+        log(f"{point}: {latency_decodes} single-shot decodes for the latency distribution")
         latency = latency_distribution(dec, events, latency_decodes, warmup=max(warmup, 1) * 10, path=path)
     dec.close()
     return {

@@ -127,6 +127,28 @@ def _load_optimizer(path: Path, opt: torch.optim.Optimizer, device: torch.device
         raise QecError(f"--resume: {path} is not a usable optimizer state ({first})") from None
 
 
+def trim_validation_log(path: Path, step: int) -> int:
+    """Drop the rows of ``validation.jsonl`` after ``step`` (the checkpoint a run resumes from) and
+    a last row cut mid-way: a run killed between a validation and its checkpoint left them, and
+    the resumed run validates those steps again (each step once in the log). Returns how many
+    rows were dropped."""
+    if not path.exists():
+        return 0
+    text = path.read_text(encoding="utf-8", errors="replace")
+    kept = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+            if row["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):  # a row cut mid-way by a kill
+            pass
+    dropped = len(text.splitlines()) - len(kept)
+    if dropped or (text and not text.endswith("\n")):
+        write_bytes(path, "".join(line + "\n" for line in kept).encode(), what="validation log")
+    return dropped
+
+
 def load_checkpoint(out: Path, cfg: TrainConfig, network, opt, device) -> TrainState:
     """Restore ``network`` and ``opt`` from run folder ``out`` (``--resume``) and return its state;
     refuses a run of another configuration."""

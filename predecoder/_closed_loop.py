@@ -13,7 +13,7 @@ One point (a distance, p and a few hot data qubits) is one call of :func:`run_cl
 
 Everything is written into ``out`` (DEMs, the warm start, the three training runs, results.json)
 and a rerun resumes: finished trainings and the learned DEM are reused, not redone. The warm start
-is copied into ``out`` first (``init.safetensors``), so the three trainings start from the same
+is copied into ``out`` before training (``init.safetensors``), so the three trainings start from the same
 bytes even if the shipped model changes meanwhile; each pipeline uses its run's *last*
 checkpoint, so all three saw exactly the same number of training samples.
 
@@ -35,13 +35,15 @@ from typing import Any, Callable, Mapping
 
 from noise_learning import DEM_KINDS, DemStructure, estimate_dem
 from predecoder._decoders import ler_decoders
+from predecoder._model import resolve_preset
 from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
 from qec import LerResult, LerTask, MemoryExperiment, collect_ler
+from qec._arguments import path_text, real_number, whole_number
 from qec._decoders import DECODERS, WithDem
-from qec._dem_files import read_dem
+from qec._dem_files import check_dem_decodable, read_dem
 from qec._errors import QecError
 from qec._locks import folder_lock
 from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
@@ -86,6 +88,18 @@ class ClosedLoopConfig:
     threads: int = 1
     val_shots: int = 10_000
 
+    def __post_init__(self) -> None:
+        """Every argument checked (a :class:`qec.QecError` naming the first wrong one) before a
+        run writes anything: a mistyped preset or a NaN learning rate is refused here, not after
+        the DEM is learned and ``config.json`` recorded."""
+        object.__setattr__(self, "out", path_text("out", self.out))
+        for name, minimum in (("learn_shots", 1), ("samples", 1), ("test_shots", 1), ("threads", 1),
+                              ("val_shots", 0), ("seed", 0)):
+            object.__setattr__(self, name, whole_number(name, getattr(self, name), minimum=minimum))
+        object.__setattr__(self, "lr", real_number("lr", self.lr, above=0))
+        resolve_preset(self.preset)
+        self.experiment  # distance, rounds, p, basis and hot spots: MemoryExperiment checks them
+
     @property
     def experiment(self) -> MemoryExperiment:
         return MemoryExperiment(self.distance, self.rounds or self.distance, self.p, self.basis,
@@ -109,6 +123,7 @@ def _write_dems(cfg: ClosedLoopConfig, out: Path, log) -> dict[str, Path]:
     paths = {k: out / f"{k}.dem" for k in KINDS}
     if not paths["learned"].exists():
         learned, seconds = learn_dem(cfg)
+        check_dem_decodable(learned, f"the DEM learned from {cfg.learn_shots} shots", hint="give more --learn-shots")
         write_bytes(paths["learned"], str(learned).encode() + b"\n", what="learned DEM")
         log(f"learned the DEM from {cfg.learn_shots} shots in {seconds:.1f} s -> {paths['learned']}")
     for kind, exp in (("true", cfg.experiment), ("nominal", cfg.nominal)):
@@ -136,7 +151,7 @@ def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, init: str | None, o
     )
     resume = (run / "state.json").exists()
     t0 = time.perf_counter()
-    train(tcfg, resume=resume, log=lambda m: None)
+    train(tcfg, resume=resume, log=lambda m: None, progress=f"training on the {kind} DEM")
     log(f"trained on the {kind} DEM ({cfg.samples} samples) in {time.perf_counter() - t0:.0f} s -> {run}")
     return run / "last.safetensors"  # the same number of samples for all three
 
@@ -158,6 +173,10 @@ def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
         except (OSError, ValueError) as e:
             raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
         differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        made = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
+        if differ and made == ["config.json"]:  # a run that stopped before making anything: start afresh
+            write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
+            return
         if differ:
             shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
             raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
@@ -190,10 +209,12 @@ class ClosedLoopResult:
 
     def gap_closed(self, decoder: str) -> float | None:
         """How much of the nominal-to-true gap in errors learning closes for ``decoder``
-        (``"pymatching"`` or ``"pipeline"``): (nominal - learned) / (nominal - true); None
-        when nominal and true made as many errors."""
+        (``"pymatching"`` or ``"pipeline"``): (nominal - learned) / (nominal - true); None when
+        there is no gap to close: the true DEM made no fewer errors than the nominal one (the
+        ratio would then say the opposite of what happened: a learned DEM worse than the nominal
+        one closing "120%" of a negative gap)."""
         nominal, learned, true = (self.results[f"{decoder}-{k}"].errors for k in ("nominal", "learned", "true"))
-        return None if nominal == true else (nominal - learned) / (nominal - true)
+        return None if nominal <= true else (nominal - learned) / (nominal - true)
 
     def to_json(self) -> dict[str, Any]:
         """The point as a JSON-ready dict (what ``results.json`` holds)."""
@@ -248,8 +269,8 @@ def run_closed_loop(cfg: ClosedLoopConfig, *, log: Callable[[str], None] | None 
 
 def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> ClosedLoopResult:
     t0 = time.perf_counter()
+    dems = _write_dems(cfg, out, log)  # first: a DEM too thin to decode with stops the run before anything else
     init = _pin_init(cfg, out)
-    dems = _write_dems(cfg, out, log)
     models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
     custom: dict[str, Any] = {}
     for kind in KINDS:
@@ -259,7 +280,7 @@ def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> Closed
     names = tuple(f"{d}-{k}" for d in ("pymatching", "pipeline") for k in KINDS)
     t_eval = time.perf_counter()
     results = collect_ler([LerTask(cfg.experiment, names)], max_shots=cfg.test_shots, seed=cfg.seed + 7_777,
-                          custom_decoders=custom)
+                          custom_decoders=custom, progress=True)
     result = ClosedLoopResult(
         config=cfg,
         init_sha256=None if init is None else load_model(init).sha256,

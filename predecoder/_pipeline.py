@@ -37,6 +37,7 @@ from predecoder._model import IN_CHANNELS, OUT_CHANNELS
 from predecoder._model_file import LoadedModel, load_model
 from qec._bit_packing import check_shots, pack_bits
 from qec._correction_basis import CorrectionBasis
+from qec._dem_files import as_dem, check_dem_fits
 from qec._errors import QecError
 from qec._layout import SpaceTimeLayout
 from qec._parallel_matching import ParallelMatcher
@@ -100,11 +101,13 @@ class PipelineDecoder:
     """
 
     @classmethod
-    def from_dem(cls, dem: stim.DetectorErrorModel, *, model: LoadedModel | str | None = None,
+    def from_dem(cls, dem: stim.DetectorErrorModel | str, *, model: LoadedModel | str | None = None,
                  **options: Any) -> "PipelineDecoder":
-        """The pipeline for a DEM alone, its layout read from the detector coordinates
-        (:meth:`qec.SpaceTimeLayout.from_dem`: those of a Stim-generated rotated memory, up to a
-        translation and detector order). ``options`` are the constructor's keyword arguments.
+        """The pipeline for a DEM (or a DEM file's path) alone, its layout read from the detector
+        coordinates (:meth:`qec.SpaceTimeLayout.from_dem`: those of a Stim-generated rotated memory,
+        up to a translation and detector order). ``options`` are the constructor's keyword arguments.
+        Without a circuit nothing says which shots it will get: :func:`qec.decode_file` with
+        ``dem=`` checks a file's shots against it.
 
         Example:
             >>> from qec import MemoryExperiment
@@ -113,6 +116,7 @@ class PipelineDecoder:
             ...     np.zeros((2, 24), dtype=bool)).tolist()
             [[False], [False]]
         """
+        dem = as_dem(dem)
         return cls(None, dem, model=model, layout=SpaceTimeLayout.from_dem(dem), **options)
 
     def __init__(
@@ -151,6 +155,9 @@ class PipelineDecoder:
         self.block_batch = int(block_batch)
         self.batch_size = int(batch_size)
         self.precision = precision
+        dem = as_dem(dem)
+        if circuit is not None:
+            check_dem_fits(dem, circuit)  # the other basis's DEM would decode silently wrong
         if layout is None:
             if circuit is None:
                 raise QecError("PipelineDecoder needs a circuit or a layout")

@@ -8,6 +8,7 @@ from typing import Any
 
 from predecoder._model import resolve_preset
 from qec._circuits import MemoryExperiment
+from qec._arguments import path_text, real_number, whole_number
 from qec._errors import QecError
 
 OPTIMIZERS = ("adamw", "lion")
@@ -64,6 +65,19 @@ class TrainConfig:
     select_by: str = "threshold"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "out", path_text("out", self.out))
+        for name in ("distance", "batch", "warmup_steps", "val_shots", "val_every", "log_every"):
+            object.__setattr__(self, name, whole_number(name, getattr(self, name)))
+        for name in ("rounds", "steps", "samples", "threads"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, whole_number(name, getattr(self, name)))
+        object.__setattr__(self, "seed", whole_number("seed", self.seed, minimum=0))
+        for name in ("lr", "weight_decay", "pos_weight", "grad_clip"):
+            object.__setattr__(self, name, real_number(name, getattr(self, name)))
+        if self.p is not None:
+            object.__setattr__(self, "p", real_number("p", self.p))
+        if self.minutes is not None:
+            object.__setattr__(self, "minutes", real_number("minutes", self.minutes))
         if self.batch < 1:
             raise QecError(f"batch must be >= 1, got {self.batch}")
         if self.lr <= 0:

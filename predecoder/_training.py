@@ -23,7 +23,14 @@ from typing import Callable, Iterator
 import torch
 import torch.distributed as dist
 
-from predecoder._checkpoints import RUN_FILES, load_checkpoint, run_metadata, save_run, warm_start
+from predecoder._checkpoints import (
+    RUN_FILES,
+    load_checkpoint,
+    run_metadata,
+    save_run,
+    trim_validation_log,
+    warm_start,
+)
 from predecoder._model import ModelConfig, PreDecoderCNN, resolve_preset
 from predecoder._model_catalog import model_path
 from predecoder._model_file import save_model
@@ -35,6 +42,7 @@ from predecoder._validation import VALIDATION_THRESHOLDS, validate, validation_p
 from qec._errors import QecError
 from qec._interrupts import deferred_interrupts
 from qec._locks import folder_lock
+from qec._progress import progress_bar
 from qec._output_files import check_output_path, make_folder, remove_stale_temporaries
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
@@ -96,7 +104,7 @@ def train(
     *,
     resume: bool = False,
     log: Callable[[str], None] | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
     stop_at_step: int | None = None,
     on_finish: Callable[[torch.nn.Module], None] | None = None,
     overwrite: bool = False,
@@ -111,7 +119,8 @@ def train(
     ``overwrite`` (its files are deleted first); neither is a ``ValueError``.
     ``stop_at_step`` ends this call early (as an interruption would) without changing the
     schedule; ``on_finish`` receives the trained network. ``log`` receives each progress line
-    (default: printed on stderr).
+    (default: printed on stderr); ``progress`` shows a bar of the samples trained on stderr
+    instead of the step lines (a string: the bar's label).
 
     Example:
         >>> import tempfile
@@ -185,6 +194,10 @@ def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], d
     if resume:
         state = load_checkpoint(out, cfg, network, opt, device)
         log(f"resumed at step {state.step} ({state.samples} samples)")
+        dropped = trim_validation_log(out / "validation.jsonl", state.step) if rank == 0 else 0
+        if dropped:
+            log(f"removed {dropped} row(s) of validation.jsonl written after that checkpoint by a killed run "
+                f"(those steps are validated again)")
         if _progress_fraction(cfg, state) >= 1.0:
             log(f"nothing to train: the run in {out} already reached its budget; raise --steps, --samples "
                 f"or --minutes to continue it")
@@ -215,9 +228,9 @@ def _train(cfg: TrainConfig, out: Path, experiments: list[TrainingExperiment], d
 
     bar = None
     if progress and rank == 0:
-        from tqdm import tqdm
-
-        bar = tqdm(total=None, unit=" samples", dynamic_ncols=True)
+        budgets = [b for b in (cfg.samples, cfg.steps and cfg.steps * cfg.batch * world) if b]
+        bar = progress_bar(min(budgets, default=None), progress if isinstance(progress, str) else "training",
+                           unit=" samples", initial=state.samples)
 
     def save(kind: str) -> None:
         if rank != 0:

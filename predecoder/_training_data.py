@@ -34,7 +34,7 @@ import torch
 from predecoder._train_config import TrainConfig
 from qec._circuits import MemoryExperiment
 from qec._correction_basis import CorrectionBasis
-from qec._dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec._dem_files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
 from qec._dem_provenance import FittedOn, read_provenance
 from qec._errors import QecError
 from qec._labels import LabelError
@@ -108,6 +108,7 @@ def device_experiment(circuit_path: str, dem_path: str, distance: int | None = N
     if distance is not None and layout.distance != distance:
         raise QecError(f"--circuit {circuit_path} is a d={layout.distance} circuit, not d={distance}")
     dem = read_dem(dem_path, what="--dem")
+    check_dem_decodable(dem, f"--dem {dem_path}")
     try:
         check_dem_fits(dem, circuit, name=f"--dem {dem_path}")
     except DemMismatchError as e:
@@ -138,6 +139,7 @@ def training_experiments(cfg: TrainConfig) -> list[TrainingExperiment]:
     if cfg.dem_path is None:
         return [_ours(cfg, b) for b in ("x", "z")]
     dem = read_dem(cfg.dem_path, what="--dem")
+    check_dem_decodable(dem, f"--dem {cfg.dem_path}")
     errors = []
     for basis in ("x", "z"):
         circuit = MemoryExperiment(cfg.distance, cfg.effective_rounds, cfg.p, basis, cfg.noise).circuit()

@@ -36,7 +36,8 @@ def unpack_bits(packed: np.ndarray, num_bits: int) -> np.ndarray:
 
 def check_shots(events: np.ndarray, num_detectors: int, bit_packed: bool) -> np.ndarray:
     """``events`` as a 2D array of the layout ``bit_packed`` says: uint8 (shots, ceil(N / 8)) when
-    bit-packed, else (shots, N) bool or 0/1. :class:`qec.QecError` naming the mismatch otherwise."""
+    bit-packed, else (shots, N) bool or numbers that are all 0 or 1 (never 0.5 read as 0, or 2 as
+    1). :class:`qec.QecError` naming the mismatch otherwise."""
     events = np.asarray(events)
     if events.ndim != 2:
         raise QecError(f"expected a 2D (shots, detectors) array, got shape {events.shape}")
@@ -49,4 +50,10 @@ def check_shots(events: np.ndarray, num_detectors: int, bit_packed: bool) -> np.
     elif events.shape[1] != num_detectors:
         hint = " (bit-packed? say bit_packed=True)" if events.shape[1] == packed_width(num_detectors) else ""
         raise QecError(f"expected {num_detectors} detectors per shot, got {events.shape[1]}{hint}")
+    elif events.dtype != np.bool_:
+        if events.dtype.kind not in "uif":
+            raise QecError(f"events must be bool or 0/1 numbers, got dtype {events.dtype}")
+        bad = (events != 0) & (events != 1)
+        if bad.any():
+            raise QecError(f"events must be 0 or 1 (or bool), got {events[bad].flat[0].item()!r}")
     return events

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from typing import Any
 
 import stim
 
+from qec._arguments import whole_number
 from qec._errors import QecError
 from qec._memory_estimate import check_fits, detectors, point_bytes
 from qec._noise import NOISE_MODELS, CircuitNoise, noise_version
@@ -52,15 +54,17 @@ class MemoryExperiment:
     circuit_noise: CircuitNoise | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scale_qubits", tuple(tuple(float(v) for v in s) for s in self.scale_qubits))
-        if isinstance(self.distance, bool) or int(self.distance) != self.distance:
-            raise QecError(f"distance must be an integer, got {self.distance!r}")
+        try:
+            scale = tuple(tuple(float(v) for v in s) for s in self.scale_qubits)
+        except (TypeError, ValueError):
+            raise QecError(f"scale_qubits must be ((x, y, factor), ...), got {self.scale_qubits!r}") from None
+        object.__setattr__(self, "scale_qubits", scale)
+        object.__setattr__(self, "distance", whole_number("distance", self.distance))
         if self.distance < 3 or self.distance % 2 == 0:
             raise QecError(f"distance must be odd and >= 3, got {self.distance}")
-        if int(self.rounds) != self.rounds or self.rounds < 1:
-            raise QecError(f"rounds must be an integer >= 1, got {self.rounds}")
-        if not (0.0 <= self.p < 0.5):
-            raise QecError(f"p must be in [0, 0.5), got {self.p}")
+        object.__setattr__(self, "rounds", whole_number("rounds", self.rounds, minimum=1))
+        if isinstance(self.p, bool) or not isinstance(self.p, numbers.Real) or not (0.0 <= self.p < 0.5):
+            raise QecError(f"p must be in [0, 0.5), got {self.p!r}")
         if self.basis not in BASES:
             raise QecError(f"basis must be one of {', '.join(BASES)}, got {self.basis!r}")
         if self.noise not in NOISE_MODELS:

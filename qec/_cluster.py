@@ -35,9 +35,11 @@ import os
 import pickle
 import re
 import signal
+import socket
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from typing import Any, Mapping, Sequence
 
@@ -67,11 +69,47 @@ class ClusterAddress:
                 raise QecError(f"--cluster local:N needs N >= 1, got {text!r}")
             return cls(None, n)
         if re.fullmatch(r"[a-z][a-z0-9+]*://\S+", text):
+            if _host_port(text) is None and urllib.parse.urlsplit(text).scheme in TCP_SCHEMES:
+                raise QecError(f"--cluster {text}: give the scheduler as tcp://host:port, the port a number "
+                               f"from 1 to 65535")
             return cls(text, None)
         raise QecError(f"--cluster takes a scheduler address such as tcp://host:8786, or local:N, not {text!r}")
 
     def __str__(self) -> str:
         return self.scheduler if self.scheduler is not None else f"local:{self.local_workers}"
+
+
+# Schemes whose address is host:port over TCP (the others, ucx and inproc, are not probed).
+TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
+DEFAULT_PORT = 8786
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a TCP scheduler address (Dask's default port when none is given); None
+    when the address has no host or its port is not a number from 1 to 65535."""
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or (port is not None and port < 1):
+        return None
+    return parts.hostname, port or DEFAULT_PORT
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """:class:`qec.QecError` at once when nothing accepts a connection at a TCP scheduler address
+    (a refused connection is not waited on for the client's timeout); other schemes pass."""
+    if urllib.parse.urlsplit(address).scheme not in TCP_SCHEMES:
+        return
+    host, port = _host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except ConnectionRefusedError:
+        raise QecError(f"--cluster {address}: connection refused: no Dask scheduler listens there (start one "
+                       f"with `dask scheduler`, or give its address)") from None
+    except OSError as e:
+        raise QecError(f"--cluster {address}: cannot connect: {e.strerror or e}") from None
 
 
 def import_distributed():
@@ -182,6 +220,9 @@ class DaskJobs:
     def __init__(self, address: ClusterAddress | str, *, gpu: bool = False, timeout: float = 30.0):
         distributed = import_distributed()
         self.distributed = distributed
+        # Dask's client logs its failures (a lost scheduler, with tracebacks) on stderr: the
+        # collection reports them as one line instead, so its logs are quiet while it runs.
+        self._log_levels = _quiet_logs("distributed")
         self.address = address if isinstance(address, ClusterAddress) else ClusterAddress.parse(address)
         self.cluster = None
         if self.address.local_workers is not None:
@@ -190,11 +231,14 @@ class DaskJobs:
                 n_workers=self.address.local_workers, threads_per_worker=1, processes=True,
                 dashboard_address=None, silence_logs=logging.ERROR, resources={GPU: 1} if gpu else None)
         try:
+            if self.cluster is None:
+                check_reachable(self.address.scheduler, timeout)
             self.client = distributed.Client(self.cluster if self.cluster is not None else self.address.scheduler,
                                              timeout=timeout)
         except BaseException:
             if self.cluster is not None:
                 self.cluster.close()
+            _restore_logs(self._log_levels)
             raise
         self.token = uuid.uuid4().hex
         self.specs: list[bytes] = []
@@ -262,6 +306,9 @@ class DaskJobs:
             raise _one_line(e, self.distributed) from None
         out = []
         for future, result in batch:
+            if future.status != "finished" or isinstance(result, BaseException):
+                raise QecError(f"the Dask cluster {self.address} lost a batch ({future.status}): did its scheduler "
+                               f"stop? The CSV holds every finished batch: the same command resumes the sweep")
             out.append((self.futures.pop(future), result))
             future.release()
         return out
@@ -288,5 +335,22 @@ class DaskJobs:
         try:
             self.client.close(timeout=10)
         finally:
-            if self.cluster is not None:
-                self.cluster.close(timeout=10)
+            try:
+                if self.cluster is not None:
+                    self.cluster.close(timeout=10)
+            finally:
+                _restore_logs(self._log_levels)
+
+
+def _quiet_logs(prefix: str) -> dict[str, int]:
+    """Raise every ``prefix`` logger to CRITICAL; their levels before (for :func:`_restore_logs`)."""
+    names = [prefix, *(n for n in logging.root.manager.loggerDict if n.startswith(prefix + "."))]
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    return levels
+
+
+def _restore_logs(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

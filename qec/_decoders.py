@@ -112,14 +112,21 @@ class WithDem:
 def get_decoder(
     name: str,
     circuit: stim.Circuit,
-    dem: stim.DetectorErrorModel,
+    dem: stim.DetectorErrorModel | str,
     custom_decoders: Mapping[str, CustomDecoder] | None = None,
 ) -> Decoder:
-    """Build the decoder called ``name`` for ``circuit`` and its ``dem``.
+    """Build the decoder called ``name`` for ``circuit`` and its ``dem`` (or a DEM file's path).
 
-    Raises ``ValueError`` for an unknown name (see :func:`decoder_factory`).
+    Raises ``ValueError`` for an unknown name (see :func:`decoder_factory`), and a
+    :class:`qec._dem_files.DemMismatchError` when ``dem`` does not fit ``circuit`` (its detectors'
+    count or coordinates: the other memory basis's DEM, say, would decode silently wrong).
     """
-    return decoder_factory(name, custom_decoders)(circuit, dem)
+    from qec._dem_files import as_dem, check_dem_fits
+
+    factory = decoder_factory(name, custom_decoders)
+    dem = as_dem(dem)
+    check_dem_fits(dem, circuit)
+    return factory(circuit, dem)
 
 
 def load_custom_decoders(spec: str) -> dict[str, Any]:

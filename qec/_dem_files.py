@@ -3,7 +3,10 @@ fits the circuit it is used with (a learned DEM for ``qec train --dem`` or ``qec
 
 A DEM fits a circuit when it has the circuit's detectors (count and coordinates) and
 observables; otherwise decoding would silently mis-decode, so :func:`check_dem_fits` raises
-:class:`DemMismatchError` naming the first mismatch.
+:class:`DemMismatchError` naming the first mismatch. A DEM matching can decode with has an error
+of positive probability, none that is certain, and a path through errors of positive probability
+from every detector to a boundary (:func:`check_dem_decodable`; PyMatching fails on a syndrome
+with odd parity where there is none).
 
 Example:
     >>> from qec import MemoryExperiment
@@ -20,6 +23,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import scipy.sparse
+import scipy.sparse.csgraph
 import stim
 
 from qec._errors import QecError
@@ -29,9 +35,17 @@ class DemMismatchError(QecError):
     """A DEM that does not fit the circuit it is used with."""
 
 
+class DegenerateDemError(QecError):
+    """A DEM matching cannot decode with (no noise, a certain error, detectors cut off)."""
+
+
 def read_dem(path: str | os.PathLike, what: str = "DEM") -> stim.DetectorErrorModel:
     """A Stim DEM file; ``ValueError`` with one line for a missing or unreadable file."""
     path = os.fspath(path)
+    if os.path.isdir(path):  # Stim reads a directory as an empty DEM
+        raise QecError(f"{what} {path} is a directory")
+    if not os.path.exists(path):  # Stim says "Failed to open ... for reading"
+        raise QecError(f"{what} {path} does not exist")
     try:
         return stim.DetectorErrorModel.from_file(path)
     except FileNotFoundError:
@@ -43,6 +57,16 @@ def read_dem(path: str | os.PathLike, what: str = "DEM") -> stim.DetectorErrorMo
     except Exception as e:  # Stim raises ValueError or IndexError; undecodable bytes raise UnicodeDecodeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise QecError(f"{what} {path} is not a Stim detector error model: {first}") from None
+
+
+def as_dem(value: stim.DetectorErrorModel | str | os.PathLike, name: str = "dem") -> stim.DetectorErrorModel:
+    """A DEM given as itself or as the path of a DEM file (:func:`read_dem`); anything else is a
+    :class:`qec.QecError` naming ``name``."""
+    if isinstance(value, stim.DetectorErrorModel):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return read_dem(value, what=name)
+    raise QecError(f"{name} must be a stim.DetectorErrorModel or the path of a DEM file, got {type(value).__name__}")
 
 
 def check_dem_fits(dem: stim.DetectorErrorModel, circuit: stim.Circuit, name: str = "the DEM") -> None:
@@ -59,3 +83,46 @@ def check_dem_fits(dem: stim.DetectorErrorModel, circuit: stim.Circuit, name: st
             raise DemMismatchError(
                 f"{name}'s detector {k} sits at {tuple(b)}, the circuit's at {tuple(a)}: it was made for another circuit"
             )
+
+
+def unreachable_detectors(dem: stim.DetectorErrorModel) -> np.ndarray:
+    """The detectors with no path to a boundary in PyMatching's graph of ``dem`` (its errors of
+    positive probability, decomposed): bool (detectors,). A syndrome with an odd number of events
+    among them cannot be matched."""
+    return _cut_off(dem.num_detectors, _matching_edges(dem))
+
+
+def _matching_edges(dem: stim.DetectorErrorModel) -> list:
+    import pymatching
+
+    return pymatching.Matching.from_detector_error_model(dem).edges()
+
+
+def _cut_off(n: int, edges: list) -> np.ndarray:
+    a = [u for u, _, _ in edges]
+    b = [n if v is None else v for _, v, _ in edges]  # node n: the boundary
+    graph = scipy.sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n + 1, n + 1))
+    _, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
+    return label[:n] != label[n]
+
+
+def check_dem_decodable(dem: stim.DetectorErrorModel, name: str = "the DEM", hint: str = "") -> None:
+    """Raise :class:`DegenerateDemError` unless matching can decode every syndrome with ``dem``:
+    it has an error of positive probability, none of probability 1, and every detector reaches a
+    boundary through errors of positive probability (:func:`unreachable_detectors`). ``hint``
+    follows the message (e.g. how to get a better DEM)."""
+    edges = _matching_edges(dem)  # PyMatching's graph: errors of probability 0 are left out
+    tail = f"; {hint}" if hint else ""
+    if not edges:
+        raise DegenerateDemError(f"{name} has no error of positive probability: matching has nothing to decode "
+                                 f"with{tail}")
+    certain = sum(attributes["error_probability"] >= 1 for _, _, attributes in edges)
+    if certain:
+        raise DegenerateDemError(f"{name} has {certain} error(s) of probability 1: matching cannot weigh a certain "
+                                 f"error{tail}")
+    cut = np.flatnonzero(_cut_off(dem.num_detectors, edges))
+    if len(cut):
+        shown = ", ".join(f"D{k}" for k in cut[:5]) + (", ..." if len(cut) > 5 else "")
+        raise DegenerateDemError(
+            f"{name} leaves {len(cut)} of its {dem.num_detectors} detectors ({shown}) without a path to a boundary "
+            f"through errors of positive probability: syndromes there cannot be matched{tail}")

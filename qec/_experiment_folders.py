@@ -89,6 +89,20 @@ def half_indices(shots: int, half: str) -> np.ndarray:
     return np.arange(HALVES.index(half), shots, 2, dtype=np.int64)
 
 
+def folder_files(path: str | os.PathLike) -> list[str]:
+    """The paths of the files in the experiment folder ``path`` that the layout above names (what a
+    run may read, so no output may replace one); other files, such as a previous run's output
+    written into the folder, are not among them."""
+    path = os.fspath(path)
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    known = (PROPERTIES, CIRCUIT, NOISY_CIRCUIT, CIRCUIT_DEM, EVENTS, ACTUAL_FLIPS, *(pij_file(h) for h in HALVES))
+    return [os.path.join(path, n) for n in names
+            if n in known or (n.startswith(PREDICTION_PREFIX) and n.endswith(".01"))]
+
+
 def read_properties(path: str) -> dict[str, object]:
     """A flat YAML mapping of ``key: value`` lines (ints, floats, strings); anything nested or
     malformed raises :class:`ExperimentFolderError` naming the line."""

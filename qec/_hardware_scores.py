@@ -56,7 +56,7 @@ import sinter
 import stim
 
 from qec._decoders import CustomDecoder, decoder_factory
-from qec._dem_files import DemMismatchError, check_dem_fits, read_dem
+from qec._dem_files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
 from qec._dem_provenance import FittedOn, overlapping, read_provenance
 from qec._errors import QecError
 from qec._experiment_folders import (
@@ -81,6 +81,11 @@ GOOGLE_DECODERS = {
     "google-tensor-network": "tensor_network_contraction",
 }
 MIN_ROUNDS = 3
+
+
+def _dem_name(source: "DemSource", fitted_on: str | None) -> str:
+    """How messages name a column's DEM: its label, and the half it was fitted on."""
+    return source.label + (f" (fitted on the {fitted_on} half)" if fitted_on else "")
 
 
 class DemSource(Protocol):
@@ -341,6 +346,7 @@ class _Prepared:
                     t0 = time.perf_counter()
                     dems[key] = (col.dem.dem(folder, fitted_on, self.first), time.perf_counter() - t0)
                     seconds += dems[key][1]
+                    check_dem_decodable(dems[key][0], f"{folder.path}: DEM {_dem_name(col.dem, fitted_on)}")
                 dem = dems[key][0]
                 decoders[h] = factory(self.circuit, dem)
                 _refuse_fitted_shots(folder, col.name, h, [*getattr(col.dem, "fitted_on", ()),
@@ -409,7 +415,11 @@ class _Prepared:
                     secs = [time.perf_counter() - t0]
             except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise QecError(f"{folder.path}: {', '.join(names)} cannot decode these shots: {first}") from None
+                cols = [self.plans[n][0] for n in names]
+                used = ", ".join(dict.fromkeys(_dem_name(c.dem, None if half is None else other_half(half)
+                                                         if c.dem.per_half else None) for c in cols))
+                raise QecError(f"{folder.path}: decoding with DEM {used} failed on these shots ({', '.join(names)}: "
+                               f"{first})") from None
             for name, out, sec in zip(names, outs, secs):
                 predicted[name][idx] = unpack_bits(np.asarray(out, dtype=np.uint8), folder.num_observables)
                 seconds[name] += sec

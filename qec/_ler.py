@@ -36,12 +36,12 @@ import concurrent.futures
 import math
 import os
 import secrets
-import sys
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
 import sinter
 
+from qec._arguments import whole_number
 from qec._circuits import MemoryExperiment
 from qec._decoders import CustomDecoder, decoder_factory
 from qec._errors import QecError
@@ -49,6 +49,7 @@ from qec._ler_jobs import Job, JobRunner, PointSpec, run_job
 from qec._ler_result import PAIR_KEY, LerResult, LerTask
 from qec._memory_estimate import PROCESS_BYTES, check_fits, detectors, point_bytes
 from qec._pairing import only_key, shared_key, stream_seeds
+from qec._progress import progress_bar
 from qec._shot_stream import FIRST_BATCH, MIN_BATCH, ShotStream
 from qec._stats_csv import CsvLockedError, CsvSink, check_writable, read_csv_stats, strong_id
 from qec._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR, per_round
@@ -252,7 +253,7 @@ def collect_ler(
         cluster: a Dask scheduler's address (``tcp://host:8786``) or ``local:N`` (a
             ``LocalCluster`` of N processes): the jobs run on its workers (:mod:`qec._cluster`;
             needs ``distributed``), with the rows ``workers=1`` writes. Not with ``workers > 1``.
-        progress: tqdm bar on stderr.
+        progress: a bar of the shots decoded (each decoder's) on stderr (:mod:`qec._progress`).
         custom_decoders: decoders beyond :data:`qec._decoders.DECODERS`, by name: factories
             ``(circuit, dem) -> decoder`` (e.g. ``predecoder.ler_decoders()``) or ``sinter.Decoder``
             objects (e.g. ``tesseract_decoder.make_tesseract_sinter_decoders_dict()``).
@@ -263,10 +264,11 @@ def collect_ler(
     """
     if max_shots is None and max_errors is None:
         raise QecError("give max_shots and/or max_errors")
-    if max_shots is not None and max_shots < 0 or max_errors is not None and max_errors < 1:
-        raise QecError("max_shots must be >= 0 and max_errors >= 1")
-    if workers < 1:
-        raise QecError(f"workers must be >= 1, got {workers}")
+    if max_shots is not None:
+        max_shots = whole_number("max_shots", max_shots, minimum=0)
+    if max_errors is not None:
+        max_errors = whole_number("max_errors", max_errors, minimum=1)
+    workers = whole_number("workers", workers, minimum=1)
     address = None
     if cluster is not None:
         from qec._cluster import ClusterAddress, import_distributed
@@ -275,8 +277,9 @@ def collect_ler(
             raise QecError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
         address = ClusterAddress.parse(cluster)
         import_distributed()
-    if seed is not None and int(seed) < 0:
-        raise QecError(f"seed must be >= 0, got {seed}")
+    if seed is not None:
+        seed = whole_number("seed", seed, minimum=0)
+    check_distinct_points(tasks)
     for t in tasks:
         for name in t.decoders:
             decoder_factory(name, custom_decoders)  # an unknown name fails before any sampling
@@ -298,19 +301,16 @@ def collect_ler(
             points = [_Point(i, t, existing, seed, fresh_seed, custom_decoders) for i, t in enumerate(tasks)]
         else:
             executor, points = _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders)
+        if any(p.wants(n, max_shots, max_errors) for p in points for n in p.names):
+            sink.check_can_add()  # a CSV that can only be read: refused before any sampling
     except BaseException:
         if executor is not None:
             executor.stop()
         sink.close()
         raise
-    if progress and max_shots is not None:
-        try:
-            from tqdm import tqdm
-
-            total = sum(max(0, max_shots - n) for p in points for n in p.existing_shots.values())
-            bar = tqdm(total=total, unit="decoded shot", file=sys.stderr, disable=not sys.stderr.isatty())
-        except ImportError:
-            bar = None
+    total = None if max_shots is None else sum(max(0, max_shots - n) for p in points for n in p.existing_shots.values())
+    if progress and total != 0:  # each decoder's shots counted; only max_errors: a count with its rate
+        bar = progress_bar(total, "decoding")
     try:
         if executor is not None:
             _collect_parallel(points, sink, max_shots, max_errors, executor, bar)
@@ -319,6 +319,10 @@ def collect_ler(
                               _ProcessPoolJobs(workers, [p.spec() for p in points]), bar)
         else:
             _collect_serial(points, sink, max_shots, max_errors, bar)
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the error's one line takes the bar's place
+        raise
     finally:
         sink.close()
         if bar is not None:
@@ -342,6 +346,18 @@ def _cluster_points(address, tasks, existing, seed, fresh_seed, custom_decoders)
         executor.stop()
         raise
     return executor, points
+
+
+def check_distinct_points(tasks: Sequence[LerTask]) -> None:
+    """:class:`qec.QecError` when two tasks are the same point (as sinter refuses a task given
+    twice): both would count the point's shots, and a CSV would hold them twice."""
+    seen: dict[MemoryExperiment, int] = {}
+    for i, t in enumerate(tasks):
+        j = seen.setdefault(t.experiment, i)
+        if j != i:
+            e = t.experiment
+            raise QecError(f"tasks {j} and {i} are the same point (d={e.distance}, r={e.rounds}, p={e.p:g}, "
+                           f"{e.basis}, {e.noise}): give each point once, with all its decoders in one LerTask")
 
 
 def check_tasks_fit(tasks: Sequence[LerTask], workers: int = 1) -> None:

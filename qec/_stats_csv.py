@@ -7,6 +7,7 @@ while it is open, so two collections into one file never both count the shots it
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -77,8 +78,14 @@ def _malformed_csv_message(path: str, error: Exception) -> str:
     return f"malformed CSV {path}: {msg}"
 
 
+# Why an existing file may be readable but not writable: a read-only file system, or permissions.
+READ_ONLY_ERRORS = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def check_writable(path: str | os.PathLike) -> None:
-    """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing)."""
+    """Raise ``ValueError`` unless ``path`` can be appended to (creates it if missing), or is an
+    existing CSV that can only be read (a read-only file system, no write permission): a complete
+    one is re-reported without writing, and :class:`CsvSink` refuses the first row it would add."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise QecError(f"cannot write {path}: it is a directory")
@@ -86,7 +93,8 @@ def check_writable(path: str | os.PathLike) -> None:
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as e:
-        raise QecError(f"cannot write {path}: {e.strerror or e}") from None
+        if not (e.errno in READ_ONLY_ERRORS and os.access(path, os.R_OK)):
+            raise QecError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class CsvLockedError(LockedError):
@@ -100,27 +108,36 @@ class CsvSink:
     Rows are appended whole or not at all: when a write fails part-way (a full disk, a file-size
     limit) or is interrupted, the file is cut back to its length before the write, so the next
     run resumes from it and ``sinter combine`` reads it.
+
+    An existing CSV that can only be read (a read-only file system, no permission) is opened for
+    reading, still locked: ``read_only`` says why it cannot be written, and :meth:`write` of a row
+    raises; a collection that has nothing to add re-reports it.
     """
 
     def __init__(self, path: str | None):
         self.fd: int | None = None
         self.path = path
+        self.read_only: str | None = None  # why the file cannot be written, when it cannot
         if path is None:
             return
         check_writable(path)
         try:
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         except OSError as e:
-            raise QecError(f"cannot write {path}: {e.strerror or e}") from None
+            if e.errno not in READ_ONLY_ERRORS or not os.path.exists(path):
+                raise QecError(f"cannot write {path}: {e.strerror or e}") from None
+            self.read_only = e.strerror or str(e)
+            self.fd = os.open(path, os.O_RDONLY)
         try:
             lock_exclusively(self.fd, f"{path} is being written by another collection (it holds the file's lock); "
                                       f"wait for it to finish or give another --out")
-        except LockedError as e:
-            os.close(self.fd)
-            self.fd = None
-            raise CsvLockedError(str(e)) from None
-        if os.fstat(self.fd).st_size == 0:
-            self._append(sinter.CSV_HEADER)
+            if self.read_only is None and os.fstat(self.fd).st_size == 0:
+                self._append(sinter.CSV_HEADER)
+        except BaseException as e:  # a locked file, a full disk: nothing stays open or locked
+            self.close()
+            if isinstance(e, LockedError):
+                raise CsvLockedError(str(e)) from None
+            raise
 
     def _append(self, text: str) -> None:
         """Append ``text`` and a newline, all of it or nothing."""
@@ -139,11 +156,19 @@ class CsvSink:
             raise
 
     def write(self, rows: Iterable[sinter.TaskStats]) -> None:
-        """Append whole rows (one write; nothing on a read-only sink)."""
+        """Append whole rows (one write; nothing without a path). :class:`qec.QecError` when the
+        file can only be read (:attr:`read_only`)."""
         lines = [row.to_csv_line() for row in rows]
         if self.fd is None or not lines:
             return
+        self.check_can_add()
         self._append("\n".join(lines))
+
+    def check_can_add(self) -> None:
+        """:class:`qec.QecError` when rows cannot be added (the file can only be read)."""
+        if self.read_only is not None:
+            raise QecError(f"cannot write {self.path}: {self.read_only}; it lacks shots this run would add (a "
+                           f"complete CSV is re-reported without writing): give another --out")
 
     def close(self) -> None:
         """Close the file, releasing its lock."""

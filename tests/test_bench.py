@@ -111,3 +111,29 @@ def test_latency_path_and_onnxruntime_backend(model_path, capsys):
                  "--backend", "onnxruntime", "--model", model_path, "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["results"][0]
     assert row["backend"] == "onnxruntime" and row["providers"] == ["CPUExecutionProvider"]
+
+
+# --- Issue 30: faults, round three ---------------------------------------------------------------
+
+
+def test_fewer_shots_than_a_batch_are_refused(model_path, capsys):
+    """Item 5: `qec bench --batch 8 --shots 2` ran 8 shots without a word."""
+    assert main(["bench", "-d", "3", "--p", "0.01", "--batch", "1", "8", "--shots", "2", "--model", model_path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--shots 2 is fewer than --batch 8" in err, err
+    with pytest.raises(ValueError, match=r"shots \(2\) must be >= batch \(8\)"):
+        run_bench(distance=3, p=0.01, batch=8, shots=2, model=model_path)
+
+
+def test_bench_says_what_it_does_before_its_row(model_path, capsys):
+    """Item 18 (docs/latency.md's d=9, 1000-round command printed nothing for minutes): each
+    step's line on stderr as it starts, here for a reduced form of that command."""
+    assert main(["bench", "-d", "3", "-r", "20", "--p", "0.006", "--batch", "1", "4", "--shots", "4", "--repeats", "1",
+                 "--latency-decodes", "5", "--model", model_path]) == 0
+    err = capsys.readouterr().err.splitlines()
+    for batch in (1, 4):
+        point = f"qec bench: d=3 rounds=20 p=0.006 batch {batch}: "
+        steps = [line[len(point):].split(" (")[0] for line in err if line.startswith(point)]
+        assert steps[:3] == ["building the circuit and the pipeline, sampling 4 shots", "timing the matching stages",
+                             "timing the network stages"], err
+    assert any("5 single-shot decodes" in line for line in err)

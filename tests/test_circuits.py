@@ -27,12 +27,21 @@ from qec import LerTask, collect_ler, MemoryExperiment, memory_circuit
         (dict(basis="y"), "basis must be one of x, z"),
         (dict(basis="Z"), "basis must be one of x, z"),
         (dict(noise="pink"), "unknown noise model 'pink'"),
+        # Issue 30 items 6 and 12: a bool is no round count, None or text no noise strength.
+        (dict(rounds=True), "rounds must be an integer >= 1, got True"),
+        (dict(distance="3"), "distance must be an integer, got '3'"),
+        (dict(p=None), r"p must be in \[0, 0.5\), got None"),
+        (dict(p="0.01"), r"p must be in \[0, 0.5\), got '0.01'"),
+        (dict(p=True), r"p must be in \[0, 0.5\), got True"),
+        (dict(scale_qubits=((1, "a", 2),)), "scale_qubits must be"),
     ],
 )
 def test_validation(kwargs, message):
     args = dict(distance=3, rounds=3, p=0.001, basis="z", noise="depolarizing")
     args.update(kwargs)
-    with pytest.raises(ValueError, match=message):
+    from qec import QecError
+
+    with pytest.raises(QecError, match=message):
         MemoryExperiment(**args)
 
 
@@ -119,3 +128,14 @@ def test_plain_pymatching_matches_the_papers_fit_at_its_round_convention():
     result = collect_ler([LerTask(exp, ("pymatching",))], max_shots=60_000, seed=2026)[0]
     fit, target = result.fit(), paper_fit(5, 0.006)
     assert fit.low <= 1.1 * target and fit.high >= 0.9 * target, (fit, target)
+
+
+def test_numpy_numbers_are_numbers_and_whole_floats_whole():
+    """NumPy's integers and floats are accepted (and the metadata stays JSON); 3.0 rounds are 3."""
+    import json
+
+    import numpy as np
+
+    exp = MemoryExperiment(np.int64(3), np.int32(3), np.float64(0.001))
+    assert json.loads(json.dumps(exp.json_metadata()))["d"] == 3
+    assert MemoryExperiment(3, 3.0, 0.001).rounds == 3 and isinstance(MemoryExperiment(3, 3.0, 0.001).rounds, int)

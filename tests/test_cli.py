@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 import sinter
 
 from experiments.cli import main
+from qec import MemoryExperiment
 
 BASE = ["ler", "--distance", "3", "--p", "0.01", "--max-shots", "2000", "--seed", "1"]
 
@@ -160,3 +162,66 @@ def test_installed_script(tmp_path):
     bad = subprocess.run([exe, "ler", "-d", "2", "--p", "0.01"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip() == "qec ler: error: distance must be odd and >= 3, got 2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 30: faults, round three.
+
+
+def test_repeated_sweep_values_are_swept_once_with_a_note(tmp_path, capsys):
+    """Item 1: `-d 3 3` wrote two identical rows and the CSV then claimed 200 shots; a rerun
+    resumed from that. The sweep is the product of its flags' values, so a repeated value is
+    swept once, with one line on stderr saying so (sinter's collect refuses a task given twice:
+    qec.collect_ler does, see tests/test_ler.py)."""
+    issue = tmp_path / "issue.csv"  # the issue's command
+    assert main(["ler", "-d", "3", "3", "--p", "0.003", "--max-shots", "100", "--seed", "1", "--out", str(issue)]) == 0
+    assert capsys.readouterr().err.startswith("qec ler: note: --distance 3 given more than once")
+    assert [s.shots for s in sinter.read_stats_from_csv_files(str(issue))] == [100]
+    out = tmp_path / "dup.csv"
+    argv = ["ler", "-d", "3", "3", "--p", "0.003", "3e-3", "--basis", "x", "x", "--rounds", "3", "d", "--decoders",
+            "pymatching", "pymatching", "--max-shots", "100", "--seed", "1", "--out", str(out), "--json"]
+    for _ in range(2):  # the same command again: resumed, nothing added, nothing doubled
+        assert main(argv) == 0
+        captured = capsys.readouterr()
+        assert captured.err == ("qec ler: note: --distance 3; --p 0.003; --basis x; --decoders pymatching; --rounds 3 "
+                                "at d=3 given more than once: each point and decoder is swept once\n")
+        assert [r["shots"] for r in json.loads(captured.out)["results"]] == [100]
+        assert [s.shots for s in sinter.read_stats_from_csv_files(str(out))] == [100]
+
+
+def test_the_ler_bar_counts_shots_readably_on_stderr(monkeypatch, capsys):
+    """Item 18: the bar appeared only on a terminal and only with --max-shots, its unit printed
+    as '91423.16decoded shot/s'. Off a terminal (a log) it is a line per period."""
+    import qec._progress
+
+    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)  # a line at every update
+    assert main(BASE + ["--decoders", "pymatching", "pymatching-correlated"]) == 0
+    err = capsys.readouterr().err
+    assert "decoding: 100%" in err and "4.00k/4.00k" in err and " shots/s]" in err, err
+    assert "\r" not in err and "decoded shot" not in err
+    assert main(["ler", "-d", "3", "--p", "0.01", "--max-errors", "30", "--seed", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "decoding: " in err and " shots [" in err and " shots/s]" in err, err
+
+
+def test_a_dem_that_cannot_decode_is_one_line(tmp_path, capsys):
+    """Item 8: probability-0, -1 and 1 errors crashed inside PyMatching; item 18: a folder as --dem
+    said 'DEM tmp@e3b0... has 0 detectors'."""
+    dem = str(MemoryExperiment(3, 3, 0.01, "x").dem())
+    zero = tmp_path / "zero.dem"
+    zero.write_text(re.sub(r"error\([^)]*\)", "error(0)", dem))
+    certain = tmp_path / "certain.dem"
+    certain.write_text(re.sub(r"error\([^)]*\)", "error(1)", dem, count=1))
+    negative = tmp_path / "negative.dem"
+    negative.write_text(re.sub(r"error\([^)]*\)", "error(-1)", dem, count=1))
+    argv = ["ler", "-d", "3", "--p", "0.01", "--max-shots", "1000", "--seed", "1", "--dem"]
+    for path, message in ((zero, "has no error of positive probability"), (certain, "1 error(s) of probability 1"),
+                          (negative, "must be a probability (0 to 1) but got -1"), (tmp_path, "is a directory")):
+        assert main(argv + [str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--dem {path}" in err and message in err, err
+    # Some zero-probability errors that leave every detector a path to a boundary decode fine.
+    some = tmp_path / "some.dem"
+    some.write_text(re.sub(r"error\([^)]*\)", "error(0)", dem, count=3))
+    assert main(argv + [str(some)]) == 0
+    capsys.readouterr()

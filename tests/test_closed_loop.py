@@ -17,10 +17,24 @@ pytestmark = pytest.mark.slow  # learns a DEM and trains models
 HOT = ((3.0, 3.0, 5.0),)
 
 
-def test_tiny_closed_loop_end_to_end_and_resume(tmp_path):
+def test_tiny_closed_loop_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    import qec._progress
+    from qec import QecError
+
     cfg = ClosedLoopConfig(distance=3, p=0.004, hot=HOT, out=str(tmp_path), learn_shots=20_000, samples=1024,
                            test_shots=3000, preset="tiny", init=None, val_shots=400)
+    # Issue 30: a DEM learned from too few shots stops the run before it trains on it (it would
+    # cut detectors off), and the corrected rerun into the same folder is not refused.
+    with pytest.raises(QecError, match="the DEM learned from 10 shots .* give more --learn-shots"):
+        run_closed_loop(dataclasses.replace(cfg, learn_shots=10), log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)  # the bars' lines at once, as on a terminal
     result = run_closed_loop(cfg, log=lambda m: None)
+    err = capsys.readouterr().err
+    for kind in ("true", "learned", "nominal"):  # item 18: the trainings show their progress
+        assert f"training on the {kind} DEM: 100%" in err and "1.02k/1.02k" in err, err
     summary = result.to_json()
     names = {f"{d}-{k}" for d in ("pymatching", "pipeline") for k in ("true", "learned", "nominal")}
     assert set(summary["results"]) == names
@@ -64,3 +78,55 @@ def test_a_learned_dem_decodes_through_qec_ler(tmp_path, capsys):
     assert main(argv + ["--dem", str(learned)]) == 0
     row = json.loads(capsys.readouterr().out)["results"][0]
     assert row["metadata"]["dem"].startswith("learned.dem@")
+
+
+# --- Issue 30: faults, round three ---------------------------------------------------------------
+
+
+def _result(errors: dict[str, int]):
+    from predecoder import ClosedLoopResult
+    from qec import LerResult
+
+    cfg = ClosedLoopConfig(distance=3, p=0.004, hot=HOT, out="unused")
+    results = {name: LerResult(cfg.experiment, name, name, {}, shots=1000, errors=e) for name, e in errors.items()}
+    return ClosedLoopResult(config=cfg, init_sha256=None, models={}, results=results, seconds={})
+
+
+def test_gap_closed_is_none_when_there_is_no_gap(capsys):
+    """Item 7: nominal 100 errors, true 110, learned 112 reported "gap closed 120%" although the
+    learned DEM did worse than the nominal one: with no gap to close there is no fraction."""
+    from experiments.closed_loop_command import print_gap
+
+    errors = {f"{d}-{k}": e for d in ("pymatching", "pipeline") for k, e in (("nominal", 100), ("true", 110),
+                                                                             ("learned", 112))}
+    result = _result(errors)
+    assert result.gap_closed("pymatching") is None and result.gap_closed("pipeline") is None
+    print_gap({"matcher": result.gap_closed("pymatching"), "pipeline": result.gap_closed("pipeline")})
+    out = capsys.readouterr().out
+    assert "matcher -, pipeline -" in out and "no gap to close" in out and "120%" not in out
+    errors.update({"pymatching-true": 80, "pymatching-learned": 90})  # a real gap: half of it closed
+    assert _result(errors).gap_closed("pymatching") == 0.5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(preset="tinyy"), "unknown preset 'tinyy'"),
+    (dict(lr=float("nan")), "lr must be a finite number, got nan"),
+    (dict(lr=0.0), "lr must be > 0"),
+    (dict(seed=-1), "seed must be an integer >= 0"),
+    (dict(samples=1.5), "samples must be an integer >= 1"),
+])
+def test_a_bad_setting_is_refused_before_anything_is_written(tmp_path, capsys, kwargs, message):
+    """Items 11 and 18: `closed-loop --lr nan` was a traceback; a mistyped --preset was found only
+    after the DEM was learned and config.json written, so the corrected rerun was refused."""
+    from qec import QecError
+
+    out = tmp_path / "cl"
+    with pytest.raises(QecError, match=message):
+        ClosedLoopConfig(distance=3, p=0.004, hot=HOT, out=str(out), **kwargs)
+    flag = {"preset": "--preset", "lr": "--lr", "seed": "--seed"}.get(next(iter(kwargs)))
+    if flag is not None:
+        assert main(["closed-loop", "-d", "3", "--p", "0.004", "--hot", "3", "3", "5", "--out", str(out), flag,
+                     str(next(iter(kwargs.values())))]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert not out.exists()

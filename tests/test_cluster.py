@@ -33,6 +33,7 @@ SWEEP = ["ler", "-d", "3", "--p", "0.01", "0.02", "--decoders", "pymatching", "p
 class Cluster:
     address: str
     workers: dict[str, subprocess.Popen]
+    scheduler: subprocess.Popen
 
 
 @contextlib.contextmanager
@@ -51,8 +52,8 @@ def dask_cluster(tmp_path: Path, workers: int = 2):
         return proc
 
     try:
-        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-              "--scheduler-file", str(scheduler_file))
+        scheduler = start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                          "--scheduler-file", str(scheduler_file))
         names = [f"w{i}" for i in range(workers)]
         running = {name: start(name, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
                                "--nthreads", "1", "--no-dashboard", "--name", name) for name in names}
@@ -62,7 +63,7 @@ def dask_cluster(tmp_path: Path, workers: int = 2):
         address = json.loads(scheduler_file.read_text())["address"]
         with distributed.Client(address, timeout=30) as client:
             client.wait_for_workers(workers, timeout=60)
-        yield Cluster(address, running)
+        yield Cluster(address, running, scheduler)
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(ProcessLookupError):
@@ -96,11 +97,30 @@ def test_cluster_without_distributed_is_one_line_naming_the_extra(monkeypatch, c
     (["--cluster", "10.0.0.5:8786"], "--cluster takes a scheduler address such as tcp://host:8786, or local:N"),
     (["--cluster", "local:0"], "--cluster local:N needs N >= 1"),
     (["--cluster", "local:2", "--workers", "2"], "give --workers or --cluster, not both"),
+    # Issue 30 item 10: a ValueError from Dask's client.
+    (["--cluster", "tcp://127.0.0.1:notaport"], "--cluster tcp://127.0.0.1:notaport: give the scheduler as "
+                                                 "tcp://host:port, the port a number from 1 to 65535"),
+    (["--cluster", "tcp://127.0.0.1:70000"], "the port a number from 1 to 65535"),
 ])
 def test_bad_cluster_flags_are_one_line(flags, message, capsys):
     assert main([*SWEEP, "--max-shots", "100", *flags]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+@needs_distributed
+def test_a_refused_connection_is_one_line_at_once(capsys):
+    """Item 10: nothing listening at the address waited 30 s and said "timed out"."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.time()
+    assert main([*SWEEP, "--max-shots", "100", "--cluster", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "connection refused: no Dask scheduler listens there" in err, err
+    assert time.time() - t0 < 10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +246,37 @@ def test_a_killed_client_resumes_from_the_csv(tmp_path, one_machine):
             proc.wait()
         partial = sum(s.shots for s in read_csv_stats(out).values())
         assert 0 < partial < 4 * KILL_SHOTS
+        proc = _start_ler(cluster, out)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert totals(out) == totals(one_machine)
+
+
+@needs_distributed
+@pytest.mark.slow
+def test_the_scheduler_killed_mid_sweep_is_one_line_and_the_rerun_resumes(tmp_path, one_machine):
+    """Item 10: the scheduler killed mid-sweep gave "TypeError: 'FutureCancelledError' object is
+    not subscriptable" (the CSV stayed whole); now one line, and the same command on a new
+    cluster finishes the sweep exactly."""
+    out = tmp_path / "lost.csv"
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with dask_cluster(tmp_path / "first") as cluster:
+        proc = _start_ler(cluster, out)
+        try:
+            _wait_for_rows(out, 5, proc)
+            os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+            _, err = proc.communicate(timeout=120)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in err.decode().splitlines() if not line.startswith("decoding:")]  # progress lines
+    assert proc.returncode == 2 and len(lines) == 1, err.decode()
+    assert "lost a batch" in lines[0] and "the same command resumes the sweep" in lines[0]
+    assert "Traceback" not in err.decode()
+    partial = sum(s.shots for s in read_csv_stats(out).values())
+    assert 0 < partial < 4 * KILL_SHOTS
+    with dask_cluster(tmp_path / "second") as cluster:
         proc = _start_ler(cluster, out)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()

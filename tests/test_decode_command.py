@@ -1,5 +1,7 @@
 """qec decode: Stim sample formats in and out, streamed in chunks, bad input as one line."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import stim
@@ -109,3 +111,109 @@ def test_bad_input(setup, tmp_path, capsys):
     junk.write_text("NOT_A_GATE 0\n")
     _fails(["decode", "--circuit", str(junk), "--dets", str(good), "--out", str(tmp_path / "p.b8")], capsys,
            "cannot read circuit")
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 30: faults, round three.
+
+DATA = Path(__file__).resolve().parent / "data" / "google_qec3v5"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "google-qec3v5"
+
+
+def test_another_circuits_b8_file_is_refused(tmp_path, capsys):
+    """Item 2: 2,000 shots of a d=3 circuit are 400 shots of a d=5 one in b8 (no header); `qec
+    decode` "decoded 400 shots". Their detectors no longer fire together as errors make them."""
+    c3, c5 = (MemoryExperiment(d, d, 0.003, "x").circuit() for d in (3, 5))
+    (tmp_path / "c5.stim").write_text(str(c5))
+    c3.compile_detector_sampler(seed=1).sample_write(2000, filepath=str(tmp_path / "d3.b8"), format="b8")
+    assert (tmp_path / "d3.b8").stat().st_size % ((c5.num_detectors + 7) // 8) == 0  # its size fits d=5
+    out = tmp_path / "p.b8"
+    for decoder in ("pymatching", "predecoder"):
+        _fails(["decode", "--circuit", str(tmp_path / "c5.stim"), "--dets", str(tmp_path / "d3.b8"), "--out", str(out),
+                "--decoder", decoder], capsys, "does not look like shots of this circuit")
+    assert not out.exists()
+    # Its own circuit decodes it; --shots, when given, must be the file's count.
+    (tmp_path / "c3.stim").write_text(str(c3))
+    base = ["decode", "--circuit", str(tmp_path / "c3.stim"), "--dets", str(tmp_path / "d3.b8"), "--out", str(out),
+            "--decoder", "pymatching", "--quiet"]
+    assert main(base + ["--shots", "2000"]) == 0
+    _fails(base + ["--shots", "400"], capsys, "holds 2000 shots of this circuit, not the 400 given (--shots)")
+    c3.compile_detector_sampler(seed=1).sample_write(300, filepath=str(tmp_path / "d3.01"), format="01")
+    _fails(base[:4] + [str(tmp_path / "d3.01"), "--dets-format", "01"] + base[5:] + ["--shots", "301"], capsys,
+           "holds 300 shots")
+
+
+def _sycamore_folders() -> list[Path]:
+    return sorted(DATA.glob("surface_code_*_d3_*")) + sorted(SHARED.glob("surface_code_*"))
+
+
+def test_genuine_hardware_shots_pass_the_check():
+    """Item 2's check must never refuse real shots: every Sycamore folder here (the test slices,
+    and the 36 shared folders when present) against its circuit DEM and its p_ij DEMs."""
+    from qec import read_experiment_folder
+    from qec._shot_checks import check_events_fit_dem
+
+    folders = _sycamore_folders()
+    assert len(folders) >= 3
+    for path in folders:
+        folder = read_experiment_folder(path)
+        events = folder.events(20_000)
+        for dem in (folder.circuit_dem(), folder.pij_dem("even"), folder.pij_dem("odd")):
+            check_events_fit_dem(events, dem, folder.name, bit_packed=True)
+
+
+def test_a_noiseless_circuit_is_one_line(tmp_path, capsys):
+    """Item 9: decoding a folder's shots with its circuit_ideal.stim crashed inside PyMatching."""
+    folder = DATA / "surface_code_bX_d3_r03_center_3_5"
+    for decoder in ("pymatching", "pymatching-correlated", "predecoder", "predecoder-weighted"):
+        err = _fails(["decode", "--circuit", str(folder / "circuit_ideal.stim"), "--dets",
+                      str(folder / "detection_events.b8"), "--out", str(tmp_path / "p.b8"), "--decoder", decoder],
+                     capsys, "has no error of positive probability")
+        assert "circuit_noisy.stim" in err
+    assert not (tmp_path / "p.b8").exists()
+
+
+def test_the_decode_bar_counts_shots(setup, tmp_path, monkeypatch, capsys):
+    """Item 18: the bar counted kB, not shots."""
+    import qec._progress
+
+    root, circuit, dets, model = setup
+    path = tmp_path / "d.b8"
+    stim.write_shot_data_file(data=dets, path=str(path), format="b8", num_detectors=circuit.num_detectors)
+    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)
+    assert main(["decode", "--circuit", str(root / "c.stim"), "--dets", str(path), "--out", str(tmp_path / "p.b8"),
+                 "--decoder", "pymatching", "--chunk-shots", "100"]) == 0
+    err = capsys.readouterr().err
+    assert "decoding: 100%" in err and "777/777" in err and " shots/s]" in err and "B/s" not in err, err
+
+
+@pytest.mark.parametrize("command", ["decode", "ler", "hardware", "bench", "export"])
+def test_model_help_names_every_shipped_model(command):
+    """Item 18: `hardware --model` listed only "small, fast"; `decode --model` said "model file"."""
+    from experiments.cli import build_parser
+    from predecoder import SHIPPED_MODELS
+
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    help_text = next(a.help for a in sub._actions if a.dest == "model")
+    assert all(name in help_text for name in SHIPPED_MODELS) and "file" in help_text
+
+
+def test_decode_file_names_a_wrong_argument(setup, tmp_path):
+    """Item 12: decode_file(..., num_detectors="24") was a TypeError from deep inside."""
+    from qec import QecError, decode_file
+
+    root, circuit, dets, model = setup
+    path = tmp_path / "d.b8"
+    stim.write_shot_data_file(data=dets, path=str(path), format="b8", num_detectors=circuit.num_detectors)
+    dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    decoder = get_decoder("pymatching", circuit, dem)
+    for kwargs, message in ((dict(num_detectors=str(circuit.num_detectors)), "num_detectors must be an integer >= 1"),
+                            (dict(num_detectors=circuit.num_detectors, chunk_shots=0), "chunk_shots must be an integer"),
+                            (dict(num_detectors=circuit.num_detectors, shots=-1), "shots must be an integer >= 0")):
+        with pytest.raises(QecError, match=message):
+            decode_file(decoder, path, tmp_path / "p.01", out_format="01", **kwargs)
+    assert not (tmp_path / "p.01").exists()
+    done = decode_file(decoder, path, tmp_path / "p.01", num_detectors=circuit.num_detectors, out_format="01",
+                       shots=777, dem=dem)
+    assert done.shots == 777

@@ -60,3 +60,81 @@ def test_the_test_extra_keeps_a_plain_installs_numpy():
         for req in map(Requirement, requires):
             if req.name == "numpy" and not req.marker:
                 assert not any(s.operator in ("<", "<=", "==", "~=") for s in req.specifier), (name, str(req))
+
+
+# Issue 30 item 17: documented commands that failed as written.
+
+DOCS = README.parent / "docs"
+
+
+def _commands(text: str, script: str) -> list[str]:
+    """Every command of ``text`` that runs ``script`` with flags: code blocks' lines (continuation
+    lines joined) and inline code (which the docs wrap over lines)."""
+    text = text.replace("\\\n", " ")
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S)
+    prose = re.sub(r"```[a-z]*\n.*?```", "", text, flags=re.S)
+    lines = [line for b in blocks for line in b.splitlines()] + [c.replace("\n", " ") for c in re.findall(r"`([^`]+)`", prose)]
+    return [" ".join(line.split()) for line in lines if script in line and " --" in line]
+
+
+def test_documented_threshold_sweeps_give_their_required_flags(benchmark_script, monkeypatch):
+    """docs/training.md's `benchmarks/threshold_sweep.py ...` lacked its required --models."""
+    import argparse
+    import shlex
+    import sys
+
+    class Parsed(Exception):
+        pass
+
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_only(self, args=None, namespace=None):
+        parse(self, args, namespace)
+        raise Parsed
+
+    module = benchmark_script("threshold_sweep")
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_only)
+    commands = _commands((DOCS / "training.md").read_text(), "benchmarks/threshold_sweep.py")
+    assert len(commands) >= 4
+    for command in commands:
+        words = shlex.split(re.sub(r"<[^>]*>", "m.safetensors", command))
+        words = words[words.index(next(w for w in words if w.endswith("threshold_sweep.py"))) + 1:]
+        monkeypatch.setattr(sys, "argv", ["threshold_sweep.py", *words])
+        with pytest.raises(Parsed):  # a missing required flag exits (SystemExit) instead
+            module.main()
+
+
+@pytest.mark.slow
+def test_documented_learn_noise_loop_runs_in_a_fresh_clone(tmp_path):
+    """docs/hardware.md's `qec learn-noise ... --out runs/device/..._even.dem` failed in a fresh
+    clone (no runs/device folder): its block, run on the test folders (two d=3 folders)."""
+    import os
+    import subprocess
+    import sys
+
+    text = (DOCS / "hardware.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "for c in 3_5 5_7" in b)
+    loop = block[:block.index("done; done") + len("done; done")]
+    data = README.parent / "tests" / "data" / "google_qec3v5"
+    loop = loop.replace("../shared/google-qec3v5", str(data)).replace("for c in 3_5 5_7", "for c in 3_5")
+    loop = re.sub(r"for r in [0-9 ]+;", "for r in 03 05;", loop)
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    r = subprocess.run(["bash", "-e", "-c", loop], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "runs" / "device")) == ["d3_3_5_r03_even.dem", "d3_3_5_r05_even.dem"]
+
+
+def test_the_readmes_resume_example_trains():
+    """The README's --resume example with the first command's --minutes trained nothing after a
+    finished run (the budgets are totals): the resumed command gives a larger one."""
+    lines = [" ".join(line.split("#")[0].split()) for line in README.read_text().splitlines()
+             if line.startswith("qec train ")]
+    first = next(line for line in lines if "--out runs/d5" in line and "--resume" not in line)
+    resumed = next(line for line in lines if "--out runs/d5" in line and "--resume" in line)
+
+    def minutes(line):
+        return float(line.split("--minutes ")[1].split()[0])
+
+    assert minutes(resumed) > minutes(first)
+    assert first.replace(f"--minutes {minutes(first):g}", "") == \
+        resumed.replace(" --resume", "").replace(f"--minutes {minutes(resumed):g}", "")

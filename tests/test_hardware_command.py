@@ -249,3 +249,45 @@ def test_learn_noise_estimators_on_a_folder(tmp_path, capsys):
         pred = pymatching.Matching.from_detector_error_model(dem).decode_batch(
             events, bit_packed_shots=True, bit_packed_predictions=True)
         assert got[column]["errors"] == int(((pred[:, :1] & 1).astype(bool) != actual).sum())
+
+
+# --- Issue 30: faults, round three ---------------------------------------------------------------
+
+
+def test_a_csv_written_into_the_folder_resumes(tmp_path, capsys):
+    """Item 15: `qec hardware FOLDER --out FOLDER/hw.csv` worked once; the identical rerun was
+    refused as "is the input" (every file of the folder counted as one)."""
+    folder = tmp_path / R03.name
+    shutil.copytree(R03, folder)
+    argv = ["hardware", str(folder), "--decoders", "pymatching", "google-pymatching", "--max-shots", "300",
+            "--bootstrap", "0", "--json", "--out", str(folder / "hw.csv")]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0  # resumed: the folder's rows come from the CSV
+    captured = capsys.readouterr()
+    assert "(from the CSV)" in captured.err
+    assert [f["decoders"]["pymatching"]["errors"] for f in json.loads(captured.out)["folders"]] == \
+        [f["decoders"]["pymatching"]["errors"] for f in first["folders"]]
+    # The folder's own files stay inputs.
+    one_line_error(capsys, argv[:-1] + [str(folder / "detection_events.b8")], "refusing to overwrite an input")
+    learned = folder / "learned.dem"  # learn-noise's output in the folder, likewise
+    for _ in range(2):
+        assert main(["learn-noise", "--experiment", str(folder), "--half", "even", "--out", str(learned)]) == 0
+    capsys.readouterr()
+
+
+def test_a_dem_that_cannot_decode_is_named(tmp_path, capsys):
+    """Item 18: the refusal named the decoder ("pymatching cannot decode these shots") when it
+    meant the DEM."""
+    import re
+
+    zero = tmp_path / "zero.dem"
+    zero.write_text(re.sub(r"error\([^)]*\)", "error(0)", (R03 / "circuit_detector_error_model.dem").read_text()))
+    one_line_error(capsys, ["hardware", str(R03), "--decoders", "pymatching", "--dem", str(zero), "--max-shots", "100"],
+                   "DEM zero.dem@")
+    one_line_error(capsys, ["hardware", str(R03), "--decoders", "pymatching", "--dem", str(zero), "--max-shots", "100"],
+                   "has no error of positive probability")
+    # A DEM learned from too few shots: the learned DEM (and the half it came from) is named.
+    one_line_error(capsys, ["hardware", str(R03), "--decoders", "pymatching", "--dem", "learned", "--max-shots", "20",
+                            "--bootstrap", "0"], "DEM learned (fitted on the odd half) started from a moment estimate "
+                                                 "that leaves")

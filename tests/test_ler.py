@@ -307,3 +307,147 @@ def test_a_worker_that_cannot_build_a_decoder_is_one_line_naming_the_file():
     spec = PointSpec(exp, (("x", missing),), {"x": {}}, sampler_id())
     with pytest.raises(WorkerSetupError, match=r"^worker w has no file /shared/m.safetensors \(building decoder 'x'"):
         JobRunner([spec], where="worker w").run(Job(0, 0, 0, 1024, 1, 0, 1024, ("x",), ()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 30: faults, round three.
+
+
+def test_the_same_point_twice_is_refused_as_sinter_refuses_a_task_twice(tmp_path):
+    """Item 1: two tasks of one point would both count its shots (a CSV then claims twice as many)."""
+    out = tmp_path / "dup.csv"
+    twice = [LerTask(EXP), LerTask(MemoryExperiment(3, 3, 0.01, "x"), ("pymatching-correlated",))]
+    with pytest.raises(ValueError, match=r"tasks 0 and 1 are the same point \(d=3, r=3, p=0.01"):
+        collect_ler(twice, max_shots=100, seed=1, out=out)
+    assert not out.exists() or read_csv_stats(out) == {}
+    # Distinct points of the same circuit family are fine.
+    results = collect_ler([LerTask(EXP), LerTask(MemoryExperiment(3, 3, 0.02, "x"))], max_shots=100, seed=1, out=out)
+    assert [r.shots for r in results] == [100, 100]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(max_shots=1.5), "max_shots must be an integer >= 0, got 1.5"),
+    (dict(max_shots="100"), "max_shots must be an integer >= 0, got '100'"),
+    (dict(max_shots=100, max_errors=True), "max_errors must be an integer >= 1, got True"),
+    (dict(max_shots=100, seed=-1), "seed must be an integer >= 0, got -1"),
+    (dict(max_shots=100, workers=2.5), "workers must be an integer >= 1, got 2.5"),
+])
+def test_collect_ler_names_a_wrong_argument(kwargs, message):
+    """Item 12: a TypeError from deep inside, or a silent conversion, becomes a QecError naming it."""
+    from qec import QecError
+
+    with pytest.raises(QecError, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
+        collect_ler([LerTask(EXP)], **kwargs)
+
+
+def _holders_of(path: str) -> int:
+    """How many of this process's open files are ``path``."""
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == path
+        except OSError:
+            pass
+    return count
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="/dev/full and /proc are Linux's")
+def test_a_failed_first_write_leaves_the_csv_neither_open_nor_locked():
+    """Item 14: collect_ler(out="/dev/full") raised but kept the file open and locked, so the next
+    collection into it was told another one was writing it."""
+    import fcntl
+
+    from qec import QecError
+
+    before = _holders_of("/dev/full")
+    for _ in range(2):  # the second is told the same, not "being written by another collection"
+        with pytest.raises(QecError, match="cannot write /dev/full: No space left on device"):
+            collect_ler([LerTask(EXP)], max_shots=10, out="/dev/full")
+    assert _holders_of("/dev/full") == before
+    with open("/dev/full", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free
+
+
+def _read_only_file_system(monkeypatch, path):
+    """Opening ``path`` for writing fails as on a read-only mount (EROFS); reading works."""
+    import builtins
+    import errno
+    import os
+
+    import qec._stats_csv as stats_csv
+
+    real_open, real_os_open = builtins.open, os.open
+    path = os.fspath(path)
+
+    def fake_open(file, mode="r", *args, **kwargs):
+        if os.fspath(file) == path and any(c in mode for c in "aw+x"):
+            raise OSError(errno.EROFS, "Read-only file system", path)
+        return real_open(file, mode, *args, **kwargs)
+
+    def fake_os_open(file, flags, *args, **kwargs):
+        if os.fspath(file) == path and flags & (os.O_WRONLY | os.O_RDWR):
+            raise OSError(errno.EROFS, "Read-only file system", path)
+        return real_os_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(stats_csv, "open", fake_open, raising=False)
+    monkeypatch.setattr(stats_csv.os, "open", fake_os_open)
+
+
+def test_a_complete_csv_on_a_read_only_file_system_is_reported(tmp_path, monkeypatch, capsys):
+    """Item 16: re-reporting a finished sweep needs no writing; adding shots is refused in one line
+    before any sampling."""
+    from experiments.cli import main
+
+    out = tmp_path / "done.csv"
+    argv = ["ler", "-d", "3", "--p", "0.01", "--decoders", "pymatching", "pymatching-correlated", "--max-shots", "500",
+            "--seed", "1", "--out", str(out), "--json"]
+    import json
+
+    def rows(text):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in json.loads(text)["results"]]
+
+    assert main(argv) == 0
+    first = rows(capsys.readouterr().out)
+    text = out.read_text()
+    _read_only_file_system(monkeypatch, out)
+    assert main(argv) == 0
+    assert rows(capsys.readouterr().out) == first
+    more = argv[:argv.index("500")] + ["1000"] + argv[argv.index("500") + 1:]
+    assert main(more) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write {out}: Read-only file system" in err and "Traceback" not in err
+    assert out.read_text() == text
+    results = collect_ler([LerTask(EXP, BOTH)], max_shots=500, seed=1, out=out)  # the library alike
+    assert [r.shots for r in results] == [500, 500]
+
+
+def test_get_decoder_refuses_the_other_bases_dem():
+    """Item 6: plain PyMatching on the Z memory's DEM decoded the X memory's shots at LER 0.28."""
+    from qec._dem_files import DemMismatchError
+
+    circuit_x = MemoryExperiment(3, 3, 0.01, "x").circuit()
+    dem_z = MemoryExperiment(3, 3, 0.01, "z").dem()
+    assert dem_z.num_detectors == circuit_x.num_detectors
+    for name in BOTH:
+        with pytest.raises(DemMismatchError, match="detector 0 sits at"):
+            get_decoder(name, circuit_x, dem_z)
+    assert get_decoder("pymatching", circuit_x, MemoryExperiment(3, 3, 0.01, "x").dem()) is not None
+
+
+@pytest.mark.parametrize("events, message", [
+    (np.full((2, 24), 0.5), "events must be 0 or 1 (or bool), got 0.5"),
+    (np.full((2, 24), 2, dtype=np.int64), "events must be 0 or 1 (or bool), got 2"),
+    (np.full((2, 24), -1, dtype=np.int8), "events must be 0 or 1 (or bool), got -1"),
+    (np.full((2, 24), "1"), "events must be bool or 0/1 numbers, got dtype <U1"),
+])
+def test_decode_batch_refuses_events_that_are_not_bits(events, message):
+    """Item 6: a float array of 0.5 was read as zeros, an int array of 2s as ones."""
+    from qec import QecError
+
+    dec = get_decoder("pymatching", EXP.circuit(), EXP.dem())
+    with pytest.raises(QecError, match=f"^{message.replace('(', '.').replace(')', '.')}$"):
+        dec.decode_batch(events)
+    ones = dec.decode_batch(np.ones((2, 24), dtype=np.float32))  # 0/1 numbers of any dtype are bits
+    assert (ones == dec.decode_batch(np.ones((2, 24), dtype=bool))).all()

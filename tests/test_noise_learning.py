@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -390,3 +391,71 @@ def test_pooling_needs_detector_times():
     dem = stim.DetectorErrorModel("error(0.1) D0 D1\nerror(0.1) D1\nerror(0.1) D0")
     with pytest.raises(ValueError, match="needs detector coordinates"):
         CorrelationEstimator(DemStructure.from_dem(dem), pool_rounds=True)
+
+
+# --- Issue 30: faults, round three ---------------------------------------------------------------
+
+
+def _one_line(capsys, argv, match):
+    rc, _, err = _cli(argv, capsys)
+    assert rc == 2 and err.count("\n") == 1 and match in err, err
+    return err
+
+
+def test_a_dem_learned_from_too_few_shots_is_refused_not_written(tmp_path, capsys):
+    """Item 3: 10 shots, 1 shot or --experiment ... --max-shots 3 wrote an all-zero DEM without a
+    word (`qec ler --dem` then crashed); the simulated mode already refused the same."""
+    exp = MemoryExperiment(3, 3, 0.003, "x")
+    circuit = tmp_path / "c.stim"
+    exp.circuit().to_file(circuit)
+    for shots in (1, 10):
+        dets = tmp_path / f"d{shots}.b8"
+        exp.circuit().compile_detector_sampler(seed=2).sample_write(shots, filepath=str(dets), format="b8")
+        out = tmp_path / f"l{shots}.dem"
+        err = _one_line(capsys, ["--circuit", str(circuit), "--dets", str(dets), "--out", str(out)],
+                        "without a path to a boundary through errors of positive probability")
+        assert f"learned from the {shots} shot{'s' if shots > 1 else ''} of" in err and "more shots" in err
+        assert not out.exists()
+    folder = pathlib.Path(__file__).parent / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
+    out = tmp_path / "lx.dem"
+    _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--max-shots", "3", "--out", str(out)],
+              "the DEM learned from the 2 even shots of surface_code_bX_d3_r03_center_3_5")
+    assert not out.exists()
+    dets = tmp_path / "d20k.b8"
+    exp.circuit().compile_detector_sampler(seed=2).sample_write(20_000, filepath=str(dets), format="b8")
+    rc, _, err = _cli(["--circuit", str(circuit), "--dets", str(dets), "--out", str(out), "--shots", "20000"], capsys)
+    assert rc == 0 and out.exists(), err  # enough shots: written
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--distance", "3", "--p", "0.003"], "--distance, --p do not apply to file mode"),
+    (["--train-shots", "5", "--correlated"], "--train-shots, --correlated do not apply to file mode"),
+    (["--max-shots", "100"], "--max-shots does not apply to file mode"),
+])
+def test_flags_of_another_mode_are_refused(tmp_path, capsys, extra, match):
+    """Item 5: simulated-mode flags given with --circuit and --dets were ignored without a word."""
+    exp = MemoryExperiment(3, 3, 0.003, "x")
+    exp.circuit().to_file(tmp_path / "c.stim")
+    exp.circuit().compile_detector_sampler(seed=2).sample_write(100, filepath=str(tmp_path / "d.b8"), format="b8")
+    _one_line(capsys, ["--circuit", str(tmp_path / "c.stim"), "--dets", str(tmp_path / "d.b8"), "--out",
+                       str(tmp_path / "l.dem"), *extra], match)
+    assert not (tmp_path / "l.dem").exists()
+
+
+def test_mode_flags_in_the_other_modes(capsys):
+    folder = pathlib.Path(__file__).parent / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
+    _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--out", "x.dem", "--p", "0.01"],
+              "--p does not apply to --experiment")
+    _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--out", "x.dem", "--shots", "5"],
+              "--shots does not apply to --experiment")
+    _one_line(capsys, ["--distance", "3", "--p", "0.01", "--per-round"], "--per-round does not apply to simulated")
+
+
+def test_learn_noise_refuses_another_circuits_shots(tmp_path, capsys):
+    """Item 2: learn-noise learned from a d=3 file read as d=5 shots (its size divides)."""
+    c3, c5 = (MemoryExperiment(d, d, 0.003, "x").circuit() for d in (3, 5))
+    c5.to_file(tmp_path / "c5.stim")
+    c3.compile_detector_sampler(seed=1).sample_write(2000, filepath=str(tmp_path / "d3.b8"), format="b8")
+    _one_line(capsys, ["--circuit", str(tmp_path / "c5.stim"), "--dets", str(tmp_path / "d3.b8"), "--out",
+                       str(tmp_path / "l.dem")], "does not look like shots of this circuit")
+    assert not (tmp_path / "l.dem").exists()

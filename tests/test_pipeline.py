@@ -192,3 +192,30 @@ def test_decode_together_runs_the_network_once_and_equals_each_decode_batch(mode
     other = PipelineDecoder(circuit, dem, model=model_path, block_rounds=1)
     with pytest.raises(ValueError, match="one network"):
         PipelineDecoder.decode_together([decs[0], other], events)
+
+
+# --- Issue 30: faults, round three ---------------------------------------------------------------
+
+
+def test_a_dem_of_the_other_basis_is_refused_and_a_dem_file_is_taken(model_path, tmp_path):
+    """Item 6: PipelineDecoder (and so get_decoder's pre-decoders) took the Z memory's DEM for the
+    X memory's circuit. Item 12: from_dem("c3.dem") raised an AttributeError: a path is read."""
+    from qec import QecError
+    from qec._dem_files import DemMismatchError
+
+    exp_x, exp_z = MemoryExperiment(3, 3, 0.01, "x"), MemoryExperiment(3, 3, 0.01, "z")
+    with pytest.raises(DemMismatchError, match="detector 0 sits at"):
+        PipelineDecoder(exp_x.circuit(), exp_z.dem(), model=model_path)
+    with pytest.raises(DemMismatchError, match="detector 0 sits at"):
+        get_decoder("predecoder", exp_x.circuit(), exp_z.dem(), ler_decoders(model=model_path))
+    path = tmp_path / "c3.dem"
+    exp_x.dem().to_file(path)
+    events = exp_x.circuit().compile_detector_sampler(seed=4).sample(200)
+    from_path = PipelineDecoder.from_dem(str(path), model=model_path).decode_batch(events)
+    assert (from_path == PipelineDecoder.from_dem(exp_x.dem(), model=model_path).decode_batch(events)).all()
+    with pytest.raises(QecError, match="dem must be a stim.DetectorErrorModel or the path of a DEM file, got int"):
+        PipelineDecoder.from_dem(3, model=model_path)
+    with pytest.raises(QecError, match="does not exist"):
+        PipelineDecoder.from_dem(str(tmp_path / "missing.dem"), model=model_path)
+    with pytest.raises(QecError, match="events must be 0 or 1"):  # item 6: 0.5 was read as 0
+        PipelineDecoder.from_dem(exp_x.dem(), model=model_path).decode_batch(np.full((2, 24), 0.5))

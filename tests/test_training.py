@@ -264,3 +264,92 @@ def test_train_command_on_a_device_circuit(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 30: faults, round three.
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(minutes=float("nan")), "minutes must be a finite number, got nan"),  # item 4: "trained 0 samples"
+    (dict(pos_weight=float("nan")), "pos_weight must be a finite number, got nan"),  # item 4: non-finite weights
+    (dict(pos_weight=float("inf")), "pos_weight must be a finite number, got inf"),
+    (dict(lr=float("nan")), "lr must be a finite number, got nan"),  # item 11
+    (dict(lr=float("inf")), "lr must be a finite number, got inf"),  # item 11: "a matching weight is NaN"
+    (dict(seed=-1), "seed must be an integer >= 0, got -1"),  # item 11 (ler refuses it too)
+    (dict(steps=1.5), "steps must be an integer, got 1.5"),  # item 6: ran 2 steps
+    (dict(steps="2"), "steps must be an integer, got '2'"),  # item 12: TypeError
+    (dict(out=None), "out must be a path"),  # item 12: AttributeError
+    (dict(batch=True), "batch must be an integer, got True"),
+])
+def test_broken_numbers_are_refused_naming_the_argument(tmp_path, kwargs, message):
+    from qec import QecError
+
+    with pytest.raises(QecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _cfg(tmp_path / "never", **kwargs)
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--minutes", "nan"], "minutes must be a finite number, got nan"),
+    (["--pos-weight", "inf"], "pos_weight must be a finite number, got inf"),
+    (["--lr", "nan"], "lr must be a finite number, got nan"),
+    (["--lr", "inf"], "lr must be a finite number, got inf"),
+    (["--seed", "-1"], "seed must be an integer >= 0, got -1"),
+])
+def test_train_command_refuses_broken_numbers_in_one_line(tmp_path, capsys, flags, message):
+    from experiments.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--distance", "3", "--p", "0.01", "--preset", "tiny", "--steps", "2", "--val-shots", "0",
+            "--threads", "1", "--out", str(out), *flags]
+    if "--minutes" in flags:
+        argv.remove("--steps"), argv.remove("2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_a_dem_without_noise_is_refused(tmp_path, capsys):
+    """Items 4 and 8: --dem with every probability 0 trained and reported "LER 0 vs 0"; a
+    probability-1 error crashed in PyMatching."""
+    import re
+
+    from experiments.cli import main
+    from qec import MemoryExperiment
+
+    text = str(MemoryExperiment(3, 3, 0.01, "x").dem())
+    for name, body, message in (("zero", re.sub(r"error\([^)]*\)", "error(0)", text), "no error of positive probability"),
+                                ("one", re.sub(r"error\([^)]*\)", "error(1)", text, count=1), "of probability 1")):
+        dem = tmp_path / f"{name}.dem"
+        dem.write_text(body)
+        out = tmp_path / f"run_{name}"
+        assert main(["train", "--distance", "3", "--p", "0.01", "--dem", str(dem), "--preset", "tiny", "--steps", "2",
+                     "--val-shots", "100", "--threads", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--dem {dem}" in err and message in err, err
+        assert not out.exists()
+
+
+def test_a_killed_runs_validation_rows_after_its_checkpoint_are_not_doubled(tmp_path):
+    """Item 13: kill -9 between a validation's row and the checkpoint after it: the resumed run
+    validated that step again and validation.jsonl held it twice."""
+    import shutil
+
+    run, saved = tmp_path / "run", tmp_path / "at_step_4"
+    cfg = _cfg(run, steps=8, val_shots=200, val_every=4)
+    train(cfg, log=lambda m: None, stop_at_step=4)
+    shutil.copytree(run, saved)  # the checkpoint of step 4 (its row of step 4 included)
+    train(cfg, resume=True, log=lambda m: None)  # validates step 8, then saves
+    whole = (run / "validation.jsonl").read_text()
+    for name in ("state.json", "last.safetensors", "optimizer.safetensors"):  # the kill came before that save
+        shutil.copy(saved / name, run / name)
+    with open(run / "validation.jsonl", "a") as f:
+        f.write('{"step": 8, "predecoder_l')  # and a second kill cut a row
+    logged = []
+    train(cfg, resume=True, log=logged.append)
+    steps = [json.loads(line)["step"] for line in (run / "validation.jsonl").read_text().splitlines()]
+    assert steps == [4, 8]
+    assert (run / "validation.jsonl").read_text() == whole  # exact resume: the same row again
+    assert any("removed 2 row(s) of validation.jsonl" in m for m in logged), logged
