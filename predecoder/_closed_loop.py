@@ -46,6 +46,7 @@ from qec._decoders import DECODERS, WithDem
 from qec._dem_files import check_dem_decodable, read_dem
 from qec._errors import QecError
 from qec._locks import folder_lock
+from predecoder._run_config import check_recorded_config
 from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
 
 KINDS = DEM_KINDS[:3]  # true, learned, nominal (uniform weights are no training target)
@@ -165,28 +166,7 @@ def recorded_config(cfg: ClosedLoopConfig) -> dict[str, Any]:
 def _check_config(cfg: ClosedLoopConfig, out: Path) -> None:
     """Refuse a rerun into ``out`` whose arguments differ from those its files were made with;
     record them on a first run."""
-    path = out / "config.json"
-    want = recorded_config(cfg)
-    if path.exists():
-        try:
-            have = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
-        differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
-        made = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
-        if differ and made == ["config.json"]:  # a run that stopped before making anything: start afresh
-            write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
-            return
-        if differ:
-            shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
-            raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}): its DEMs and "
-                             f"models would not be this run's; give another --out, or the same arguments to resume it")
-        return
-    earlier = [name for name in (*OUT_FILES, *(f"train_{k}" for k in KINDS)) if (out / name).exists()]
-    if earlier:
-        raise QecError(f"--out {out} holds files of a closed loop whose arguments were not recorded "
-                         f"({', '.join(earlier)}); give another --out")
-    write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
+    check_recorded_config(out, recorded_config(cfg), (*OUT_FILES, *(f"train_{k}" for k in KINDS)))
 
 
 @dataclasses.dataclass(frozen=True)

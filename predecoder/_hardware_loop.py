@@ -33,6 +33,7 @@ from typing import Any, Callable
 from predecoder._decoders import ler_decoders
 from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
+from predecoder._run_config import check_recorded_config
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
 from qec._dem_files import read_dem
@@ -190,22 +191,7 @@ def _refuse_init_fitted_on_scored_shots(path: str, folders: list[ExperimentFolde
 
 
 def _check_config(cfg: HardwareLoopConfig, out: Path) -> None:
-    path = out / "config.json"
-    want = recorded_config(cfg)
-    if path.exists():
-        try:
-            have = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise QecError(f"--out {out}: {path.name} is unreadable ({e}); give another --out") from None
-        differ = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
-        if differ:
-            shown = "; ".join(f"{k} {have.get(k)!r} there, {want.get(k)!r} now" for k in differ)
-            raise QecError(f"--out {out} holds a closed loop made with other arguments ({shown}); give another "
-                           f"--out, or the same arguments to resume it")
-        return
-    if any((out / name).exists() for name in ("dems", "train", *OUT_FILES)):
-        raise QecError(f"--out {out} holds files of a run whose arguments were not recorded; give another --out")
-    write_bytes(path, (json.dumps(want, indent=1) + "\n").encode(), what="closed-loop config")
+    check_recorded_config(out, recorded_config(cfg), ("dems", "train", *OUT_FILES))
 
 
 def _learn(cfg: HardwareLoopConfig, folders: list[ExperimentFolder], out: Path, log) -> list[tuple[str, str, str]]:
