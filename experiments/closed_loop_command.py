@@ -24,7 +24,7 @@ from experiments.cli import UsageError
 from predecoder import ClosedLoopConfig, HardwareLoopConfig, run_closed_loop, run_hardware_loop
 from predecoder._closed_loop import KINDS
 
-_SIMULATED_ONLY = ("distance", "p", "hot", "rounds", "learn_shots", "samples", "test_shots")
+_SIMULATED_ONLY = ("distance", "p", "hot", "rounds", "learn_shots", "test_shots")
 _DEVICE_ONLY = ("half", "minutes", "estimator", "max_shots", "workers", "bootstrap")
 
 
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="experiment folders of one distance (or folders holding them): learn, train, score")
     e.add_argument("--half", choices=("even", "odd"), default=None,
                    help="learn the DEMs and train on this half of each folder's shots; the other half is scored")
-    e.add_argument("--minutes", type=float, default=None, help="training wall time (default 20)")
+    e.add_argument("--minutes", type=float, default=None,
+                   help="training wall time (default 20; with --samples alone, no time limit)")
     e.add_argument("--estimator", choices=("likelihood", "correlations"), default=None,
                    help="how each folder's DEM is learned (default likelihood)")
     e.add_argument("--max-shots", type=int, default=None, help="the first N shots of every folder")
@@ -50,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="a hot qubit at Stim coordinates (X, Y), its noise times FACTOR (repeatable)")
     s.add_argument("--rounds", type=int, default=None, help="rounds (default: the distance)")
     s.add_argument("--learn-shots", type=int, default=None, help="shots the DEM is learned from (100000)")
-    s.add_argument("--samples", type=int, default=None, help="training samples per pre-decoder (500000)")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="training samples per pre-decoder (simulated: 500000; a device's: no limit unless given)")
     s.add_argument("--test-shots", type=int, default=None, help="fresh shots decoded by every decoder (100000)")
     parser.add_argument("--preset", default="small", help="model preset (default small)")
     parser.add_argument("--init", default="small", help="warm start: shipped name or file ('none': from scratch)")
@@ -118,7 +120,9 @@ def print_gap(gap: dict) -> None:
 def _run_device(args: argparse.Namespace) -> int:
     from experiments.hardware_command import expand_folders
 
-    given = {k: getattr(args, k) for k in _DEVICE_ONLY if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in (*_DEVICE_ONLY, "samples") if getattr(args, k) is not None}
+    if "samples" in given and "minutes" not in given:
+        given["minutes"] = None  # the sample budget alone
     cfg = HardwareLoopConfig(folders=tuple(expand_folders(args.experiment)), out=args.out, preset=args.preset,
                              init=None if args.init == "none" else args.init, lr=args.lr, seed=args.seed,
                              threads=args.threads, **given)

@@ -61,7 +61,8 @@ class HardwareLoopConfig:
         out: folder for the DEMs, the training run, the scores and results.json.
         half: the half of each folder's shots the DEMs are learned from and the model trains on
             (``"even"`` or ``"odd"``); the other half is scored.
-        minutes: training wall time.
+        minutes: training wall time (None: no time limit; then ``samples`` must be given).
+        samples: training samples (None: no limit); training stops at whichever budget comes first.
         init: warm start (a shipped name or a file; None: from scratch).
         preset, lr, seed, threads, val_every, val_shots: the training's.
         estimator: ``"likelihood"`` or ``"correlations"`` (:data:`noise_learning.ESTIMATORS`).
@@ -72,7 +73,8 @@ class HardwareLoopConfig:
     folders: tuple[str, ...]
     out: str
     half: str = "even"
-    minutes: float = 20.0
+    minutes: float | None = 20.0
+    samples: int | None = None
     init: str | None = "small"
     preset: str = "small"
     estimator: str = "likelihood"
@@ -88,8 +90,12 @@ class HardwareLoopConfig:
     def __post_init__(self) -> None:
         if self.half not in HALVES:
             raise QecError(f"half must be one of {', '.join(HALVES)}, got {self.half!r}")
-        if not self.minutes > 0:
+        if self.minutes is None and self.samples is None:
+            raise QecError("give a training budget: minutes or samples")
+        if self.minutes is not None and not self.minutes > 0:
             raise QecError(f"minutes must be > 0, got {self.minutes}")
+        if self.samples is not None and self.samples < 1:
+            raise QecError(f"samples must be >= 1, got {self.samples}")
         if not self.folders:
             raise QecError("give at least one experiment folder")
         from noise_learning import ESTIMATORS
@@ -224,10 +230,12 @@ def _train(cfg: HardwareLoopConfig, folders: list[ExperimentFolder], files, out:
     tcfg = TrainConfig(
         distance=folders[0].distance, p=None, circuits=tuple(f.file("circuit_ideal.stim") for f in folders),
         dems=tuple(path for _, _, path in files), preset=cfg.preset, init=None if init is None else str(init),
-        minutes=cfg.minutes, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads, val_every=cfg.val_every,
+        minutes=cfg.minutes, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads, val_every=cfg.val_every,
         val_shots=cfg.val_shots, select_by="weighted", out=str(run),
     )
-    log(f"closed loop: training {cfg.preset} for {cfg.minutes:g} min on {len(folders)} learned DEMs -> {run}")
+    budget = " and ".join(b for b in (cfg.minutes and f"{cfg.minutes:g} min", cfg.samples and f"{cfg.samples} samples")
+                          if b)
+    log(f"closed loop: training {cfg.preset} for {budget} on {len(folders)} learned DEMs -> {run}")
     train(tcfg, resume=(run / "state.json").exists(), log=lambda line: log(f"closed loop: {line}"))
     return run / "best.safetensors"
 

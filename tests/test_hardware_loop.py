@@ -22,7 +22,7 @@ R05 = DATA / "surface_code_bX_d3_r05_center_3_5"
 
 
 def _loop(out, *extra):
-    return ["closed-loop", "--experiment", str(R03), str(R05), "--half", "even", "--minutes", "0.05",
+    return ["closed-loop", "--experiment", str(R03), str(R05), "--half", "even", "--samples", "2560",
             "--max-shots", "600", "--init", "none", "--preset", "tiny", "--bootstrap", "0", "--out", str(out), *extra]
 
 
@@ -84,6 +84,13 @@ def test_device_loop_refusals_are_one_line(tmp_path, capsys, make_model_file, ma
     refused(["closed-loop", "-d", "3", "--p", "0.003", "--hot", "3", "3", "5", "--minutes", "1", "--out",
              str(tmp_path / "a")], "--minutes: not a flag of the simulated mode")
     refused(["closed-loop", "--out", str(tmp_path / "a")], "give --experiment FOLDER")
+    refused(["closed-loop", "--experiment", str(R03), "--half", "even", "--samples", "0", "--out", str(tmp_path / "a")],
+            "--samples must be >= 1")
+    from predecoder import HardwareLoopConfig
+    from qec import QecError
+
+    with pytest.raises(QecError, match="give a training budget"):
+        HardwareLoopConfig(folders=(str(R03),), out=str(tmp_path / "a"), minutes=None)
     d5 = make_experiment_folder(MemoryExperiment(5, 3, 0.003), 100, 1)
     refused(["closed-loop", "--experiment", str(R03), d5, "--half",
              "even", "--out", str(tmp_path / "a")], "one model serves one distance and basis")
