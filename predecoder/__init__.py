@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from predecoder._shipped_models import ShippedModel, shipped_models
     from predecoder._train_config import TrainConfig, TrainState
     from predecoder._training import train
+    from predecoder._window_pipeline import WindowedPipelineDecoder
 
 # Public name -> the private module that defines it.
 _LAZY = {
@@ -50,6 +51,7 @@ _LAZY = {
     **dict.fromkeys(("ClosedLoopConfig", "ClosedLoopResult", "run_closed_loop"), "_closed_loop"),
     **dict.fromkeys(("TrainConfig", "TrainState"), "_train_config"),
     "train": "_training",
+    "WindowedPipelineDecoder": "_window_pipeline",
 }
 
 
@@ -104,4 +106,5 @@ __all__ = [
     "TrainConfig",
     "TrainState",
     "sinter_decoders",
+    "WindowedPipelineDecoder",
 ]

@@ -88,6 +88,7 @@ class PipelineDecoder:
             processes (:class:`qec._parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
             overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
         weighted_backend: the per-shot weighted matcher's backend (:data:`qec._weighted_matcher.BACKENDS`).
+        matching: build the global matchers (False: the caller matches, e.g. in sliding windows).
 
     Raises ``ValueError`` (a :class:`qec._layout.LayoutError` for circuits) naming the problem.
 
@@ -134,6 +135,7 @@ class PipelineDecoder:
         matching_workers: int = 0,
         backend: str = "torch",
         weighted_backend: str = "auto",
+        matching: bool = True,
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise QecError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
@@ -198,11 +200,12 @@ class PipelineDecoder:
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
             raise QecError(f"matching_workers must be >= 0, got {matching_workers}")
-        if self.weighted and int(matching_workers):
-            raise QecError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
+        if (self.weighted or not matching) and int(matching_workers):
+            raise QecError("matching workers run global plain or correlated PyMatching; neural-weighted and windowed "
+                           "matching run in this process")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
-        self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
+        self.local_matcher = PyMatchingDecoder(dem, correlated=correlated) if matching else None
         if self.matching_workers:
             self.global_decoder = ParallelMatcher(dem, correlated=correlated, workers=self.matching_workers)
         else:
@@ -241,7 +244,7 @@ class PipelineDecoder:
             self.weight_index = np.flatnonzero(basis.valid.ravel() & (np.diff(Hc.indptr) > 0))
             self.weighted_matcher = WeightedMatcher(
                 Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
-            )
+            ) if matching else None
         # The measured shots the model's training DEMs were estimated from: never to be scored
         # with it (qec._hardware_scores refuses them).
         self.fitted_on = self.model.fitted_on

@@ -1,0 +1,54 @@
+"""Windowed decoders by name (``NAME/wW:C``): PyMatching's and the pre-decoder's compositions; one
+window over the whole experiment is the global composition bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from predecoder import ler_decoders
+from qec import MemoryExperiment, QecError, SlidingWindow, get_decoder
+from qec._decoders import WithDem, decoder_factory, windowed_names
+
+
+@pytest.fixture(scope="module")
+def shots():
+    exp = MemoryExperiment(distance=3, rounds=9, p=0.006)
+    events, obs = exp.circuit().compile_detector_sampler(seed=4).sample(1500, separate_observables=True)
+    return exp, events, obs
+
+
+@pytest.mark.parametrize("name", ["pymatching", "pymatching-correlated", "predecoder", "predecoder-correlated",
+                                  "predecoder-weighted"])
+def test_one_window_is_the_global_decoder_and_windows_are_close(shots, name):
+    exp, events, obs = shots
+    custom = ler_decoders()
+    want = get_decoder(name, exp.circuit(), exp.dem(), custom).decode_batch(events)
+    whole = get_decoder(f"{name}/w10:3", exp.circuit(), exp.dem(), custom)
+    assert whole.metadata["window"] == "10:3"
+    assert np.array_equal(whole.decode_batch(events), want)
+    packed = np.packbits(events, axis=1, bitorder="little")
+    assert np.array_equal(whole.decode_batch(packed, bit_packed=True), np.packbits(want, axis=1, bitorder="little"))
+    windowed = get_decoder(f"{name}/w6:3", exp.circuit(), exp.dem(), custom).decode_batch(events)
+    fails, wfails = (want != obs).any(axis=1), (windowed != obs).any(axis=1)
+    assert fails.sum() > 20 and (fails != wfails).sum() <= max(3, fails.sum() // 10)
+
+
+def test_window_names_and_refusals():
+    assert windowed_names(["a", "b"], [SlidingWindow(4, 2)]) == ["a", "a/w4:2", "b", "b/w4:2"]
+    factory = decoder_factory("pymatching-correlated/w8:4")
+    assert factory.correlated and factory.window == SlidingWindow(8, 4)
+    with pytest.raises(QecError, match="cannot be longer"):
+        decoder_factory("pymatching/w4:8")
+    with pytest.raises(QecError, match="unknown decoder 'nope'"):
+        decoder_factory("nope/w4:2")
+
+    class SinterLike:
+        def compile_decoder_for_dem(self, dem):
+            raise AssertionError
+
+    with pytest.raises(QecError, match="'other' has no windowed form"):
+        decoder_factory("other/w4:2", {"other": SinterLike()})
+    dem = MemoryExperiment(distance=3, rounds=3, p=0.01).dem()
+    inner = decoder_factory("pymatching/w4:2", {"pymatching": WithDem(decoder_factory("pymatching"), dem, "x")})
+    assert isinstance(inner, WithDem) and inner.decoder.window == SlidingWindow(4, 2)
