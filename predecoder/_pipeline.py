@@ -461,7 +461,7 @@ class PipelineDecoder:
 
         Args:
             decoders: pipelines with one :attr:`network_key` (e.g. ``predecoder``,
-                ``predecoder-correlated`` and ``predecoder-weighted`` of one model).
+                ``predecoder-correlated`` and ``predecoder-weighted`` of one model, windowed or not).
             events: as :meth:`decode_batch` takes them.
             bit_packed: whether ``events`` is bit-packed (default: not).
 
@@ -471,7 +471,7 @@ class PipelineDecoder:
         """
         if not decoders:
             raise ValueError("decode_together needs at least one decoder")
-        first = decoders[0]
+        first = getattr(decoders[0], "pipeline", decoders[0])  # a windowed composition's network side
         if any(d.network_key != first.network_key for d in decoders):
             raise ValueError("decode_together needs pipelines of one network (equal network_key)")
         events = first._events(events, bit_packed)

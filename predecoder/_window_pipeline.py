@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import stim
+import torch
 
 from predecoder._pipeline import MAX_WEIGHT, PipelineDecoder
-from qec._bit_packing import pack_bits
 from qec._window_decoder import WindowDecoder
 from qec._window_plan import SlidingWindow
 
@@ -63,22 +63,28 @@ class WindowedPipelineDecoder:
         self.metadata: dict[str, Any] = {**pipeline.metadata, "window": str(window)}
         self.fitted_on = pipeline.fitted_on
 
-    def decode_chunk(self, events: np.ndarray) -> np.ndarray:
-        """bool (k, num_detectors) -> bool (k, 1): the network on the chunk, then the windows."""
+    @property
+    def network_key(self) -> tuple:
+        """The network side's :attr:`PipelineDecoder.network_key`: windowed and global compositions
+        of one network share its pass (:meth:`PipelineDecoder.decode_together`)."""
+        return self.pipeline.network_key
+
+    decode_together = staticmethod(PipelineDecoder.decode_together)
+
+    @torch.inference_mode()
+    def decode_from_logits(self, events: np.ndarray, logits: torch.Tensor) -> np.ndarray:
+        """bool (k, num_detectors) events and their logits (k, 4, T, H, W) -> bool (k, 1)."""
         p = self.pipeline
+        events = np.asarray(events, dtype=bool)
         if p.weighted:
-            events, flip, logits = p.weighted_inputs(events)
-            return flip ^ self.matcher.decode_batch_from_logits(events, logits, p.weight_index)
-        residual, flip = p.residual_and_flip(events)
-        return flip ^ self.matcher.decode_batch(residual)
+            events, flip, flat = p.weighted_inputs(events, logits)
+            return flip ^ self.matcher.decode_batch_from_logits(events, flat, p.weight_index)
+        residual, flip = p.apply_corrections(torch.as_tensor(events).to(p.device), p.corrections_from_logits(logits))
+        return flip.cpu().numpy() ^ self.matcher.decode_batch(residual.cpu().numpy())
 
     def decode_batch(self, events: np.ndarray, bit_packed: bool = False) -> np.ndarray:
         """bool (shots, num_detectors) -> bool (shots, 1); bit-packed uint8 in and out with ``bit_packed=True``."""
-        events = self.pipeline._events(events, bit_packed)
-        step = self.pipeline._chunk
-        preds = [self.decode_chunk(events[i:i + step]) for i in range(0, len(events), step)]
-        prediction = np.concatenate(preds) if preds else np.zeros((0, 1), dtype=bool)
-        return pack_bits(prediction) if bit_packed else prediction
+        return self.decode_together([self], events, bit_packed)[0][0]
 
     def close(self) -> None:
         """Nothing to stop (windowed matching runs in this process)."""

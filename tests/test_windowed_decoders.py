@@ -52,3 +52,22 @@ def test_window_names_and_refusals():
     dem = MemoryExperiment(distance=3, rounds=3, p=0.01).dem()
     inner = decoder_factory("pymatching/w4:2", {"pymatching": WithDem(decoder_factory("pymatching"), dem, "x")})
     assert isinstance(inner, WithDem) and inner.decoder.window == SlidingWindow(4, 2)
+
+
+def test_windowed_and_global_compositions_share_one_network_pass(shots, monkeypatch):
+    """The LER engine runs a network once per shot for all compositions of it, windowed or not
+    (:func:`qec._pairing.decode_same_shots`), and each gets what it gets alone."""
+    from predecoder import PipelineDecoder
+    from qec._pairing import decode_same_shots
+
+    exp, events, _ = shots
+    custom = ler_decoders()
+    names = ["predecoder-weighted", "predecoder-weighted/w6:3", "predecoder/w6:3", "pymatching"]
+    decoders = {n: get_decoder(n, exp.circuit(), exp.dem(), custom) for n in names}
+    calls = []
+    original = PipelineDecoder.logits_from_grid
+    monkeypatch.setattr(PipelineDecoder, "logits_from_grid", lambda self, x: calls.append(len(x)) or original(self, x))
+    predictions, seconds = decode_same_shots(decoders, events, bit_packed=False)
+    assert sum(calls) == len(events) and set(seconds) == set(names)
+    for n in names:
+        assert np.array_equal(predictions[n], decoders[n].decode_batch(events))
