@@ -40,7 +40,7 @@ import stim
 from qec._bit_packing import check_shots, pack_bits, unpack_bits
 from qec._dem_stream import DemChunk, dem_chunks, detector_times
 from qec._errors import QecError
-from qec._window_plan import SlidingWindow, WindowPart, plan_windows, window_model_text
+from qec._window_plan import SlidingWindow, WindowPart, detector_layers, plan_windows, window_model_text
 
 # Observables per weighted matcher (its core keeps them in 64 bits); more carried detectors are
 # matched in groups, every group with the same weights and so the same matching.
@@ -65,6 +65,7 @@ class _Step:
     carry: _Shifted
     faults: _Shifted
     last_detector: int  # the window is ready once this detector has arrived
+    first_layer: int
 
 
 class _ModelMatcher:
@@ -135,10 +136,16 @@ class WindowDecoder:
     """
 
     def __init__(self, dem: stim.DetectorErrorModel, window: SlidingWindow, *, correlated: bool = False):
+        times = detector_times(dem)
         self._setup(window, dem.num_detectors, dem.num_observables,
-                    plan_windows(lambda: dem_chunks(dem), detector_times(dem), window, dem.num_observables),
+                    plan_windows(lambda: dem_chunks(dem), times, window, dem.num_observables),
                     lambda part: _ModelMatcher(part, correlated))
         self.correlated = bool(correlated)
+        layers, count = detector_layers(times)
+        in_order = not np.any(np.diff(layers) < 0)
+        #: int64 (rounds + 1,): round t's detectors are [round_starts[t], round_starts[t + 1]), when the
+        #: detectors come round by round (None otherwise).
+        self.round_starts = np.searchsorted(layers, np.arange(count + 1)) if in_order else None
 
     @classmethod
     def weighted(cls, H, L, times: np.ndarray, window: SlidingWindow, *, backend: str = "auto",
@@ -178,7 +185,8 @@ class WindowDecoder:
             if part.key not in self.matchers:
                 self.matchers[part.key] = build(part)
             last = int(part.detectors.max()) if len(part.detectors) else -1
-            self.steps.append(_Step(part.key, shift(part.detectors), shift(part.carry), shift(part.faults), last))
+            self.steps.append(_Step(part.key, shift(part.detectors), shift(part.carry), shift(part.faults), last,
+                                    part.layers[0]))
         # The lowest detector any window from step k on still reads or flips.
         lowest = [min([int(s.detectors.base)] + ([s.carry.base] if len(s.carry.offsets) else []))
                   for s in self.steps]

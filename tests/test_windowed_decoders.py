@@ -71,3 +71,43 @@ def test_windowed_and_global_compositions_share_one_network_pass(shots, monkeypa
     assert sum(calls) == len(events) and set(seconds) == set(names)
     for n in names:
         assert np.array_equal(predictions[n], decoders[n].decode_batch(events))
+
+
+@pytest.mark.parametrize("name, block, threshold", [("predecoder", 2, None), ("predecoder-correlated", 3, None),
+                                                    ("predecoder-weighted", 3, None), ("predecoder-weighted", 2, 1.0)])
+def test_a_pipeline_streamed_a_round_at_a_time_equals_its_batch(shots, name, block, threshold):
+    """The network once per block of rounds as they arrive (exact block-wise inference), the
+    windows as their rounds' logits are known: the batch decoder's predictions, bit for bit, for
+    all shots at once and for single shots."""
+    from predecoder._stream_pipeline import PipelineStream
+
+    exp, events, _ = shots
+    events = events[:200]
+    custom = ler_decoders(block_rounds=block, threshold=threshold)
+    dec = get_decoder(f"{name}/w6:3", exp.circuit(), exp.dem(), custom)
+    want = dec.decode_batch(events)
+    stream = PipelineStream(dec, len(events))
+    for t in range(stream.rounds):
+        stream.push(events[:, stream.round_detectors(t)])
+    assert np.array_equal(stream.result(), want)
+    for k in range(3):
+        one = PipelineStream(dec, 1)
+        for t in range(one.rounds):
+            one.push(events[k:k + 1, one.round_detectors(t)])
+        assert np.array_equal(one.result(), want[k:k + 1])
+    with pytest.raises(QecError, match="rounds have arrived"):
+        PipelineStream(dec, 1).result()
+
+
+def test_a_long_stream_holds_a_few_rounds_only():
+    from predecoder._stream_pipeline import PipelineStream
+
+    exp = MemoryExperiment(distance=3, rounds=80, p=0.006)
+    events = exp.circuit().compile_detector_sampler(seed=2).sample(2)
+    dec = get_decoder("predecoder-weighted/w6:3", exp.circuit(), exp.dem(), ler_decoders(block_rounds=3))
+    stream = PipelineStream(dec, 2)
+    for t in range(stream.rounds):
+        stream.push(events[:, stream.round_detectors(t)])
+    assert np.array_equal(stream.result(), dec.decode_batch(events))
+    held = [b.data.shape[2] for b in (stream._input, stream._logits, stream._fixed)]
+    assert max(held) <= 16 and stream.windows._events.shape[1] <= 16 * 8  # of 81 rounds, 8 detectors each
