@@ -201,8 +201,7 @@ class PipelineDecoder:
         if int(matching_workers) < 0:
             raise QecError(f"matching_workers must be >= 0, got {matching_workers}")
         if (self.weighted or not matching) and int(matching_workers):
-            raise QecError("matching workers run global plain or correlated PyMatching; neural-weighted and windowed "
-                           "matching run in this process")
+            raise QecError("matching workers run global PyMatching, not neural-weighted or windowed matching")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
         self.local_matcher = PyMatchingDecoder(dem, correlated=correlated) if matching else None

@@ -18,7 +18,7 @@ from qec import MemoryExperiment, get_decoder
 DATA = Path(__file__).parent / "data" / "google_qec3v5"
 
 
-def test_ler_adds_a_windowed_variant_per_decoder_on_the_same_shots(tmp_path, capsys):
+def test_ler_adds_a_windowed_variant_per_decoder_on_the_same_shots(tmp_path, capsys, benchmark_script):
     out = tmp_path / "stats.csv"
     argv = ["ler", "-d", "3", "--rounds", "12", "--p", "0.008", "--decoders", "pymatching", "pymatching-correlated",
             "--window", "6:3", "--window", "13:1", "--max-shots", "1500", "--seed", "3", "--out", str(out), "--json"]
@@ -40,6 +40,13 @@ def test_ler_adds_a_windowed_variant_per_decoder_on_the_same_shots(tmp_path, cap
     assert main(argv) == 0  # resume: complete already, the windowed rows included
     again = {r["decoder"]: r["shots"] for r in json.loads(capsys.readouterr().out)["results"]}
     assert again == {name: 1500 for name in rows}
+    # benchmarks/streaming_accuracy.py pairs each windowed row with its global one.
+    found = benchmark_script("streaming_accuracy").comparisons([str(out)])
+    assert [(x["decoder"], x["window"]) for x in found] == [
+        ("pymatching", "6:3"), ("pymatching", "13:1"), ("pymatching-correlated", "6:3"), ("pymatching-correlated", "13:1")]
+    for x in found:
+        name = x["decoder"] + "/w" + x["window"]
+        assert (x["errors_windowed"], x["only_windowed"]) == (rows[name]["errors"], rows[name]["only_fails"][x["decoder"]])
 
 
 @pytest.mark.parametrize("argv", [
