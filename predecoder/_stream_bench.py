@@ -10,10 +10,11 @@ the last round's push includes the final windows and the prediction. *Reaction l
 last round's arrival to the prediction (one sample per experiment). *Rounds per second*: rounds
 pushed / time spent in ``push`` (the decoder's capacity). ``keeps_up``: rounds per second >= the
 device's, 1 / ``device_round_us``. Each length runs in a fresh spawned process, so its
-``peak_rss_bytes`` (``ru_maxrss``) is its own: Python and its libraries, the experiment's circuit and
-DEM, the decoder, the sampled events; ``stream_rss_growth_bytes`` is what resident memory grew by
-while the experiments streamed. The streamed predictions are checked against the decoder's
-``decode_batch`` on the same shots (``agrees_with_batch``).
+``peak_rss_bytes`` (``ru_maxrss`` when the last experiment has streamed) is its own: Python and its libraries, the
+experiment's circuit and DEM, building the decoder, the sampled events; ``setup_rss_bytes`` is
+the resident memory once the decoder is built, ``stream_rss_growth_bytes`` what it grew by while the
+experiments streamed. The streamed predictions are then checked against the decoder's
+``decode_batch`` on the same shots, 8 at a time (``agrees_with_batch``).
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def measure_length(options: StreamOptions, rounds: int) -> dict[str, Any]:
             busy += took
             predictions.append(out)
     growth = _rss_now() - rss_before
-    batch = decoder.decode_batch(unpack_bits(packed[1:], circuit.num_detectors))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # before the check below
+    batch = np.concatenate([decoder.decode_batch(unpack_bits(packed[k:k + 8], circuit.num_detectors))
+                            for k in range(1, len(packed), 8)])
     pushed = (len(starts) - 1) * options.experiments
     rps = pushed / busy
     lat = np.array(reactions)
@@ -141,7 +144,7 @@ def measure_length(options: StreamOptions, rounds: int) -> dict[str, Any]:
         "rounds_per_second": rps, "us_per_round": 1e6 / rps,
         "throughput_vs_device": rps * options.device_round_us * 1e-6,
         "keeps_up": bool(rps * options.device_round_us * 1e-6 >= 1.0),
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak, "setup_rss_bytes": rss_before,
         "stream_rss_growth_bytes": int(growth), "setup_seconds": setup,
         "agrees_with_batch": bool(np.array_equal(np.concatenate(predictions), batch)),
         "device": str(device), "device_name": device_name(device), "threads": options.threads,

@@ -235,20 +235,19 @@ class WindowStream:
         self.received = 0
         self.next_step = 0
         self.observables = np.zeros((self.shots, decoder.num_observables), dtype=bool)
-        self._lo = 0
+        self._lo = self._high = 0  # the buffer holds detectors [_lo, _lo + width); written below _high
         self._events = np.zeros((self.shots, 0), dtype=np.uint8)
 
     def _cover(self, end: int) -> None:
         """Make the buffer hold detectors [lowest still needed, end)."""
-        if end <= self._lo + self._events.shape[1]:
-            return
-        drop = int(self.decoder._needed[self.next_step]) - self._lo
-        keep = self._events[:, max(drop, 0):]
-        self._lo += max(drop, 0)
-        width = max(end - self._lo, 2 * keep.shape[1])
-        grown = np.zeros((self.shots, width), dtype=np.uint8)
-        grown[:, :keep.shape[1]] = keep
-        self._events = grown
+        if end > self._lo + self._events.shape[1]:
+            drop = max(0, int(self.decoder._needed[self.next_step]) - self._lo)
+            keep = self._events[:, drop:max(drop, self._high - self._lo)]
+            self._lo += drop
+            grown = np.zeros((self.shots, max(end - self._lo, 2 * keep.shape[1])), dtype=np.uint8)
+            grown[:, :keep.shape[1]] = keep
+            self._events = grown
+        self._high = max(self._high, end)
 
     def push(self, events: np.ndarray) -> None:
         """The next detectors' events, bool or 0/1 (shots, k)."""

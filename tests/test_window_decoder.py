@@ -185,3 +185,17 @@ def test_windows_of_2d_committing_d_decode_about_as_well_as_global_matching():
     assert fails.sum() > 500
     assert (wide & ~fails).sum() + (fails & ~wide).sum() < 20
     assert narrow.sum() > 1.15 * fails.sum()
+
+
+def test_a_long_stream_holds_a_few_windows_of_events():
+    """Pushed a round at a time, 601 rounds: the stream holds about two windows of events."""
+    exp = MemoryExperiment(distance=3, rounds=600, p=0.01)
+    dec = WindowDecoder(exp.dem(), SlidingWindow(6, 3))
+    events = exp.circuit().compile_detector_sampler(seed=1).sample(2)
+    stream = dec.stream(2)
+    widths = []
+    for t in range(len(dec.round_starts) - 1):
+        stream.push(events[:, dec.round_starts[t]:dec.round_starts[t + 1]])
+        widths.append(stream._events.shape[1])
+    assert np.array_equal(stream.result(), dec.decode_batch(events))
+    assert max(widths) <= 2 * 7 * 8  # two windows of 7 layers of 8 detectors
