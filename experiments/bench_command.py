@@ -157,10 +157,11 @@ def print_stream_row(row: dict, first: bool) -> None:
         print(f"streaming {row['decoder']}/w{row['window']} on {row['device']} ({row['device_name']}); rounds arrive "
               f"{cadence}; {row['experiments']} experiments per length; keeps_up: against a round every "
               f"{row['device_round_us']:g} us")
-        print(f"{'d':>3}{'p':>8}{'rounds':>8} {'reaction p50/p99/max (us)':>28}{'rounds/s':>11}{'us/round':>10}"
-              f"{'vs device':>11}{'keeps up':>9}{'peak RSS':>10}{'growth':>9}  agrees")
-    lat = row["reaction_latency_us"]
+        print(f"{'d':>3}{'p':>8}{'rounds':>8} {'reaction p50/p99/max (us)':>28} {'CPU p50/p99 (us)':>17}{'rounds/s':>11}"
+              f"{'us/round':>10}{'vs device':>11}{'keeps up':>9}{'peak RSS':>10}{'growth':>9}  agrees")
+    lat, cpu = row["reaction_latency_us"], row["reaction_cpu_us"]
     print(f"{row['distance']:>3}{row['p']:>8g}{row['rounds']:>8} {lat['p50']:>9.0f}/{lat['p99']:>8.0f}/{lat['max']:>9.0f}"
+          f" {cpu['p50']:>8.0f}/{cpu['p99']:>8.0f}"
           f"{row['rounds_per_second']:>11.0f}{row['us_per_round']:>10.1f}{row['throughput_vs_device']:>11.2e}"
           f"{str(row['keeps_up']):>9}{row['peak_rss_bytes'] / 1e6:>8.0f}MB{row['stream_rss_growth_bytes'] / 1e6:>7.1f}MB"
           f"  {row['agrees_with_batch']}", flush=True)

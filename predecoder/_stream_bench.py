@@ -7,7 +7,9 @@ Round r of an experiment arrives at ``r * cadence`` (cadence 0, the default: as 
 has taken round r - 1, as fast as it goes). The decoder takes round r at max(its arrival, when the
 decoder finished round r - 1) and is busy for as long as its ``push`` takes (wall clock, measured);
 the last round's push includes the final windows and the prediction. *Reaction latency*: from the
-last round's arrival to the prediction (one sample per experiment). *Rounds per second*: rounds
+last round's arrival to the prediction (one sample per experiment), wall clock; on a shared machine
+its tail holds the scheduler's preemptions, so ``reaction_cpu_us`` gives the CPU time of the last
+round's push too (the decoder's own work). *Rounds per second*: rounds
 pushed / time spent in ``push`` (the decoder's capacity). ``keeps_up``: rounds per second >= the
 device's, 1 / ``device_round_us``. Each length runs in a fresh spawned process, so its
 ``peak_rss_bytes`` (``ru_maxrss`` when the last experiment has streamed) is its own: Python and its libraries, the
@@ -74,25 +76,27 @@ def _rss_now() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def stream_experiment(stream: Any, events: np.ndarray, starts: np.ndarray, cadence_s: float) -> tuple[float, float, np.ndarray]:
-    """Feed one experiment's rounds to ``stream`` (``push``, ``result``): (reaction seconds, busy
-    seconds, the prediction bool (1, observables)). ``events``: bool (1, num_detectors);
-    ``starts``: round t's detectors are [starts[t], starts[t + 1])."""
-    free = busy = 0.0
+def stream_experiment(stream: Any, events: np.ndarray, starts: np.ndarray,
+                      cadence_s: float) -> tuple[float, float, float, np.ndarray]:
+    """Feed one experiment's rounds to ``stream`` (``push``, ``result``): (reaction seconds, the
+    last round's push in CPU seconds, busy seconds, the prediction bool (1, observables)).
+    ``events``: bool (1, num_detectors); ``starts``: round t's detectors are [starts[t], starts[t + 1])."""
+    free = busy = cpu = 0.0
     arrival = 0.0
     rounds = len(starts) - 1
     out = None
     for r in range(rounds):
         arrival = r * cadence_s if cadence_s > 0 else free
         begin = max(free, arrival)
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         stream.push(events[:, starts[r]:starts[r + 1]])
         if r == rounds - 1:
             out = stream.result()
         took = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         free = begin + took
         busy += took
-    return free - arrival, busy, out
+    return free - arrival, cpu, busy, out
 
 
 def _feed(decoder: Any):
@@ -119,12 +123,13 @@ def measure_length(options: StreamOptions, rounds: int) -> dict[str, Any]:
     packed, _ = circuit.compile_detector_sampler(seed=options.seed).sample(
         options.experiments + 1, separate_observables=True, bit_packed=True)
     rss_before = _rss_now()
-    reactions, busy, predictions = [], 0.0, []
+    reactions, cpus, busy, predictions = [], [], 0.0, []
     for k in range(options.experiments + 1):
         events = unpack_bits(packed[k:k + 1], circuit.num_detectors)
-        reaction, took, out = stream_experiment(new_stream(), events, starts, options.cadence_us * 1e-6)
+        reaction, cpu, took, out = stream_experiment(new_stream(), events, starts, options.cadence_us * 1e-6)
         if k:  # the first is a warm-up
             reactions.append(reaction * 1e6)
+            cpus.append(cpu * 1e6)
             busy += took
             predictions.append(out)
     growth = _rss_now() - rss_before
@@ -134,13 +139,14 @@ def measure_length(options: StreamOptions, rounds: int) -> dict[str, Any]:
     pushed = (len(starts) - 1) * options.experiments
     rps = pushed / busy
     lat = np.array(reactions)
+    percentiles = (lambda a: {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)),
+                              "max": float(a.max()), "mean": float(a.mean())})
     device = resolve_device(options.device) if options.decoder.startswith("predecoder") else torch.device("cpu")
     return {
         "decoder": options.decoder, "window": str(window), "distance": options.distance, "p": options.p,
         "rounds": rounds, "rounds_pushed": len(starts) - 1, "experiments": options.experiments,
         "cadence_us": options.cadence_us, "device_round_us": options.device_round_us,
-        "reaction_latency_us": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-                                "max": float(lat.max()), "mean": float(lat.mean())},
+        "reaction_latency_us": percentiles(lat), "reaction_cpu_us": percentiles(np.array(cpus)),
         "rounds_per_second": rps, "us_per_round": 1e6 / rps,
         "throughput_vs_device": rps * options.device_round_us * 1e-6,
         "keeps_up": bool(rps * options.device_round_us * 1e-6 >= 1.0),

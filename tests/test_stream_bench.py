@@ -46,11 +46,11 @@ def test_the_timing_model(monkeypatch):
     monkeypatch.setattr(bench.time, "perf_counter", lambda: clock.now)
     starts = np.arange(11)
     events = np.zeros((1, 10), dtype=bool)
-    reaction, busy, _ = stream_experiment(_SlowStream(clock), events, starts, 0.0)
+    reaction, _, busy, _ = stream_experiment(_SlowStream(clock), events, starts, 0.0)
     assert reaction == pytest.approx(1e-3) and busy == pytest.approx(10e-3)
-    reaction, busy, _ = stream_experiment(_SlowStream(clock), events, starts, 0.5e-3)
+    reaction, _, busy, _ = stream_experiment(_SlowStream(clock), events, starts, 0.5e-3)
     assert reaction == pytest.approx(10e-3 - 9 * 0.5e-3) and busy == pytest.approx(10e-3)
-    reaction, _, _ = stream_experiment(_SlowStream(clock), events, starts, 2e-3)
+    reaction, _, _, _ = stream_experiment(_SlowStream(clock), events, starts, 2e-3)
     assert reaction == pytest.approx(1e-3)  # the decoder waits for every round
 
 
@@ -60,6 +60,7 @@ def test_stream_rows(decoder):
     assert [r["rounds"] for r in rows] == [6, 12] and [r["rounds_pushed"] for r in rows] == [7, 13]
     for r in rows:
         assert set(FIELDS) <= set(r) and set(r["reaction_latency_us"]) == {"p50", "p99", "max", "mean"}
+        assert set(r["reaction_cpu_us"]) == {"p50", "p99", "max", "mean"}
         assert 0 < r["reaction_latency_us"]["p50"] <= r["reaction_latency_us"]["p99"] <= r["reaction_latency_us"]["max"]
         assert r["agrees_with_batch"] and r["window"] == "6:3" and r["keeps_up"] is (r["throughput_vs_device"] >= 1)
         assert r["rounds_per_second"] > 0 and r["peak_rss_bytes"] > 10**7
