@@ -9,14 +9,18 @@ decoder finished round r - 1) and is busy for as long as its ``push`` takes (wal
 the last round's push includes the final windows and the prediction. *Reaction latency*: from the
 last round's arrival to the prediction (one sample per experiment), wall clock; on a shared machine
 its tail holds the scheduler's preemptions, so ``reaction_cpu_us`` gives the CPU time of the last
-round's push too (the decoder's own work). *Rounds per second*: rounds
-pushed / time spent in ``push`` (the decoder's capacity). ``keeps_up``: rounds per second >= the
-device's, 1 / ``device_round_us``. Each length runs in a fresh spawned process, so its
-``peak_rss_bytes`` (``ru_maxrss`` when the last experiment has streamed) is its own: Python and its libraries, the
-experiment's circuit and DEM, building the decoder, the sampled events; ``setup_rss_bytes`` is
-the resident memory once the decoder is built, ``stream_rss_growth_bytes`` what it grew by while the
-experiments streamed. The streamed predictions are then checked against the decoder's
-``decode_batch`` on the same shots, 8 at a time (``agrees_with_batch``).
+round's push too (the decoder's own work). *Rounds per second*: rounds pushed / time spent in
+``push`` (the decoder's capacity). ``keeps_up``: rounds per second >= the device's, 1 /
+``device_round_us``.
+
+Memory. Each length runs in a fresh spawned process, given the experiment as text and its sampled
+events (:class:`StreamInput`: Stim's DEM construction and sampling take memory that grows with the
+rounds, the simulated device's, so they run in the parent). ``peak_rss_bytes`` (``ru_maxrss`` once
+the last experiment has streamed) is the process's own: Python and its libraries, the circuit and
+DEM read from text, building the decoder, the events handed over; ``setup_rss_bytes`` the resident
+memory once the decoder is built; ``stream_rss_growth_bytes`` what it grew by while the experiments
+streamed. The streamed predictions are then checked against the decoder's ``decode_batch`` on the
+same shots, 8 at a time (``agrees_with_batch``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from typing import Any
 
 import numpy as np
+import stim
 import torch
 
 from predecoder._bench import device_name
@@ -107,21 +112,41 @@ def _feed(decoder: Any):
     return (lambda: PipelineStream(decoder, 1)), probe.round_starts
 
 
-def measure_length(options: StreamOptions, rounds: int) -> dict[str, Any]:
-    """Stream ``options.experiments`` experiments of ``rounds`` rounds (after one untimed); one row."""
-    torch.set_num_threads(options.threads)
-    window = options.resolved_window()
+@dataclasses.dataclass(frozen=True)
+class StreamInput:
+    """What the measuring process is given: one length's experiment as text (its circuit and DEM,
+    Stim's repeat blocks kept) and the device's output, the bit-packed events of each experiment
+    (uint8 (experiments + 1, ceil(N / 8)), the first a warm-up). Building the DEM and sampling
+    take memory that grows with the rounds (Stim's), so they happen in the parent."""
+
+    rounds: int
+    circuit: str
+    dem: str
+    events: np.ndarray
+
+
+def stream_input(options: StreamOptions, rounds: int) -> StreamInput:
+    """The experiment of ``rounds`` rounds and its sampled events (seed ``options.seed``)."""
     exp = MemoryExperiment(distance=options.distance, rounds=rounds, p=options.p, basis=options.basis,
                            noise=options.noise)
-    circuit, dem = exp.circuit(), exp.dem()
+    circuit = exp.circuit()
+    packed, _ = circuit.compile_detector_sampler(seed=options.seed).sample(
+        options.experiments + 1, separate_observables=True, bit_packed=True)
+    return StreamInput(rounds, str(circuit), str(exp.dem()), packed)
+
+
+def measure_length(options: StreamOptions, given: StreamInput) -> dict[str, Any]:
+    """Stream ``options.experiments`` experiments (after one untimed); one row."""
+    torch.set_num_threads(options.threads)
+    window = options.resolved_window()
+    circuit, dem = stim.Circuit(given.circuit), stim.DetectorErrorModel(given.dem)
+    rounds, packed = given.rounds, given.events
     t0 = time.perf_counter()
     custom = ler_decoders(model=options.model, threshold=options.threshold, device=options.device,
                           block_rounds=window.commit)
     decoder = decoder_factory(options.decoder + window.suffix, custom)(circuit, dem)
     new_stream, starts = _feed(decoder)
     setup = time.perf_counter() - t0
-    packed, _ = circuit.compile_detector_sampler(seed=options.seed).sample(
-        options.experiments + 1, separate_observables=True, bit_packed=True)
     rss_before = _rss_now()
     reactions, cpus, busy, predictions = [], [], 0.0, []
     for k in range(options.experiments + 1):
@@ -163,12 +188,12 @@ def run_stream_bench(options: StreamOptions, lengths: tuple[int, ...] = STREAM_L
     (``fresh_process=False``: here, for tests; peak memory is then the process's so far)."""
     rows = []
     for m in lengths:
-        rounds = int(m) * options.distance
+        given = stream_input(options, int(m) * options.distance)
         if not fresh_process:
-            rows.append(measure_length(options, rounds))
+            rows.append(measure_length(options, given))
             continue
         from qec._worker_processes import worker_pool
 
         with worker_pool(1) as pool:
-            rows.append(pool.submit(measure_length, options, rounds).result())
+            rows.append(pool.submit(measure_length, options, given).result())
     return rows
