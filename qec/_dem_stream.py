@@ -50,6 +50,8 @@ class DemChunk:
         starts: int64 (errors + 1,): error e's tokens are ``targets[starts[e]:starts[e + 1]]``.
         detectors: int64 (declared,): detectors declared with coordinates in this part.
         times: float64 (declared,): their last coordinate (shifts applied).
+        positions: int64 (errors,): the errors' positions in the model, when the chunks come in
+            another order (None: right after the previous chunk's).
     """
 
     probabilities: np.ndarray
@@ -57,6 +59,7 @@ class DemChunk:
     starts: np.ndarray
     detectors: np.ndarray
     times: np.ndarray
+    positions: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,14 +31,14 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import scipy.sparse
 import stim
 
 from qec._bit_packing import check_shots, pack_bits, unpack_bits
-from qec._dem_stream import DemChunk, dem_chunks, detector_times
+from qec._dem_stream import CHUNK_ERRORS, DemChunk, dem_chunks, detector_times
 from qec._errors import QecError
 from qec._window_plan import SlidingWindow, WindowPart, detector_layers, plan_windows, window_model_text
 
@@ -105,21 +105,35 @@ class _WeightedMatcher:
         return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
 
 
-def _column_chunk(H, L) -> DemChunk:
+def _column_chunks(H, L, times: np.ndarray, size: int | None = None) -> Callable[[], Iterator[DemChunk]]:
     """The columns of check matrices ``H`` (detectors x columns) and ``L`` (observables x
-    columns) as a model's errors, one piece each (probabilities unused: zero)."""
+    columns) as a model's errors, one piece each (probabilities unused: zero), in chunks of
+    ``size`` columns ordered by their earliest detector's time, so that a window's columns come
+    in a few chunks (their positions are the column indices)."""
     H = scipy.sparse.csc_matrix(H, dtype=np.uint8)
     L = scipy.sparse.csc_matrix(L, dtype=np.uint8)
-    H.eliminate_zeros()
-    L.eliminate_zeros()
-    H.sort_indices()
-    L.sort_indices()
+    for m in (H, L):
+        m.eliminate_zeros()
     both = scipy.sparse.vstack([H, L]).tocsc()
     both.sort_indices()
-    rows = both.indices.astype(np.int64)
-    targets = np.where(rows < H.shape[0], rows, -2 - (rows - H.shape[0]))
-    return DemChunk(np.zeros(H.shape[1]), targets, both.indptr.astype(np.int64), np.zeros(0, np.int64),
-                    np.zeros(0))
+    is_det = both.indices < H.shape[0]
+    time = np.full(len(both.indices), np.inf)
+    time[is_det] = np.asarray(times, dtype=np.float64)[both.indices[is_det]]
+    first = np.minimum.reduceat(np.append(time, np.inf), np.minimum(both.indptr[:-1], len(time)))
+    first[np.diff(both.indptr) == 0] = np.inf
+    order = np.argsort(first, kind="stable")
+    size = size or CHUNK_ERRORS
+
+    def chunks() -> Iterator[DemChunk]:
+        for lo in range(0, len(order), size):
+            columns = order[lo:lo + size]
+            part = both[:, columns]
+            rows = part.indices.astype(np.int64)
+            targets = np.where(rows < H.shape[0], rows, -2 - (rows - H.shape[0]))
+            yield DemChunk(np.zeros(len(columns)), targets, part.indptr.astype(np.int64), np.zeros(0, np.int64),
+                           np.zeros(0), columns)
+
+    return chunks
 
 
 class WindowDecoder:
@@ -162,8 +176,8 @@ class WindowDecoder:
         Decode with :meth:`decode_batch_from_logits`.
         """
         self = cls.__new__(cls)
-        chunk = _column_chunk(H, L)
-        self._setup(window, H.shape[0], L.shape[0], plan_windows(lambda: [chunk], times, window, L.shape[0]),
+        self._setup(window, H.shape[0], L.shape[0], plan_windows(_column_chunks(H, L, times), times, window,
+                                                                 L.shape[0]),
                     lambda part: _WeightedMatcher(part, backend, clip))
         self.correlated = False
         return self

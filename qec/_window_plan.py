@@ -175,6 +175,18 @@ def _select(chunk: DemChunk, pieces: _Pieces, member: np.ndarray):
     return chunk.probabilities[keep], chunk.targets[keep[pieces.error]], starts, np.flatnonzero(keep)
 
 
+def _in_model_order(probabilities, targets, starts, positions):
+    """The errors sorted by their positions in the model (chunks may come in another order)."""
+    if np.all(positions[1:] >= positions[:-1]):
+        return probabilities, targets, starts, positions
+    order = np.argsort(positions, kind="stable")
+    lengths = np.diff(starts)[order]
+    new_starts = np.zeros(len(order) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_starts[1:])
+    tokens = np.repeat(starts[:-1][order] - new_starts[:-1], lengths) + np.arange(new_starts[-1])
+    return probabilities[order], targets[tokens], new_starts, positions[order]
+
+
 def _localize(index, first, end, commit_end, probabilities, targets, starts, faults, layer_of, detectors,
               num_observables) -> WindowPart:
     """The window's local model from its errors (absolute tokens)."""
@@ -260,8 +272,8 @@ def plan_windows(chunks: Callable[[], Iterable[DemChunk]], times: np.ndarray, wi
         np.cumsum(np.concatenate([np.diff(g[2]) for g in got] or [np.zeros(0, np.int64)]), out=starts[1:])
         cat = (lambda i, dtype: np.concatenate([g[i] for g in got]) if got else np.zeros(0, dtype))
         detectors = np.sort(order[bounds[first]:bounds[end]])
-        done[k] = _localize(k, first, end, commit_end, cat(0, np.float64), cat(1, np.int64), starts,
-                            cat(3, np.int64), layer_of, detectors, num_observables)
+        errors = _in_model_order(cat(0, np.float64), cat(1, np.int64), starts, cat(3, np.int64))
+        done[k] = _localize(k, first, end, commit_end, *errors, layer_of, detectors, num_observables)
 
     for k in np.flatnonzero(last_chunk < 0):
         finish(int(k))
@@ -274,7 +286,8 @@ def plan_windows(chunks: Callable[[], Iterable[DemChunk]], times: np.ndarray, wi
             member = (pieces.start >= first) & (pieces.start < end)
             if member.any():
                 probabilities, targets, starts, positions = _select(chunk, pieces, member)
-                gathered.setdefault(k, []).append((probabilities, targets, starts, base + positions))
+                ids = base + positions if chunk.positions is None else chunk.positions[positions]
+                gathered.setdefault(k, []).append((probabilities, targets, starts, ids))
         for k in np.flatnonzero(last_chunk == j):
             finish(int(k))
         base += len(chunk.probabilities)

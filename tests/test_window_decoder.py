@@ -143,14 +143,17 @@ def test_a_model_without_times_is_refused():
         WindowDecoder(stim.DetectorErrorModel("error(0.1) D0 D1\ndetector(0, 0) D0"), SlidingWindow(2, 1))
 
 
-@pytest.mark.parametrize("split", [64, 3])
-def test_weighted_windows(monkeypatch, split):
+@pytest.mark.parametrize("split, chunk", [(64, None), (3, 50)])
+def test_weighted_windows(monkeypatch, split, chunk):
     """Per-shot weights: one window over everything is the global weighted matcher bit for bit;
     carried detectors beyond 64 observables are matched in groups with the same matching (a group
-    size of 3 forces several groups)."""
+    size of 3 forces several groups); the columns planned in chunks by time (50 columns a chunk)
+    keep their order within each window."""
     import qec._window_decoder as module
 
     monkeypatch.setattr(module, "OBSERVABLES_PER_MATCH", split)
+    if chunk:
+        monkeypatch.setattr(module, "CHUNK_ERRORS", chunk)
     from qec import CorrectionBasis, SpaceTimeLayout
 
     exp = MemoryExperiment(distance=3, rounds=8, p=0.01)
