@@ -234,8 +234,9 @@ def plan_windows(chunks: Callable[[], Iterable[DemChunk]], times: np.ndarray, wi
     windows), so that memory holds a few windows' errors, not the model.
 
     Args:
-        chunks: returns the model's chunks in file order, every time it is called
-            (``lambda: qec._dem_stream.dem_chunks(dem)``).
+        chunks: returns the model's chunks, the same every time it is called, in file order
+            (``lambda: qec._dem_stream.dem_chunks(dem)``) or carrying the errors' positions (a
+            window's errors are put back in the model's order).
         times: float (num_detectors,): each detector's time (:func:`qec._dem_stream.detector_times`).
         window: the windows' size and commit region.
         num_observables: the model's observables.
