@@ -2,6 +2,7 @@
 
     qec bench --distance 9 13 --p 0.003 0.006 --batch 1 256 [--device cuda] [--json]
     qec bench --distance 9 13 --p 0.003 0.006 --batch 256 --decoder predecoder-weighted
+    qec bench --stream --distance 5 --p 0.005 --decoder pymatching --window 10:5 [--cadence-us 1] [--json]
 
 One set of sampled shots per point; warm-up, then medians over ``--repeats``; CUDA timings are
 synchronized. ``--json`` prints one document ``{"results": [...]}``, one row per (distance, p,
@@ -13,6 +14,12 @@ end_to_end_us_per_round, overhead_us_per_round, overhead_fraction, residual_spee
 (``weighted_matching_us_per_round``: per-shot weights from the logits plus matching, network
 excluded) replaces PyMatching on the residual, and ``matching_vs_pymatching`` is its time over
 plain PyMatching's on the raw events.
+
+``--stream`` feeds rounds one at a time to a decoder in sliding windows (:mod:`predecoder._stream_bench`):
+per experiment length (``--stream-lengths``, in units of d rounds) the reaction latency (last round
+in -> prediction out; ``reaction_latency_us`` {p50, p99, max, mean}), ``rounds_per_second``,
+``peak_rss_bytes`` (each length in a fresh process) and ``keeps_up`` against a device producing a
+round every ``--device-round-us`` (1 us).
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ import sys
 
 import torch
 
-from experiments.cli import UsageError
+from experiments.cli import UsageError, refuse_unused_flags
 from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
-from qec import BASES, NOISE_MODELS
+from predecoder._stream_bench import DEVICE_ROUND_US, STREAM_LENGTHS
+from qec import BASES, DECODERS, NOISE_MODELS, SlidingWindow
 
 # Flags passed to run_bench as they are: the benchmark's own, and the pipeline's options.
 BENCH_FLAGS = ("rounds", "noise", "basis", "shots", "device", "model", "repeats", "warmup", "seed", "latency_decodes",
@@ -71,10 +79,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PyMatching in N worker processes, overlapped with the network (throughput mode)")
     parser.add_argument("--latency-decodes", type=int, default=1000,
                         help="single-shot decodes for the latency percentiles at batch 1 (default 1000; 0: none)")
-    parser.add_argument("--decoder", default="predecoder", choices=tuple(PREDECODER_NAMES),
+    parser.add_argument("--decoder", default="predecoder", choices=(*PREDECODER_NAMES, *DECODERS),
                         help="pre-decoder composition (default predecoder: PyMatching on the residual; "
-                             "predecoder-weighted: neural-weighted matching on the events)")
+                             "predecoder-weighted: neural-weighted matching on the events); with --stream also "
+                             "pymatching and pymatching-correlated")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    stream = parser.add_argument_group("streaming (--stream; docs/streaming.md)")
+    stream.add_argument("--stream", action="store_true",
+                        help="feed rounds one at a time to the decoder in sliding windows: reaction latency (last "
+                             "round in -> prediction out), rounds per second, peak memory, per experiment length")
+    stream.add_argument("--window", default=None, metavar="W:C", help="sliding windows (default 2d:d)")
+    stream.add_argument("--stream-lengths", type=int, nargs="+", default=None, metavar="M",
+                        help=f"experiment lengths, M*d rounds each (default {' '.join(map(str, STREAM_LENGTHS))})")
+    stream.add_argument("--stream-shots", type=int, default=None,
+                        help="experiments streamed per length, after one untimed (default 100)")
+    stream.add_argument("--cadence-us", type=float, default=None,
+                        help="a round arrives every this many us (default 0: as fast as the decoder takes them)")
+    stream.add_argument("--device-round-us", type=float, default=None,
+                        help=f"the device keeps_up is judged against: a round every this many us "
+                             f"(default {DEVICE_ROUND_US:g})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_arguments(args)
     torch.set_num_threads(args.threads)
+    if args.stream:
+        return run_stream(args)
     rows = []
     for d, p, batch in itertools.product(args.distance, args.p, args.batch):
         row = run_bench(d, p, batch=batch, log=lambda line: print(f"qec bench: {line}", file=sys.stderr, flush=True),
@@ -106,8 +131,47 @@ def run(args: argparse.Namespace) -> int:
 
 
 
+def run_stream(args: argparse.Namespace) -> int:
+    """``--stream``: one row per (distance, p, length), each length in a fresh process."""
+    from predecoder._stream_bench import StreamOptions, run_stream_bench
+
+    rows = []
+    for d, p in itertools.product(args.distance, args.p):
+        options = StreamOptions(
+            d, p, decoder=args.decoder, window=None if args.window is None else SlidingWindow.parse(args.window),
+            experiments=args.stream_shots or 100, cadence_us=args.cadence_us or 0.0,
+            device_round_us=args.device_round_us or DEVICE_ROUND_US, seed=args.seed, noise=args.noise,
+            basis=args.basis, model=args.model, threshold=args.threshold, device=args.device, threads=args.threads)
+        for row in run_stream_bench(options, tuple(args.stream_lengths or STREAM_LENGTHS)):
+            rows.append(row)
+            if not args.json:
+                print_stream_row(row, first=len(rows) == 1)
+    if args.json:
+        json.dump({"results": rows}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return 0
+
+
+def print_stream_row(row: dict, first: bool) -> None:
+    """One length's line (after a header naming the decoder, device and cadence)."""
+    if first:
+        cadence = "as fast as it goes" if not row["cadence_us"] else f"a round every {row['cadence_us']:g} us"
+        print(f"streaming {row['decoder']}/w{row['window']} on {row['device']} ({row['device_name']}); rounds arrive "
+              f"{cadence}; {row['experiments']} experiments per length; keeps_up: against a round every "
+              f"{row['device_round_us']:g} us")
+        print(f"{'d':>3}{'p':>8}{'rounds':>8} {'reaction p50/p99/max (us)':>28} {'CPU p50/p99 (us)':>17}{'rounds/s':>11}"
+              f"{'us/round':>10}{'vs device':>11}{'keeps up':>9}{'peak RSS':>10}{'growth':>9}  agrees")
+    lat, cpu = row["reaction_latency_us"], row["reaction_cpu_us"]
+    print(f"{row['distance']:>3}{row['p']:>8g}{row['rounds']:>8} {lat['p50']:>9.0f}/{lat['p99']:>8.0f}/{lat['max']:>9.0f}"
+          f" {cpu['p50']:>8.0f}/{cpu['p99']:>8.0f}"
+          f"{row['rounds_per_second']:>11.0f}{row['us_per_round']:>10.1f}{row['throughput_vs_device']:>11.2e}"
+          f"{str(row['keeps_up']):>9}{row['peak_rss_bytes'] / 1e6:>8.0f}MB{row['stream_rss_growth_bytes'] / 1e6:>7.1f}MB"
+          f"  {row['agrees_with_batch']}", flush=True)
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """:class:`UsageError` for the first flag out of range."""
+    check_stream_arguments(args)
     for d in args.distance:
         if d < 3 or d % 2 == 0:
             raise UsageError(f"distance must be odd and >= 3, got {d}")
@@ -137,6 +201,33 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--repeats must be >= 1 and --warmup >= 0")
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+
+
+def check_stream_arguments(args: argparse.Namespace) -> None:
+    """The streaming flags: only with --stream, in range; flags --stream does not use refused."""
+    stream_flags = {"--window": args.window, "--stream-lengths": args.stream_lengths,
+                    "--stream-shots": args.stream_shots, "--cadence-us": args.cadence_us,
+                    "--device-round-us": args.device_round_us}
+    if not args.stream:
+        refuse_unused_flags(stream_flags, "--stream", "this benchmark")
+        if args.decoder not in PREDECODER_NAMES:
+            raise UsageError(f"--decoder {args.decoder} is timed with --stream only; without it choose from "
+                             f"{', '.join(PREDECODER_NAMES)}")
+        return
+    refuse_unused_flags({"--rounds": args.rounds, "--shots": args.shots, "--latency-path": args.latency_path or None,
+                         "--matching-workers": args.matching_workers or None, "--compile": args.compile or None},
+                        "the batch benchmark", "--stream")
+    if args.window is not None:
+        SlidingWindow.parse(args.window)
+    if any(m < 1 for m in args.stream_lengths or ()):
+        raise UsageError("--stream-lengths must be >= 1")
+    if args.stream_shots is not None and args.stream_shots < 1:
+        raise UsageError(f"--stream-shots must be >= 1, got {args.stream_shots}")
+    for flag, value in (("--cadence-us", args.cadence_us), ("--device-round-us", args.device_round_us)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{flag} must be a number >= 0, got {value}")
+    if args.device_round_us is not None and args.device_round_us <= 0:
+        raise UsageError(f"--device-round-us must be > 0, got {args.device_round_us}")
 
 
 def print_latency(rows: list[dict]) -> None:

@@ -3,7 +3,7 @@
     qec decode --circuit C.stim --dets F.b8 --dets-format b8 --out P.b8 --out-format b8 \\
         [--decoder predecoder|predecoder-correlated|predecoder-weighted|pymatching|pymatching-correlated] \\
         [--model M] \\
-        [--block-rounds K] [--device D]
+        [--block-rounds K] [--device D] [--window W:C]
 
 The file is streamed in chunks of ``--chunk-shots`` shots (memory does not grow with the file),
 with a progress bar on stderr (:mod:`qec._shot_files`). The output is written with
@@ -22,7 +22,7 @@ import stim
 from experiments.cli import UsageError, refuse_unused_flags
 from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
-from qec import DECODERS, decode_file
+from qec import DECODERS, SlidingWindow, decode_file
 from qec._circuit_files import read_circuit
 from qec._dem_files import check_dem_decodable
 from qec._output_files import check_output_path
@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device for the network: cpu, cuda[:N], auto (default cpu)")
     parser.add_argument("--precision", default=None, help="network precision: fp32, fp16 (CUDA), bf16 (default fp32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--window", default=None, metavar="W:C",
+                        help="decode in sliding windows of W rounds committing the first C (1 <= C <= W; "
+                             "docs/streaming.md)")
     parser.add_argument("--chunk-shots", type=int, default=4096, help="shots decoded per chunk (default 4096)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary on stderr")
 
@@ -62,7 +65,9 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit, dem: stim.Det
     """The decoder ``--decoder`` names for ``circuit`` and its ``dem`` (:func:`matchable_dem`),
     with the pre-decoder's flags checked."""
     from qec import LayoutError, get_decoder
+    from qec._decoders import decoder_factory
 
+    name = args.decoder if args.window is None else args.decoder + SlidingWindow.parse(args.window).suffix
     options = {}
     pre = args.decoder.startswith("predecoder")
     given = {"--model": args.model, "--threshold": args.threshold, "--block-rounds": args.block_rounds,
@@ -70,14 +75,15 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit, dem: stim.Det
     if not pre:
         refuse_unused_flags({**given, "--device": args.device, "--precision": args.precision,
                              "--threads": args.threads}, "the pre-decoder", args.decoder)
-        return get_decoder(args.decoder, circuit, dem)
+        return get_decoder(name, circuit, dem)
     for key, flag in (("model", "--model"), ("threshold", "--threshold"), ("block_rounds", "--block-rounds"),
                       ("block_space", "--block-space"), ("block_batch", "--block-batch")):
         if given[flag] is not None:
             options[key] = given[flag]
     from predecoder import ler_decoders
 
-    factory = ler_decoders(device=args.device or "cpu", precision=args.precision or "fp32", **options)[args.decoder]
+    factories = ler_decoders(device=args.device or "cpu", precision=args.precision or "fp32", **options)
+    factory = decoder_factory(name, factories)
     try:
         return factory(circuit, dem)
     except LayoutError as e:

@@ -3,6 +3,7 @@ published surface-code data), against the predictions the folders hold, all on t
 
     qec hardware ../shared/google-qec3v5 --decoders pymatching pymatching-correlated \\
         google-pymatching google-correlated-matching --dem circuit pij learned --plot hw.png
+    qec hardware ../shared/google-qec3v5 --decoders pymatching google-pymatching --window 6:3
 
 A FOLDER that is not itself an experiment folder but holds some stands for all of them. Per folder:
 errors and paired only-fails counts of every decoder (as ``qec ler``); per patch (same distance,
@@ -29,12 +30,15 @@ import time
 from experiments.cli import UsageError
 from experiments.ler_command import (
     add_decoder_arguments,
+    add_window_argument,
     decoder_mapping,
     known_decoders,
+    parse_windows,
     report_model,
 )
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, GOOGLE_DECODERS, hardware_columns, read_csv_stats
+from qec._decoders import windowed_names
 from qec._experiment_folders import PROPERTIES, folder_files
 from qec._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
 from qec._output_files import atomic_output, check_output_path
@@ -78,6 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="sinter CSV to append to, a folder at a time (and resume from)")
     parser.add_argument("--plot", default=None, metavar="PNG", help="draw P(r) against r for every decoder")
     add_decoder_arguments(parser)
+    add_window_argument(parser, "adds, for every decoder of ours, a column NAME/wW:C decoding the same shots in "
+                                "sliding windows")
 
 
 def expand_folders(paths: list[str]) -> list[str]:
@@ -150,9 +156,11 @@ def check_arguments(args: argparse.Namespace) -> CheckedFlags:
     for name in args.decoders:
         if name not in known:
             raise UsageError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
-    ours = [n for n in args.decoders if n not in GOOGLE_DECODERS]
+    windows = parse_windows(args.window)
+    decoders = [v for n in args.decoders for v in ([n] if n in GOOGLE_DECODERS else windowed_names([n], windows))]
+    ours = [n for n in decoders if n not in GOOGLE_DECODERS]
     sources = dem_sources(args.dem) if ours else []
-    columns = hardware_columns(args.decoders, sources)
+    columns = hardware_columns(decoders, sources)
     if args.reference is not None and args.reference not in [c.name for c in columns]:
         raise UsageError(f"--reference {args.reference} is not one of the decoders: {', '.join(c.name for c in columns)}")
     inputs = [path for f in folders for path in folder_files(f)]

@@ -24,10 +24,11 @@ from qec import (
     LerResult,
     LerTask,
     MemoryExperiment,
+    SlidingWindow,
     collect_ler,
     read_csv_stats,
 )
-from qec._decoders import WithDem, decoder_factory, load_custom_decoders
+from qec._decoders import WithDem, decoder_factory, load_custom_decoders, windowed_names
 from qec._dem_files import check_dem_decodable, read_dem
 from qec._ler import check_tasks_fit
 from qec._output_files import check_output_path
@@ -71,6 +72,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "must fit the circuit (detectors and coordinates)")
     parser.add_argument("--scale-qubit", action="append", nargs=3, metavar=("X", "Y", "FACTOR"), type=float,
                         default=None, help="multiply the noise on the qubit at (X, Y) by FACTOR (repeatable)")
+    add_window_argument(parser, "adds, for every decoder, a variant NAME/wW:C that decodes the same shots in "
+                                "sliding windows")
+
+
+def add_window_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--window W:C ...`` (several values, repeatable): sliding-window decoding (docs/streaming.md)."""
+    parser.add_argument("--window", nargs="+", action="extend", default=None, metavar="W:C",
+                        help=f"sliding windows of W rounds committing the first C (1 <= C <= W): {what} "
+                             f"(docs/streaming.md)")
+
+
+def parse_windows(values: list[str] | None) -> list[SlidingWindow]:
+    """The ``--window`` values as windows; a :class:`qec.QecError` for a bad or repeated one."""
+    windows = [SlidingWindow.parse(v) for v in values or ()]
+    for k, w in enumerate(windows):
+        if w in windows[:k]:
+            raise UsageError(f"--window {w} given twice")
+    return windows
 
 
 def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,6 +198,7 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
     ``UsageError``/``ValueError`` on bad input."""
     repeated = drop_repeated_values(args)
     check_sweep_flags(args, custom)
+    decoders = tuple(windowed_names(args.decoders, parse_windows(args.window)))
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
     tasks: dict[MemoryExperiment, LerTask] = {}
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
@@ -186,7 +206,7 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
             exp = MemoryExperiment(distance=d, rounds=r, p=p, basis=basis, noise=noise, scale_qubits=scale)
             if exp in tasks and f"--rounds {r} at d={d}" not in repeated:
                 repeated.append(f"--rounds {r} at d={d}")
-            tasks.setdefault(exp, LerTask(exp, tuple(args.decoders)))
+            tasks.setdefault(exp, LerTask(exp, decoders))
     if repeated:
         print(f"qec ler: note: {'; '.join(repeated)} given more than once: each point and decoder is swept once",
               file=sys.stderr)
@@ -307,7 +327,7 @@ def print_table(results: list[LerResult], file=None) -> None:
     :func:`qec._pairing.compare`; any other pair is named with the reason it is not compared), and
     what the columns mean."""
     file = file or sys.stdout
-    head = f"{'decoder':<24}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
+    head = f"{'decoder':<28}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
            f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
     print(head, file=file)
     points: dict[str, list[LerResult]] = {}
@@ -321,7 +341,7 @@ def print_table(results: list[LerResult], file=None) -> None:
         interval = f"{g(j['ler'])} [{g(j['ler_low'])}, {g(j['ler_high'])}]"
         only = ", ".join(f"{k}:{v}" for k, v in j["only_fails"].items())
         print(
-            f"{j['decoder']:<24}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {noise:<16}"
+            f"{j['decoder']:<28}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {noise:<16}"
             f"{j['shots']:>10}{j['errors']:>8}  {interval:<32}{g(j['ler_per_round']):>11}  {only}",
             file=file,
         )

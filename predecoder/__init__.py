@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from predecoder._shipped_models import ShippedModel, shipped_models
     from predecoder._train_config import TrainConfig, TrainState
     from predecoder._training import train
+    from predecoder._window_pipeline import WindowedPipelineDecoder
 
 # Public name -> the private module that defines it.
 _LAZY = {
@@ -52,6 +53,7 @@ _LAZY = {
     **dict.fromkeys(("HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop"), "_hardware_loop"),
     **dict.fromkeys(("TrainConfig", "TrainState"), "_train_config"),
     "train": "_training",
+    "WindowedPipelineDecoder": "_window_pipeline",
 }
 
 
@@ -109,4 +111,5 @@ __all__ = [
     "TrainConfig",
     "TrainState",
     "sinter_decoders",
+    "WindowedPipelineDecoder",
 ]

@@ -39,6 +39,7 @@ class PipelineDecoderFactory:
     matching_workers: int = 0
     backend: str = "torch"
     weighted_backend: str = "auto"
+    window: Any = None  # a qec.SlidingWindow: match in sliding windows (WindowedPipelineDecoder)
 
     @property
     def fitted_on(self) -> list:
@@ -48,8 +49,14 @@ class PipelineDecoderFactory:
 
         return load_model(self.model).fitted_on
 
-    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> PipelineDecoder:
-        return PipelineDecoder(circuit, dem, **dataclasses.asdict(self))
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel):
+        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "window"}
+        if self.window is None:
+            return PipelineDecoder(circuit, dem, **options)
+        from predecoder._window_pipeline import WindowedPipelineDecoder
+
+        pipeline = PipelineDecoder(circuit, dem, matching=False, **options)
+        return WindowedPipelineDecoder(pipeline, dem, self.window, weighted_backend=self.weighted_backend)
 
 
 def ler_decoders(*, model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:

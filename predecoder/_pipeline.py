@@ -89,6 +89,7 @@ class PipelineDecoder:
             processes (:class:`qec._parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
             overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
         weighted_backend: the per-shot weighted matcher's backend (:data:`qec._weighted_matcher.BACKENDS`).
+        matching: build the global matchers (False: the caller matches, e.g. in sliding windows).
 
     Raises ``ValueError`` (a :class:`qec._layout.LayoutError` for circuits) naming the problem.
 
@@ -138,6 +139,7 @@ class PipelineDecoder:
         matching_workers: int = 0,
         backend: str = "torch",
         weighted_backend: str = "auto",
+        matching: bool = True,
     ):
         if global_decoder not in GLOBAL_DECODERS:
             raise QecError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
@@ -205,11 +207,11 @@ class PipelineDecoder:
         correlated = global_decoder.endswith("-correlated")
         if int(matching_workers) < 0:
             raise QecError(f"matching_workers must be >= 0, got {matching_workers}")
-        if self.weighted and int(matching_workers):
-            raise QecError("matching workers run plain or correlated PyMatching; pymatching-weighted matches in this process")
+        if (self.weighted or not matching) and int(matching_workers):
+            raise QecError("matching workers run global PyMatching, not neural-weighted or windowed matching")
         self.matching_workers = int(matching_workers)
         # In this process: what single shots are matched with (a worker's round trip costs more).
-        self.local_matcher = PyMatchingDecoder(dem, correlated=correlated)
+        self.local_matcher = PyMatchingDecoder(dem, correlated=correlated) if matching else None
         if self.matching_workers:
             self.global_decoder = ParallelMatcher(dem, correlated=correlated, workers=self.matching_workers)
         else:
@@ -248,7 +250,7 @@ class PipelineDecoder:
             self.weight_index = np.flatnonzero(basis.valid.ravel() & (np.diff(Hc.indptr) > 0))
             self.weighted_matcher = WeightedMatcher(
                 Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
-            )
+            ) if matching else None
         # The measured shots the model's training DEMs were estimated from: never to be scored
         # with it (qec._hardware_scores refuses them).
         self.fitted_on = self.model.fitted_on
@@ -465,7 +467,7 @@ class PipelineDecoder:
 
         Args:
             decoders: pipelines with one :attr:`network_key` (e.g. ``predecoder``,
-                ``predecoder-correlated`` and ``predecoder-weighted`` of one model).
+                ``predecoder-correlated`` and ``predecoder-weighted`` of one model, windowed or not).
             events: as :meth:`decode_batch` takes them.
             bit_packed: whether ``events`` is bit-packed (default: not).
 
@@ -475,7 +477,7 @@ class PipelineDecoder:
         """
         if not decoders:
             raise ValueError("decode_together needs at least one decoder")
-        first = decoders[0]
+        first = getattr(decoders[0], "pipeline", decoders[0])  # a windowed composition's network side
         if any(d.network_key != first.network_key for d in decoders):
             raise ValueError("decode_together needs pipelines of one network (equal network_key)")
         events = first._events(events, bit_packed)

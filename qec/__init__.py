@@ -18,6 +18,8 @@ from qec._noise import NOISE_MODELS, CircuitNoise
 from qec._pymatching_decoder import PyMatchingDecoder
 from qec._noise_insertion import scale_qubit_noise
 from qec._sampling import SAMPLING_METHODS, LabeledSampler
+from qec._window_decoder import WindowDecoder, WindowStream
+from qec._window_plan import SlidingWindow
 
 __all__ = [
     "BASES",
@@ -59,5 +61,8 @@ __all__ = [
     "read_memory_structure",
     "scale_qubit_noise",
     "score_hardware",
+    "SlidingWindow",
     "SpaceTimeLayout",
+    "WindowDecoder",
+    "WindowStream",
 ]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Any, Callable, Mapping, Protocol, Union
+from typing import Any, Callable, Mapping, Protocol, Sequence, Union
 
 import numpy as np
 import stim
@@ -40,6 +40,7 @@ import stim
 from qec._errors import QecError
 from qec._pymatching_decoder import PyMatchingFactory
 from qec._sinter_adapter import SinterDecoderAdapter
+from qec._window_plan import SlidingWindow
 
 
 class Decoder(Protocol):
@@ -66,8 +67,12 @@ DECODERS: dict[str, DecoderFactory] = {
 
 def decoder_factory(name: str, custom_decoders: Mapping[str, CustomDecoder] | None = None) -> DecoderFactory:
     """The factory for ``name``: ``custom_decoders`` first, then :data:`DECODERS`; a
-    ``sinter.Decoder`` is wrapped. ``ValueError`` naming the known decoders otherwise."""
+    ``sinter.Decoder`` is wrapped; ``NAME/wW:C`` is decoder ``NAME`` in sliding windows
+    (:func:`windowed_factory`). ``ValueError`` naming the known decoders otherwise."""
     custom = custom_decoders or {}
+    base, windowed, window = name.rpartition("/w")
+    if windowed and base and name not in custom:
+        return windowed_factory(base, decoder_factory(base, custom), SlidingWindow.parse(window))
     if name in custom:
         entry = custom[name]
         if hasattr(entry, "compile_decoder_for_dem"):
@@ -79,6 +84,27 @@ def decoder_factory(name: str, custom_decoders: Mapping[str, CustomDecoder] | No
         return DECODERS[name]
     known = list(DECODERS) + [n for n in custom if n not in DECODERS]
     raise QecError(f"unknown decoder {name!r}; choose from {', '.join(known)}")
+
+
+def windowed_factory(name: str, factory: DecoderFactory, window: SlidingWindow) -> DecoderFactory:
+    """``factory`` (decoder ``name``'s) matching in sliding windows: a factory with a ``window``
+    field (PyMatching's, the pre-decoder's) gets ``window``; a :class:`WithDem` keeps its DEM
+    around the windowed factory; any other decoder has no windowed form (a :class:`QecError`)."""
+    if isinstance(factory, WithDem):
+        return WithDem(windowed_factory(name, factory.decoder, window), factory.dem, factory.label)
+    if dataclasses.is_dataclass(factory) and any(f.name == "window" for f in dataclasses.fields(factory)):
+        return dataclasses.replace(factory, window=window)
+    raise QecError(f"decoder {name!r} has no windowed form: windows need one of this package's matching decoders "
+                   f"(pymatching, pymatching-correlated, the pre-decoder's)")
+
+
+def windowed_names(names: Sequence[str], windows: Sequence[SlidingWindow]) -> list[str]:
+    """Each name followed by its windowed variants ``NAME/wW:C``, one per window.
+
+    >>> windowed_names(["pymatching"], [SlidingWindow(10, 5), SlidingWindow(15, 5)])
+    ['pymatching', 'pymatching/w10:5', 'pymatching/w15:5']
+    """
+    return [v for n in names for v in (n, *(n + w.suffix for w in windows))]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

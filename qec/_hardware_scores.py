@@ -68,7 +68,7 @@ from qec._experiment_folders import (
     read_experiment_folder,
 )
 from qec._bit_packing import unpack_bits
-from qec._pairing import paired_failure_counts
+from qec._pairing import decode_same_shots, paired_failure_counts
 from qec._ler_result import PAIR_KEY
 from qec._statistics import DecayFit, fit_decay_interval
 from qec._stats_csv import CsvSink, read_csv_stats, strong_id
@@ -391,38 +391,29 @@ class _Prepared:
         ``decode_together`` decode each half with one network pass; each column's seconds then
         hold the shared pass, as if it ran alone."""
         folder = self.folder
-        jobs: dict[tuple, list[tuple[str, Any]]] = {}
+        halves: dict[str | None, dict[str, Any]] = {}
         predicted: dict[str, np.ndarray] = {}
         for name, (col, decoders, _) in self.plans.items():
             if col.recorded:
                 continue
             predicted[name] = np.zeros((self.first, folder.num_observables), dtype=bool)
             for half, dec in decoders.items():
-                key = getattr(dec, "network_key", None)
-                together = key is not None and callable(getattr(type(dec), "decode_together", None))
-                jobs.setdefault((half, key) if together else (half, name), []).append((name, dec))
+                halves.setdefault(half, {})[name] = dec
         seconds: dict[str, float] = collections.defaultdict(float)
-        for (half, _), group in jobs.items():
+        for half, decoders in halves.items():
             idx = slice(None) if half is None else half_indices(self.first, half)
-            events = self.events[idx]
-            names = [n for n, _ in group]
             try:
-                if len(group) > 1:
-                    outs, secs = type(group[0][1]).decode_together([d for _, d in group], events, bit_packed=True)
-                else:
-                    t0 = time.perf_counter()
-                    outs = [group[0][1].decode_batch(events, bit_packed=True)]
-                    secs = [time.perf_counter() - t0]
+                outs, secs = decode_same_shots(decoders, self.events[idx], bit_packed=True)
             except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                cols = [self.plans[n][0] for n in names]
+                cols = [self.plans[n][0] for n in decoders]
                 used = ", ".join(dict.fromkeys(_dem_name(c.dem, None if half is None else other_half(half)
                                                          if c.dem.per_half else None) for c in cols))
-                raise QecError(f"{folder.path}: decoding with DEM {used} failed on these shots ({', '.join(names)}: "
-                               f"{first})") from None
-            for name, out, sec in zip(names, outs, secs):
+                raise QecError(f"{folder.path}: decoding with DEM {used} failed on these shots "
+                               f"({', '.join(decoders)}: {first})") from None
+            for name, out in outs.items():
                 predicted[name][idx] = unpack_bits(np.asarray(out, dtype=np.uint8), folder.num_observables)
-                seconds[name] += sec
+                seconds[name] += secs[name]
         return predicted, dict(seconds)
 
 

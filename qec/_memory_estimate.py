@@ -6,7 +6,8 @@ Measured resident memory per detector (rotated memory circuits, rounds = d, d = 
 Stim 1.16, PyMatching 2.4): the noisy circuit and its graphlike DEM about 1.4 KB, PyMatching's
 graph 1.2-1.3 KB, correlated PyMatching's 5.2-5.3 KB, the pre-decoder's pipeline about 3 KB
 beside the matcher it holds. :data:`BYTES_PER_DETECTOR` rounds these up by about a quarter;
-unknown (custom) decoders count as correlated matching does.
+unknown (custom) decoders count as correlated matching does, windowed ones (``NAME/wW:C``) as ``NAME``
+(an overestimate: they hold a few windows).
 
 Example:
     >>> detectors(3, 3)
@@ -47,7 +48,7 @@ def detectors(distance: int, rounds: int) -> int:
 def point_bytes(distance: int, rounds: int, decoders: Iterable[str] = ()) -> int:
     """Estimated resident bytes of one point: its circuit and DEM, and one of each decoder."""
     per = BYTES_PER_DETECTOR["experiment"] + sum(
-        BYTES_PER_DETECTOR.get(name, UNKNOWN_DECODER_BYTES_PER_DETECTOR) for name in decoders)
+        BYTES_PER_DETECTOR.get(name.partition("/w")[0], UNKNOWN_DECODER_BYTES_PER_DETECTOR) for name in decoders)
     return detectors(distance, rounds) * per
 
 

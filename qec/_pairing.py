@@ -153,11 +153,9 @@ def failure_vectors(
     """
     observables = np.asarray(observables)
     fails: dict[str, np.ndarray] = {}
-    seconds: dict[str, float] = {}
-    for name, decoder in decoders.items():
-        t0 = time.perf_counter()
-        pred = np.asarray(decoder.decode_batch(events, bit_packed=bit_packed))
-        seconds[name] = time.perf_counter() - t0
+    predictions, seconds = decode_same_shots(decoders, events, bit_packed=bit_packed)
+    for name in decoders:
+        pred = predictions[name]
         if bit_packed and pred.dtype != np.uint8:
             raise QecError(f"decoder {name} returned {pred.dtype} predictions for bit-packed shots; a decoder asked "
                            f"bit_packed=True returns uint8 (shots, {observables.shape[1]})")
@@ -165,6 +163,32 @@ def failure_vectors(
             raise QecError(f"decoder {name} returned predictions of shape {pred.shape}, expected {observables.shape}")
         fails[name] = np.any(pred != observables, axis=1)
     return fails, seconds
+
+
+def decode_same_shots(decoders: Mapping[str, Any], events: np.ndarray, *,
+                      bit_packed: bool) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Each decoder's predictions on the same ``events`` (``decode_batch(events, bit_packed=...)``)
+    and the seconds it took. Decoders that say they compute the same network output (equal
+    ``network_key``) and offer ``decode_together`` (a pre-decoder's compositions of one network,
+    windowed or not) share one network pass; each one's seconds then hold that pass, as if it ran
+    alone."""
+    groups: dict[tuple, list[tuple[str, Any]]] = {}
+    for name, dec in decoders.items():
+        key = getattr(dec, "network_key", None)
+        together = key is not None and callable(getattr(type(dec), "decode_together", None))
+        groups.setdefault(("network", key) if together else ("alone", name), []).append((name, dec))
+    predictions: dict[str, np.ndarray] = {}
+    seconds: dict[str, float] = {}
+    for group in groups.values():
+        if len(group) > 1:
+            outs, secs = type(group[0][1]).decode_together([d for _, d in group], events, bit_packed=bit_packed)
+        else:
+            t0 = time.perf_counter()
+            outs = [group[0][1].decode_batch(events, bit_packed=bit_packed)]
+            secs = [time.perf_counter() - t0]
+        for (name, _), out, sec in zip(group, outs, secs):
+            predictions[name], seconds[name] = np.asarray(out), sec
+    return predictions, seconds
 
 
 def paired_failure_counts(

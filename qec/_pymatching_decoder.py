@@ -22,11 +22,17 @@ from qec._bit_packing import check_shots
 
 @dataclasses.dataclass(frozen=True)
 class PyMatchingFactory:
-    """Builds :class:`PyMatchingDecoder`, plain or correlated."""
+    """Builds :class:`PyMatchingDecoder`, plain or correlated; with a ``window`` (a
+    :class:`qec.SlidingWindow`), the :class:`qec.WindowDecoder` matching in those windows."""
 
     correlated: bool = False
+    window: Any = None
 
-    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel) -> "PyMatchingDecoder":
+    def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel):
+        if self.window is not None:
+            from qec._window_decoder import WindowDecoder
+
+            return WindowDecoder(dem, self.window, correlated=self.correlated)
         return PyMatchingDecoder(dem, correlated=self.correlated)
 
 

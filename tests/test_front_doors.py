@@ -17,13 +17,14 @@ FRONT_DOORS = {
         "PyMatchingDecoder", "QecError", "SpaceTimeLayout", "collect_ler", "decode_file", "dem_error_labels",
         "fit_ler", "get_decoder", "gf2_product", "hardware_columns", "memory_circuit", "paired_z",
         "read_csv_stats", "read_experiment_folder", "read_memory_structure", "scale_qubit_noise", "score_hardware",
+        "SlidingWindow", "WindowDecoder", "WindowStream",
     },
     "predecoder": {
         "DEFAULT_MODEL", "PRESETS", "SHIPPED_MODELS", "LoadedModel", "ModelConfig", "ModelFileError",
         "PipelineDecoder", "PipelineDecoderFactory", "PreDecoderCNN", "TrainConfig", "TrainState", "ClosedLoopConfig", "ClosedLoopResult", "GLOBAL_DECODERS", "PREDECODER_NAMES",
         "default_model_path", "ler_decoders", "load_model", "model_path", "resolve_device", "resolve_preset",
         "save_model", "shipped_models", "ShippedModel", "sinter_decoders", "train", "run_closed_loop",
-        "HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop",
+        "HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop", "WindowedPipelineDecoder",
     },
     "noise_learning": {
         "DEM_KINDS", "CorrelationEstimator", "DecodedShots", "DemStructure", "EstimatedModel", "LearnedDem",
