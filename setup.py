@@ -1,10 +1,10 @@
-"""Build of the one compiled module, ``qec._weighted_matching`` (everything else is in pyproject.toml).
+"""Build of the one compiled module, ``qec._decoding._weighted_matching`` (everything else is in pyproject.toml).
 
-It is PyMatching's sparse-blossom core with per-shot edge weights (qec/_weighted_matching.cc). The
+It is PyMatching's sparse-blossom core with per-shot edge weights (qec/_decoding/_weighted_matching.cc). The
 core's C++ sources come from the PyMatching sdist on PyPI, pinned by version and sha256 and
 downloaded at build time (PyMatching's wheels carry no headers). The module is optional: without a
 network, a C++20 compiler or the sdist, the install still succeeds and
-``qec._weighted_matcher`` falls back to an exact per-shot graph rebuild (about 50x slower).
+``qec._decoding._weighted_matcher`` falls back to an exact per-shot graph rebuild (about 50x slower).
 To build offline, put the sdist next to this file (``pymatching-2.4.0.tar.gz``).
 """
 
@@ -84,7 +84,7 @@ class BuildWeightedMatching(build_ext):
 
             src = _pymatching_source(pathlib.Path(self.build_temp).resolve() / "pymatching-sdist")
         except Exception as e:  # no network, no pybind11: install without the fast path
-            print(f"warning: qec._weighted_matching not built ({e}); per-shot weighted matching will use the "
+            print(f"warning: qec._decoding._weighted_matching not built ({e}); per-shot weighted matching will use the "
                   "slow exact fallback", file=sys.stderr)
             self.extensions = []
             return
@@ -99,6 +99,6 @@ class BuildWeightedMatching(build_ext):
 
 
 setup(
-    ext_modules=[Extension("qec._weighted_matching", sources=["qec/_weighted_matching.cc"], language="c++", optional=True)],
+    ext_modules=[Extension("qec._decoding._weighted_matching", sources=["qec/_decoding/_weighted_matching.cc"], language="c++", optional=True)],
     cmdclass={"build_ext": BuildWeightedMatching},
 )

@@ -5,7 +5,7 @@ of docs/streaming.md, or JSON.
     python benchmarks/streaming_accuracy.py docs/results/streaming_ler_pymatching.csv \
         docs/results/streaming_ler_weighted.csv [--json]
 
-A row ``NAME/wW:C`` is compared with row ``NAME`` of the same point (``qec._pairing.compare``: only
+A row ``NAME/wW:C`` is compared with row ``NAME`` of the same point (``qec._collection._pairing.compare``: only
 where the two decoded all their shots together). z > 0: the windowed decoder made more errors.
 """
 
@@ -15,7 +15,7 @@ import argparse
 import json
 
 from qec import read_csv_stats
-from qec._pairing import compare
+from qec._collection._pairing import compare
 
 
 def comparisons(paths: list[str]) -> list[dict]:

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from qec import QecError
-from qec._interrupts import Terminated, sigterm_as_interrupt
+from qec._runtime._interrupts import Terminated, sigterm_as_interrupt
 
 # subcommand -> (module in this package, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except QecError as e:  # UsageError included; anything else is a bug and keeps its traceback
         print(f"qec {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except MemoryError:  # sizes are estimated before building (qec._memory_estimate); this is the backstop
+    except MemoryError:  # sizes are estimated before building (qec._runtime._memory_estimate); this is the backstop
         print(f"qec {args.command}: error: out of memory: give smaller sizes", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `qec models | head`: the reader left; not an error of ours

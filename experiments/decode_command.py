@@ -6,8 +6,8 @@
         [--block-rounds K] [--device D] [--window W:C]
 
 The file is streamed in chunks of ``--chunk-shots`` shots (memory does not grow with the file),
-with a progress bar on stderr (:mod:`qec._shot_files`). The output is written with
-:func:`qec._output_files.atomic_output`: never over the input, through a symlink, directly into a
+with a progress bar on stderr (:mod:`qec._data._shot_files`). The output is written with
+:func:`qec._data._output_files.atomic_output`: never over the input, through a symlink, directly into a
 FIFO or device, else to a temporary file renamed at the end.
 """
 
@@ -23,10 +23,10 @@ from experiments.cli import UsageError, refuse_unused_flags
 from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, SlidingWindow, decode_file
-from qec._circuit_files import read_circuit
-from qec._dem_files import check_dem_decodable
-from qec._output_files import check_output_path
-from qec._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file
+from qec._data._circuit_files import read_circuit
+from qec._data._dem_files import check_dem_decodable
+from qec._data._output_files import check_output_path
+from qec._data._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file
 
 DECODER_CHOICES = (*PREDECODER_NAMES, *DECODERS)
 
@@ -65,7 +65,7 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit, dem: stim.Det
     """The decoder ``--decoder`` names for ``circuit`` and its ``dem`` (:func:`matchable_dem`),
     with the pre-decoder's flags checked."""
     from qec import LayoutError, get_decoder
-    from qec._decoders import decoder_factory
+    from qec._decoding._decoders import decoder_factory
 
     name = args.decoder if args.window is None else args.decoder + SlidingWindow.parse(args.window).suffix
     options = {}

@@ -14,7 +14,7 @@ with the p_ij DEM fitted on the other half), ``learned`` (learned from the other
 events by noise_learning's estimator), or a DEM file. ``--json`` prints one document
 ``{"folders": [...], "patches": [...]}``; ``--out`` appends a sinter CSV a folder at a time (a
 rerun takes the folders it holds from it); ``--plot`` draws P(r) against r for every decoder.
-The work is :func:`qec._hardware_scores.score_hardware`; this module parses, prints and plots.
+The work is :func:`qec._hardware._hardware_scores.score_hardware`; this module parses, prints and plots.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from experiments.ler_command import (
 )
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, GOOGLE_DECODERS, hardware_columns, read_csv_stats
-from qec._decoders import windowed_names
-from qec._experiment_folders import PROPERTIES, folder_files
-from qec._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
-from qec._output_files import atomic_output, check_output_path
-from qec._stats_csv import check_writable
+from qec._decoding._decoders import windowed_names
+from qec._hardware._experiment_folders import PROPERTIES, folder_files
+from qec._hardware._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
+from qec._data._output_files import atomic_output, check_output_path
+from qec._data._stats_csv import check_writable
 
 # learned: the likelihood estimator; learned-correlations: the moment estimator it starts from;
 # -per-round: each round's mechanisms apart instead of pooled over their translates in time.
@@ -128,7 +128,7 @@ class CheckedFlags:
     Attributes:
         folders: the experiment folders (parents of folders expanded).
         custom: plug-in decoders by name (--decoder-module).
-        columns: the decoder-and-DEM columns to score (:func:`qec._hardware_scores.hardware_columns`).
+        columns: the decoder-and-DEM columns to score (:func:`qec._hardware._hardware_scores.hardware_columns`).
         ours: the decoders that are not Google's predictions.
         inputs: every file read (folders' files, DEM files): no output may overwrite one.
     """
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     """Score the decoders on the folders' shots and print the table (or JSON); returns the exit status."""
     flags = check_arguments(args)
     from qec import read_experiment_folder, score_hardware
-    from qec._hardware_scores import check_columns
+    from qec._hardware._hardware_scores import check_columns
 
     # Shots a DEM or model was fitted on are refused before anything is decoded.
     check_columns([read_experiment_folder(f) for f in flags.folders], flags.columns, flags.custom, args.half)

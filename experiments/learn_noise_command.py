@@ -24,7 +24,7 @@ import time
 
 from experiments.cli import UsageError
 from noise_learning import DEM_KINDS
-from qec._output_files import check_output_path, write_bytes
+from qec._data._output_files import check_output_path, write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
@@ -126,7 +126,7 @@ def check_learned(model, source: str, half: str = "") -> None:
     detectors off from the boundary) is refused in one line, not written. A likelihood fit starts
     such errors above zero, so its own DEM always decodes: the moment estimate it started from
     says whether the shots were enough."""
-    from qec._dem_files import check_dem_decodable
+    from qec._data._dem_files import check_dem_decodable
 
     shots = f"the {model.shots} {half + ' ' if half else ''}shot{'' if model.shots == 1 else 's'}"
     start = [] if model.likelihood_fit is None else [model.likelihood_fit.start]
@@ -138,7 +138,7 @@ def check_learned(model, source: str, half: str = "") -> None:
 def _run_experiment(args) -> int:
     from noise_learning import learn_folder_dem
     from qec import read_experiment_folder
-    from qec._experiment_folders import folder_files
+    from qec._hardware._experiment_folders import folder_files
 
     _check_experiment_flags(args)
     folder = read_experiment_folder(args.experiment)
@@ -148,7 +148,7 @@ def _run_experiment(args) -> int:
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots, estimator=args.estimator,
                              method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round,
                              progress=True)
-    from qec._dem_provenance import FittedOn, provenance_header
+    from qec._hardware._dem_provenance import FittedOn, provenance_header
 
     check_learned(model, folder.name, args.half)
 
@@ -187,8 +187,8 @@ def _read_dets(args, structure):
     format and size, --shots, and that the events fit the structure's DEM (not another circuit's)."""
     import stim
 
-    from qec._shot_checks import check_events_fit_dem, check_shot_count
-    from qec._shot_files import check_b8_file, check_shot_file
+    from qec._data._shot_checks import check_events_fit_dem, check_shot_count
+    from qec._data._shot_files import check_b8_file, check_shot_file
 
     num_detectors = structure.num_detectors
 
@@ -209,7 +209,7 @@ def _read_dets(args, structure):
 
 def _run_files(args) -> int:
     from noise_learning import learn_dem, structure_from_circuit
-    from qec._circuit_files import read_circuit
+    from qec._data._circuit_files import read_circuit
 
     if not (args.circuit and args.dets and args.out):
         raise UsageError("file mode needs --circuit, --dets and --out")

@@ -28,12 +28,12 @@ from qec import (
     collect_ler,
     read_csv_stats,
 )
-from qec._decoders import WithDem, decoder_factory, load_custom_decoders, windowed_names
-from qec._dem_files import check_dem_decodable, read_dem
-from qec._ler import check_tasks_fit
-from qec._output_files import check_output_path
-from qec._pairing import NotPaired, compare
-from qec._stats_csv import check_writable
+from qec._decoding._decoders import WithDem, decoder_factory, load_custom_decoders, windowed_names
+from qec._data._dem_files import check_dem_decodable, read_dem
+from qec._collection._ler import check_tasks_fit
+from qec._data._output_files import check_output_path
+from qec._collection._pairing import NotPaired, compare
+from qec._data._stats_csv import check_writable
 
 
 # --model of every command that takes a pre-decoder model.
@@ -285,7 +285,7 @@ def local_processes(args: argparse.Namespace) -> int:
     cluster's workers (a remote cluster's are elsewhere: 1); --cluster's address and package checked."""
     if args.cluster is None:
         return args.workers
-    from qec._cluster import ClusterAddress, import_distributed
+    from qec._collection._cluster import ClusterAddress, import_distributed
 
     if args.workers != 1:
         raise UsageError("give --workers or --cluster, not both (--cluster local:N runs N worker processes here)")
@@ -324,7 +324,7 @@ def report_model(model: str | None, decoders, noises) -> None:
 def print_table(results: list[LerResult], file=None) -> None:
     """The results, one row per (point, decoder), then per point which decoder made the fewest
     errors and by how much against each decoder that decoded the same shots (a paired comparison,
-    :func:`qec._pairing.compare`; any other pair is named with the reason it is not compared), and
+    :func:`qec._collection._pairing.compare`; any other pair is named with the reason it is not compared), and
     what the columns mean."""
     file = file or sys.stdout
     head = f"{'decoder':<28}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \

@@ -16,9 +16,9 @@ from collections import defaultdict
 
 from experiments.cli import UsageError
 from qec import read_csv_stats
-from qec._noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
-from qec._output_files import check_output_path, write_bytes
-from qec._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
+from qec._circuits._noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
+from qec._data._output_files import check_output_path, write_bytes
+from qec._data._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -42,8 +42,7 @@ from noise_learning._evaluate import (
     unmatchable_shots,
 )
 from noise_learning._structure import DemStructure
-from qec import MemoryExperiment
-from qec._errors import QecError
+from qec import MemoryExperiment, QecError
 
 __all__ = [
     "DEM_KINDS",

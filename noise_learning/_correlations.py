@@ -39,7 +39,7 @@ import numpy as np
 import stim
 
 from noise_learning._structure import DemStructure, graph_edge_probabilities
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = [
     "CorrelationEstimator",

@@ -1,7 +1,7 @@
 """Decoding comparisons for learned DEMs: paired logical error rates and per-edge statistics.
 
 Intervals are :func:`qec.fit_ler`'s; decoding is :class:`qec.PyMatchingDecoder` through qec's
-engine for decoders on the same shots (:func:`qec._pairing.failure_vectors`, paired comparisons
+engine for decoders on the same shots (:func:`qec.decoding.failure_vectors`, paired comparisons
 with McNemar's z).
 """
 
@@ -14,9 +14,8 @@ import numpy as np
 import stim
 
 from noise_learning._structure import graph_edge_probabilities
-from qec import PyMatchingDecoder
-from qec._pairing import compare_failures, failure_vectors
-from qec._statistics import fit_ler
+from qec import fit_ler, PyMatchingDecoder
+from qec.decoding import compare_failures, failure_vectors
 
 __all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]
 
@@ -24,7 +23,7 @@ __all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference
 @dataclasses.dataclass
 class DecodedShots:
     """One DEM's decoding of a set of test shots: errors, 95% interval and the per-shot
-    mistakes (kept for paired comparisons). Not the aggregate :class:`qec._ler.LerResult`."""
+    mistakes (kept for paired comparisons). Not the aggregate :class:`qec.LerResult`."""
 
     errors: int
     shots: int
@@ -100,7 +99,7 @@ def paired_ler(
 
 def paired_difference(a: DecodedShots, b: DecodedShots) -> dict[str, float]:
     """Shots where only ``a`` fails vs only ``b`` fails, and a normal-approximation z score of
-    the difference (McNemar, :func:`qec._statistics.paired_z`); negative z means ``a`` is better."""
+    the difference (McNemar, :func:`qec.paired_z`); negative z means ``a`` is better."""
     c = compare_failures("a", a.mistakes, "b", b.mistakes)
     return {"only_a": c.only_a, "only_b": c.only_b, "z": c.z}
 

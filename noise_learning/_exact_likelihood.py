@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from noise_learning._walsh_hadamard import parity_signs, walsh_hadamard
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = ["ExactLikelihood", "MAX_LAYER_DETECTORS"]
 

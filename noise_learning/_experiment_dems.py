@@ -1,4 +1,4 @@
-"""DEMs learned from an experiment folder's measured shots (:mod:`qec._experiment_folders`).
+"""DEMs learned from an experiment folder's measured shots (:mod:`qec._hardware._experiment_folders`).
 
 The structure (which error mechanisms exist) comes from the folder: its
 ``circuit_detector_error_model.dem`` when present, else its noisy circuit's DEM, else its
@@ -11,7 +11,7 @@ kept per round). :class:`LearnedDem` is the DEM source
 
 Example:
     >>> import pathlib
-    >>> from qec._experiment_folders import read_experiment_folder
+    >>> from qec.hardware import read_experiment_folder
     >>> root = pathlib.Path(__file__).parent.parent / "tests" / "data" / "google_qec3v5"
     >>> folder = read_experiment_folder(root / "surface_code_bX_d3_r03_center_3_5")
     >>> model = learn_folder_dem(folder, "even")
@@ -28,9 +28,9 @@ import stim
 from noise_learning._correlations import EstimatedModel
 from noise_learning._learn import ESTIMATORS, learn_dem
 from noise_learning._structure import DemStructure, structure_from_circuit
-from qec._dem_files import check_dem_decodable
-from qec._errors import QecError
-from qec._experiment_folders import CIRCUIT_DEM, NOISY_CIRCUIT, ExperimentFolder, half_indices
+from qec.files import check_dem_decodable
+from qec import ExperimentFolder, QecError
+from qec.hardware import CIRCUIT_DEM, NOISY_CIRCUIT, half_indices
 
 __all__ = ["LearnedDem", "folder_structure", "learn_folder_dem"]
 
@@ -71,7 +71,7 @@ def learn_folder_dem(
 
 @dataclasses.dataclass(frozen=True)
 class LearnedDem:
-    """DEM source (see :mod:`qec._hardware_scores`): learned from the other half's events.
+    """DEM source (see :mod:`qec._hardware._hardware_scores`): learned from the other half's events.
 
     Attributes:
         estimator: ``"likelihood"`` (default) or ``"correlations"``.
@@ -97,7 +97,7 @@ class LearnedDem:
     def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None) -> stim.DetectorErrorModel:
         """The DEM learned from the ``fitted_on`` half of ``folder``'s shots. Too few shots for the
         moment estimate a likelihood fit starts from (errors at zero that matching cannot do
-        without) are a :class:`qec._dem_files.DegenerateDemError`: the fit's own DEM would decode,
+        without) are a :class:`qec._data._dem_files.DegenerateDemError`: the fit's own DEM would decode,
         but from nothing the data said."""
         model = learn_folder_dem(folder, fitted_on, max_shots=max_shots, estimator=self.estimator,
                                  method=self.method, pool_rounds=self.pool_rounds)

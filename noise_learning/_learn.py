@@ -16,7 +16,7 @@ import numpy as np
 
 from noise_learning._correlations import CorrelationEstimator, EstimatedModel
 from noise_learning._structure import DemStructure
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = ["ESTIMATORS", "learn_dem"]
 

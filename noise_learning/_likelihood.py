@@ -43,7 +43,7 @@ import stim
 
 from noise_learning._correlations import CorrelationEstimator, EstimatedModel, iter_event_chunks
 from noise_learning._structure import DemStructure
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = ["LikelihoodEstimator", "LikelihoodFit", "OBJECTIVES", "dem_log_likelihood", "dem_mechanisms"]
 

@@ -28,9 +28,8 @@ import stim
 import torch
 from torch import nn
 
-from qec import CircuitNoise, MemoryExperiment
-from qec._errors import QecError
-from qec._output_files import write_bytes
+from qec import CircuitNoise, MemoryExperiment, QecError
+from qec.files import write_bytes
 
 __all__ = [
     "NoiseNet",

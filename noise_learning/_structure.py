@@ -15,7 +15,7 @@ from typing import Iterable
 import numpy as np
 import stim
 
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = ["Term", "DemStructure", "structure_from_circuit", "graph_edge_probabilities"]
 
@@ -153,8 +153,8 @@ def structure_from_circuit(circuit: stim.Circuit) -> DemStructure:
         raise QecError("circuit has no detectors")
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     if dem.num_errors == 0:
-        from qec._noise import CircuitNoise
-        from qec._noise_insertion import fold_hadamards, insert_circuit_noise
+        from qec import CircuitNoise
+        from qec.noise import fold_hadamards, insert_circuit_noise
 
         try:
             noisy = insert_circuit_noise(fold_hadamards(circuit), CircuitNoise.depolarizing(1e-3))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from noise_learning._walsh_hadamard import walsh_hadamard
-from qec._errors import QecError
+from qec import QecError
 
 __all__ = ["WindowLikelihood", "local_windows", "MAX_WINDOW_SIZE"]
 

@@ -49,10 +49,9 @@ from predecoder._device import resolve_device
 from predecoder._latency_path import LatencyPath
 from predecoder._model import OUT_CHANNELS
 from predecoder._pipeline import PipelineDecoder
-from qec._bit_packing import pack_bits
-from qec._circuits import MemoryExperiment
-from qec._errors import QecError
-from qec._memory_estimate import check_fits, detectors, point_bytes
+from qec.encoding import pack_bits
+from qec import MemoryExperiment, QecError
+from qec.runtime import check_fits, detectors, point_bytes
 
 
 class _NullDecoder:

@@ -31,7 +31,7 @@ from typing import Callable
 
 import torch
 
-from qec._errors import QecError
+from qec import QecError
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 

@@ -1,7 +1,7 @@
 """Training checkpoints: a run directory's files, the model metadata that records the run, warm
 starts from a model file, and the optimizer and state files that make ``--resume`` exact.
 
-Every file is written through :func:`qec._output_files.write_bytes` (atomic; safetensors, never
+Every file is written through :func:`qec.files.write_bytes` (atomic; safetensors, never
 pickle).
 """
 
@@ -19,9 +19,9 @@ from safetensors.torch import save as st_save
 from predecoder._model import ModelConfig, PreDecoderCNN
 from predecoder._model_file import ModelFileError, load_model, save_model
 from predecoder._train_config import TrainConfig, TrainState
-from qec._errors import QecError
-from qec._noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
-from qec._output_files import write_bytes
+from qec import QecError
+from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
+from qec.files import write_bytes
 
 # The files a training run's directory holds.
 RUN_FILES = ("state.json", "last.safetensors", "best.safetensors", "optimizer.safetensors", "validation.jsonl")

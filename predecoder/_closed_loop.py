@@ -40,14 +40,18 @@ from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec import LerResult, LerTask, MemoryExperiment, collect_ler
-from qec._arguments import path_text, real_number, whole_number
-from qec._decoders import DECODERS, WithDem
-from qec._dem_files import check_dem_decodable, read_dem
-from qec._errors import QecError
-from qec._locks import folder_lock
+from qec import DECODERS, collect_ler, LerResult, LerTask, MemoryExperiment, QecError
+from qec.runtime import path_text, real_number, whole_number
+from qec.decoding import WithDem
+from qec.files import (
+    check_dem_decodable,
+    folder_lock,
+    make_folder,
+    read_dem,
+    remove_stale_temporaries,
+    write_bytes,
+)
 from predecoder._run_config import check_recorded_config
-from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
 
 KINDS = DEM_KINDS[:3]  # true, learned, nominal (uniform weights are no training target)
 # Config fields that change no file a rerun reuses (results.json is always recomputed).

@@ -62,7 +62,7 @@ class PipelineDecoderFactory:
 def ler_decoders(*, model: str | None = None, threshold: float | None = None, **options: Any) -> dict[str, PipelineDecoderFactory]:
     """``predecoder`` and ``predecoder-correlated`` (plain or correlated PyMatching on the
     residual) and ``predecoder-weighted`` (neural-weighted matching) for
-    ``qec._ler.collect_ler(..., custom_decoders=...)`` and ``qec ler --custom-decoders
+    ``qec.collect_ler(..., custom_decoders=...)`` and ``qec ler --custom-decoders
     predecoder:ler_decoders``.
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from qec._errors import QecError
+from qec import QecError
 
 
 def parse_device(device: str | torch.device) -> torch.device | None:

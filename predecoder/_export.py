@@ -20,10 +20,8 @@ import numpy as np
 import torch
 
 from predecoder._model_file import LoadedModel, load_model
-from qec._correction_basis import CORRECTION_CHANNELS
-from qec._errors import QecError
-from qec._layout import EVENT_CHANNELS
-from qec._output_files import write_bytes
+from qec import CORRECTION_CHANNELS, EVENT_CHANNELS, QecError
+from qec.files import write_bytes
 
 EXPORT_FORMATS = ("onnx",)
 DEFAULT_OPSET = 17

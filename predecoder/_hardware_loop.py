@@ -36,13 +36,17 @@ from predecoder._model_file import load_model
 from predecoder._run_config import check_recorded_config
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec._dem_files import read_dem
-from qec._dem_provenance import FittedOn, provenance_header, read_provenance
-from qec._errors import QecError
-from qec._experiment_folders import HALVES, ExperimentFolder, other_half, read_experiment_folder
-from qec._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
-from qec._locks import folder_lock
-from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
+from qec.files import folder_lock, make_folder, read_dem, remove_stale_temporaries, write_bytes
+from qec.hardware import HALVES, FittedOn, other_half, provenance_header, read_provenance
+from qec import (
+    GOOGLE_DECODERS,
+    ExperimentFolder,
+    hardware_columns,
+    HardwareScores,
+    QecError,
+    read_experiment_folder,
+    score_hardware,
+)
 
 __all__ = ["HardwareLoopConfig", "HardwareLoopResult", "LearnedDemFiles", "run_hardware_loop"]
 

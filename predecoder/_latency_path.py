@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from predecoder._pipeline import MAX_WEIGHT, PipelineDecoder
-from qec._errors import QecError
+from qec import QecError
 
 
 class LatencyPath:

@@ -1,7 +1,7 @@
 """The pre-decoder network: a fully convolutional 3D CNN over (batch, channels, T, H, W).
 
-Input channels (see :mod:`qec._layout`): X events, Z events, X-detector mask, Z-detector mask.
-Output channels (see :mod:`qec._correction_basis`): logits for Z data flips, X data flips,
+Input channels (see :mod:`qec._encoding._layout`): X events, Z events, X-detector mask, Z-detector mask.
+Output channels (see :mod:`qec._encoding._correction_basis`): logits for Z data flips, X data flips,
 X-stabilizer and Z-stabilizer measurement flips. A correction is applied where
 ``logit >= threshold``.
 """
@@ -13,7 +13,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from qec._errors import QecError
+from qec import QecError
 
 IN_CHANNELS = 4
 OUT_CHANNELS = 4

@@ -20,9 +20,9 @@ from safetensors.torch import save as st_save
 
 from predecoder._model import IN_CHANNELS, OUT_CHANNELS, ModelConfig, PreDecoderCNN
 from predecoder._model_catalog import model_path
-from qec._errors import QecError
-from qec._noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
-from qec._output_files import write_bytes
+from qec import QecError
+from qec.noise import UNRECORDED_NOISE_VERSION, noise_label, noise_version
+from qec.files import write_bytes
 
 METADATA_KEY = "qec_predecoder"
 FORMAT_VERSION = 1
@@ -72,8 +72,8 @@ class LoadedModel:
     @property
     def fitted_on(self) -> list:
         """The measured shots the training DEMs were estimated from
-        (:class:`qec._dem_provenance.FittedOn` records; empty when none were)."""
-        from qec._dem_provenance import records_from_json
+        (:class:`qec.hardware.FittedOn` records; empty when none were)."""
+        from qec.hardware import records_from_json
 
         return records_from_json(self.metadata.get("fitted_on"))
 
@@ -157,7 +157,7 @@ def model_bytes(network: PreDecoderCNN, metadata: dict[str, Any]) -> bytes:
 
 
 def save_model(path: str | os.PathLike, network: PreDecoderCNN, metadata: dict[str, Any]) -> str:
-    """Write atomically (:func:`qec._output_files.write_bytes`) and return the file's sha256."""
+    """Write atomically (:func:`qec.files.write_bytes`) and return the file's sha256."""
     data = model_bytes(network, metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from qec._errors import QecError
+from qec import QecError
 
 
 class Lion(torch.optim.Optimizer):

@@ -3,7 +3,7 @@
 prediction = L * c  XOR  global_decoder(events XOR H * c),  c = (logits >= threshold) & valid.
 
 With ``global_decoder="pymatching-weighted"`` the network's logits become per-shot matching
-weights instead (neural-weighted matching, :mod:`qec._weighted_matcher`): every valid basis
+weights instead (neural-weighted matching, :mod:`qec._decoding._weighted_matcher`): every valid basis
 element k with detectors is an edge of one matching graph with weight -logit_k (clipped to
 +-:data:`MAX_WEIGHT`), and the raw events are matched on it. A finite ``threshold`` makes it a
 hybrid: corrections with logit >= threshold are applied first (as above) and their edges frozen
@@ -35,14 +35,10 @@ from predecoder._device import resolve_device
 from predecoder._export import BACKENDS, OnnxRuntimeNetwork
 from predecoder._model import IN_CHANNELS, OUT_CHANNELS
 from predecoder._model_file import LoadedModel, load_model
-from qec._bit_packing import check_shots, pack_bits
-from qec._correction_basis import CorrectionBasis
-from qec._dem_files import as_dem, check_dem_fits
-from qec._errors import QecError
-from qec._layout import SpaceTimeLayout
-from qec._parallel_matching import ParallelMatcher
-from qec._pymatching_decoder import PyMatchingDecoder
-from qec._weighted_matcher import WeightedMatcher
+from qec.encoding import check_shots, pack_bits
+from qec import CorrectionBasis, PyMatchingDecoder, QecError, SpaceTimeLayout
+from qec.files import as_dem, check_dem_fits
+from qec.decoding import ParallelMatcher, WeightedMatcher
 
 # Neural weights are clipped to +-MAX_WEIGHT: log((1 - p) / p) = 30 is p = 1e-13 either way.
 MAX_WEIGHT = 30.0
@@ -86,12 +82,12 @@ class PipelineDecoder:
         backend: ``"torch"`` (default) or ``"onnxruntime"`` (the exported ONNX network in an ONNX
             Runtime session, CUDA/TensorRT providers on CUDA; fp32 only).
         matching_workers: 0 (default): PyMatching in this process. N > 0: PyMatching in N worker
-            processes (:class:`qec._parallel_matching.ParallelMatcher`), and :meth:`decode_batch`
+            processes (:class:`qec.decoding.ParallelMatcher`), and :meth:`decode_batch`
             overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
-        weighted_backend: the per-shot weighted matcher's backend (:data:`qec._weighted_matcher.BACKENDS`).
+        weighted_backend: the per-shot weighted matcher's backend (:data:`qec._decoding._weighted_matcher.BACKENDS`).
         matching: build the global matchers (False: the caller matches, e.g. in sliding windows).
 
-    Raises ``ValueError`` (a :class:`qec._layout.LayoutError` for circuits) naming the problem.
+    Raises ``ValueError`` (a :class:`qec.LayoutError` for circuits) naming the problem.
 
     Example:
         >>> from qec import MemoryExperiment
@@ -252,7 +248,7 @@ class PipelineDecoder:
                 Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
             ) if matching else None
         # The measured shots the model's training DEMs were estimated from: never to be scored
-        # with it (qec._hardware_scores refuses them).
+        # with it (qec._hardware._hardware_scores refuses them).
         self.fitted_on = self.model.fitted_on
         self.metadata: dict[str, Any] = {"model": self.model.short_hash}
         if math.isfinite(self.threshold) or not self.weighted:

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from qec._errors import QecError
-from qec._output_files import write_bytes
+from qec import QecError
+from qec.files import write_bytes
 
 __all__ = ["check_recorded_config"]
 

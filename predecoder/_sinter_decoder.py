@@ -35,8 +35,7 @@ from predecoder._model_catalog import model_path
 from predecoder._model_file import ModelFileError
 from predecoder._decoders import PREDECODER_NAMES, PipelineDecoderFactory
 from predecoder._pipeline import PipelineDecoder
-from qec._errors import QecError
-from qec._layout import SpaceTimeLayout
+from qec import QecError, SpaceTimeLayout
 
 
 

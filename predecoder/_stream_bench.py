@@ -39,11 +39,9 @@ from predecoder._bench import device_name
 from predecoder._decoders import ler_decoders
 from predecoder._device import resolve_device
 from predecoder._stream_pipeline import PipelineStream
-from qec._bit_packing import unpack_bits
-from qec._circuits import MemoryExperiment
-from qec._decoders import decoder_factory
-from qec._window_decoder import WindowDecoder
-from qec._window_plan import SlidingWindow
+from qec.encoding import unpack_bits
+from qec import MemoryExperiment, SlidingWindow, WindowDecoder
+from qec.decoding import decoder_factory
 
 DEVICE_ROUND_US = 1.0
 STREAM_LENGTHS = (10, 100, 1000)
@@ -192,7 +190,7 @@ def run_stream_bench(options: StreamOptions, lengths: tuple[int, ...] = STREAM_L
         if not fresh_process:
             rows.append(measure_length(options, given))
             continue
-        from qec._worker_processes import worker_pool
+        from qec.runtime import worker_pool
 
         with worker_pool(1) as pool:
             rows.append(pool.submit(measure_length, options, given).result())

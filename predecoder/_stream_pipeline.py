@@ -34,7 +34,7 @@ import torch
 from predecoder._blockwise import plan_axis
 from predecoder._pipeline import MAX_WEIGHT
 from predecoder._window_pipeline import WindowedPipelineDecoder
-from qec._errors import QecError
+from qec import QecError
 
 
 class _Layers:

@@ -13,9 +13,8 @@ import scipy.sparse
 import stim
 import torch
 
-from qec._correction_basis import CorrectionBasis
-from qec._labels import dem_error_labels
-from qec._sampling import dem_error_table
+from qec import CorrectionBasis, dem_error_labels
+from qec.encoding import dem_error_table
 
 
 class TorchLabeledSampler:

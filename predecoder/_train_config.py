@@ -7,9 +7,8 @@ import dataclasses
 from typing import Any
 
 from predecoder._model import resolve_preset
-from qec._circuits import MemoryExperiment
-from qec._arguments import path_text, real_number, whole_number
-from qec._errors import QecError
+from qec import MemoryExperiment, QecError
+from qec.runtime import path_text, real_number, whole_number
 
 OPTIMIZERS = ("adamw", "lion")
 SAMPLERS = ("auto", "numpy", "torch")

@@ -39,11 +39,9 @@ from predecoder._device import resolve_device
 from predecoder._train_config import OPTIMIZERS, SAMPLERS, TrainConfig, TrainState
 from predecoder._training_data import TrainingExperiment, data_metadata, training_experiments
 from predecoder._validation import VALIDATION_THRESHOLDS, validate, validation_pipeline
-from qec._errors import QecError
-from qec._interrupts import deferred_interrupts
-from qec._locks import folder_lock
-from qec._progress import progress_bar
-from qec._output_files import check_output_path, make_folder, remove_stale_temporaries
+from qec import QecError
+from qec.runtime import deferred_interrupts, progress_bar
+from qec.files import check_output_path, folder_lock, make_folder, remove_stale_temporaries
 
 __all__ = ["OPTIMIZERS", "SAMPLERS", "VALIDATION_THRESHOLDS", "TrainConfig", "TrainState", "distributed", "train"]
 
@@ -112,7 +110,7 @@ def train(
     """Run training; writes ``last.safetensors``, ``best.safetensors`` and ``state.json`` in
     ``cfg.out`` (with ``val_shots=0`` nothing chooses a best checkpoint: ``best.safetensors`` is
     the final network). Returns the final state. Ctrl-C saves the last checkpoint and re-raises; so
-    does SIGTERM inside :func:`qec._interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
+    does SIGTERM inside :func:`qec._runtime._interrupts.sigterm_as_interrupt` (as ``qec train`` runs).
     One process writes a run folder at a time (another gets a one-line ``LockedError``); the
     temporary files of a killed run are removed when the folder is next opened.
     A ``cfg.out`` that already holds a run is continued with ``resume`` or replaced with

@@ -2,7 +2,7 @@
 
 Two sources:
 
-- our own memory circuits (:class:`qec._circuits.MemoryExperiment`): both memory bases at the
+- our own memory circuits (:class:`qec.MemoryExperiment`): both memory bases at the
   run's distance, rounds, noise model and strength; with ``dem_path`` (a DEM learned for one of
   them) the one basis whose circuit the DEM fits;
 - a device's circuits (``circuits`` with ``dems``, paired by position): each circuit file gives
@@ -12,7 +12,7 @@ Two sources:
   circuit, or holds an error the layout's correction basis cannot express, is a one-line
   :class:`qec._errors.QecError` naming both files.
 
-Each :class:`TrainingExperiment` also carries its DEM's provenance (:mod:`qec._dem_provenance`:
+Each :class:`TrainingExperiment` also carries its DEM's provenance (:mod:`qec._hardware._dem_provenance`:
 which measured shots it was estimated from), which the trained model records.
 
 Example:
@@ -32,14 +32,9 @@ import stim
 import torch
 
 from predecoder._train_config import TrainConfig
-from qec._circuits import MemoryExperiment
-from qec._correction_basis import CorrectionBasis
-from qec._dem_files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
-from qec._dem_provenance import FittedOn, read_provenance
-from qec._errors import QecError
-from qec._labels import LabelError
-from qec._layout import SpaceTimeLayout
-from qec._sampling import LabeledSampler
+from qec import CorrectionBasis, LabeledSampler, LabelError, MemoryExperiment, QecError, SpaceTimeLayout
+from qec.files import check_dem_decodable, check_dem_fits, DemMismatchError, read_dem
+from qec.hardware import FittedOn, read_provenance
 
 __all__ = ["TrainingExperiment", "data_metadata", "read_circuit", "training_experiments"]
 

@@ -18,7 +18,7 @@ import torch
 from predecoder._model import PreDecoderCNN
 from predecoder._model_file import LoadedModel
 from predecoder._pipeline import MAX_WEIGHT, PipelineDecoder
-from qec._layout import SpaceTimeLayout
+from qec import SpaceTimeLayout
 
 VALIDATION_THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 

@@ -1,4 +1,4 @@
-"""A pre-decoder composition matched in sliding windows (:mod:`qec._window_decoder`).
+"""A pre-decoder composition matched in sliding windows (:mod:`qec._decoding._window_decoder`).
 
 The network side is the pipeline's own (block-wise, exact: each round's logits depend on the
 rounds within the receptive radius only, so they are the same whether the network runs over the
@@ -31,8 +31,7 @@ import stim
 import torch
 
 from predecoder._pipeline import MAX_WEIGHT, PipelineDecoder
-from qec._window_decoder import WindowDecoder
-from qec._window_plan import SlidingWindow
+from qec import SlidingWindow, WindowDecoder
 
 
 class WindowedPipelineDecoder:

@@ -1,25 +1,25 @@
 """Rotated surface-code memory experiments: circuits, noise models, layout, correction basis,
 labeled sampling, matching and statistics; hardware experiment folders."""
 
-from qec._circuits import BASES, MemoryExperiment, memory_circuit
-from qec._decoders import DECODERS, Decoder, get_decoder
+from qec._circuits._memory_experiment import BASES, MemoryExperiment, memory_circuit
+from qec._decoding._decoders import DECODERS, Decoder, get_decoder
 from qec._errors import QecError
-from qec._file_decoding import DecodedFile, decode_file
-from qec._statistics import fit_ler, paired_z
-from qec._stats_csv import read_csv_stats
-from qec._ler import LerResult, LerTask, collect_ler
-from qec._correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
-from qec._labels import ErrorLabels, LabelError, dem_error_labels
-from qec._experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
-from qec._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
-from qec._layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
-from qec._memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
-from qec._noise import NOISE_MODELS, CircuitNoise
-from qec._pymatching_decoder import PyMatchingDecoder
-from qec._noise_insertion import scale_qubit_noise
-from qec._sampling import SAMPLING_METHODS, LabeledSampler
-from qec._window_decoder import WindowDecoder, WindowStream
-from qec._window_plan import SlidingWindow
+from qec._decoding._file_decoding import DecodedFile, decode_file
+from qec._data._statistics import fit_ler, paired_z
+from qec._data._stats_csv import read_csv_stats
+from qec._collection._ler import LerResult, LerTask, collect_ler
+from qec._encoding._correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
+from qec._encoding._labels import ErrorLabels, LabelError, dem_error_labels
+from qec._hardware._experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
+from qec._hardware._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
+from qec._encoding._layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
+from qec._encoding._memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
+from qec._circuits._noise import NOISE_MODELS, CircuitNoise
+from qec._decoding._pymatching_decoder import PyMatchingDecoder
+from qec._circuits._noise_insertion import scale_qubit_noise
+from qec._encoding._sampling import SAMPLING_METHODS, LabeledSampler
+from qec._decoding._window_decoder import WindowDecoder, WindowStream
+from qec._decoding._window_plan import SlidingWindow
 
 __all__ = [
     "BASES",

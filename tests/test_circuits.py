@@ -1,4 +1,4 @@
-"""qec._circuits: MemoryExperiment validation, shapes, caching, metadata."""
+"""qec._circuits._memory_experiment: MemoryExperiment validation, shapes, caching, metadata."""
 
 from __future__ import annotations
 

@@ -192,9 +192,9 @@ def test_repeated_sweep_values_are_swept_once_with_a_note(tmp_path, capsys):
 def test_the_ler_bar_counts_shots_readably_on_stderr(monkeypatch, capsys):
     """Item 18: the bar appeared only on a terminal and only with --max-shots, its unit printed
     as '91423.16decoded shot/s'. Off a terminal (a log) it is a line per period."""
-    import qec._progress
+    import qec._runtime._progress
 
-    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)  # a line at every update
+    monkeypatch.setattr(qec._runtime._progress, "LOG_PERIOD_S", 0.0)  # a line at every update
     assert main(BASE + ["--decoders", "pymatching", "pymatching-correlated"]) == 0
     err = capsys.readouterr().err
     assert "decoding: 100%" in err and "4.00k/4.00k" in err and " shots/s]" in err, err

@@ -20,7 +20,7 @@ HOT = ((3.0, 3.0, 5.0),)
 def test_tiny_closed_loop_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     import dataclasses
 
-    import qec._progress
+    import qec._runtime._progress
     from qec import QecError
 
     cfg = ClosedLoopConfig(distance=3, p=0.004, hot=HOT, out=str(tmp_path), learn_shots=20_000, samples=1024,
@@ -30,7 +30,7 @@ def test_tiny_closed_loop_end_to_end_and_resume(tmp_path, monkeypatch, capsys):
     with pytest.raises(QecError, match="the DEM learned from 10 shots .* give more --learn-shots"):
         run_closed_loop(dataclasses.replace(cfg, learn_shots=10), log=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
-    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)  # the bars' lines at once, as on a terminal
+    monkeypatch.setattr(qec._runtime._progress, "LOG_PERIOD_S", 0.0)  # the bars' lines at once, as on a terminal
     result = run_closed_loop(cfg, log=lambda m: None)
     err = capsys.readouterr().err
     for kind in ("true", "learned", "nominal"):  # item 18: the trainings show their progress

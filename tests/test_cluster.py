@@ -19,8 +19,8 @@ import pytest
 
 from experiments.cli import main
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec._decoders import DECODERS
-from qec._stats_csv import read_csv_stats
+from qec._decoding._decoders import DECODERS
+from qec._data._stats_csv import read_csv_stats
 
 HAVE_DISTRIBUTED = importlib.util.find_spec("distributed") is not None
 needs_distributed = pytest.mark.skipif(
@@ -154,7 +154,7 @@ def test_a_cluster_writes_the_rows_of_one_machine(tmp_path, capsys):
         only_here = tmp_path / "only_here"
         only_here.mkdir()
         (only_here / "qec_module_only_here.py").write_text(
-            "from qec._decoders import DECODERS\n\n"
+            "from qec._decoding._decoders import DECODERS\n\n"
             "def mine(circuit, dem):\n    return DECODERS['pymatching'](circuit, dem)\n\n"
             "def decoders():\n    return {'mine': mine}\n")
         sys.path.insert(0, str(only_here))

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import stim
 
-from qec._circuits import MemoryExperiment
-from qec._correction_basis import CorrectionBasis, xor_rows
-from qec._layout import SpaceTimeLayout
-from qec._noise_insertion import fold_hadamards
+from qec._circuits._memory_experiment import MemoryExperiment
+from qec._encoding._correction_basis import CorrectionBasis, xor_rows
+from qec._encoding._layout import SpaceTimeLayout
+from qec._circuits._noise_insertion import fold_hadamards
 
 def _inject(circuit: stim.Circuit, layout: SpaceTimeLayout, channel: int, t: int, row: int, col: int) -> stim.Circuit:
     """The noiseless circuit with the basis element's Pauli inserted with probability 1.

@@ -7,7 +7,7 @@ import pytest
 import stim
 import torch
 
-import qec._shot_files as shot_files
+import qec._data._shot_files as shot_files
 from experiments.cli import main
 from predecoder import PRESETS, ModelConfig, PreDecoderCNN, ler_decoders, save_model
 from qec import MemoryExperiment, get_decoder
@@ -151,7 +151,7 @@ def test_genuine_hardware_shots_pass_the_check():
     """Item 2's check must never refuse real shots: every Sycamore folder here (the test slices,
     and the 36 shared folders when present) against its circuit DEM and its p_ij DEMs."""
     from qec import read_experiment_folder
-    from qec._shot_checks import check_events_fit_dem
+    from qec._data._shot_checks import check_events_fit_dem
 
     folders = _sycamore_folders()
     assert len(folders) >= 3
@@ -175,12 +175,12 @@ def test_a_noiseless_circuit_is_one_line(tmp_path, capsys):
 
 def test_the_decode_bar_counts_shots(setup, tmp_path, monkeypatch, capsys):
     """Item 18: the bar counted kB, not shots."""
-    import qec._progress
+    import qec._runtime._progress
 
     root, circuit, dets, model = setup
     path = tmp_path / "d.b8"
     stim.write_shot_data_file(data=dets, path=str(path), format="b8", num_detectors=circuit.num_detectors)
-    monkeypatch.setattr(qec._progress, "LOG_PERIOD_S", 0.0)
+    monkeypatch.setattr(qec._runtime._progress, "LOG_PERIOD_S", 0.0)
     assert main(["decode", "--circuit", str(root / "c.stim"), "--dets", str(path), "--out", str(tmp_path / "p.b8"),
                  "--decoder", "pymatching", "--chunk-shots", "100"]) == 0
     err = capsys.readouterr().err

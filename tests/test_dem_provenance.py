@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stim
 
-from qec._dem_provenance import FittedOn, overlapping, parse_provenance, provenance_header, read_provenance
+from qec._hardware._dem_provenance import FittedOn, overlapping, parse_provenance, provenance_header, read_provenance
 
 
 def test_round_trip_and_stim_ignores_the_header(tmp_path):

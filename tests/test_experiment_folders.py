@@ -1,4 +1,4 @@
-"""qec._experiment_folders: Google's experiment-folder layout read and checked; any folder of that
+"""qec._hardware._experiment_folders: Google's experiment-folder layout read and checked; any folder of that
 form loads (Z basis, other distances); every missing or short file is one line naming it."""
 
 import pathlib
@@ -9,7 +9,7 @@ import pytest
 import stim
 
 from qec import MemoryExperiment
-from qec._experiment_folders import (
+from qec._hardware._experiment_folders import (
     ExperimentFolderError,
     half_indices,
     other_half,

@@ -25,8 +25,8 @@ import stim
 from experiments.cli import main
 from experiments.plot_command import group_series
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec._stats_csv import CsvLockedError
-from qec._output_files import OutputFileError, atomic_output
+from qec._data._stats_csv import CsvLockedError
+from qec._data._output_files import OutputFileError, atomic_output
 
 pytestmark = pytest.mark.slow  # subprocesses, signals and workers
 
@@ -105,7 +105,7 @@ def test_a_killed_writers_temporary_is_removed_but_a_live_ones_is_kept(tmp_path)
     """Issue 19 item 3: kill -9 leaves atomic_output's hidden temporary; the next write of the
     same output removes it, never one a live writer holds."""
     out = tmp_path / "p.b8"
-    code = ("import os, sys\nfrom qec._output_files import atomic_output\n"
+    code = ("import os, sys\nfrom qec._data._output_files import atomic_output\n"
             "with atomic_output(sys.argv[1]) as f:\n    f.write(b'half')\n    f.flush()\n"
             "    print('writing', flush=True)\n    sys.stdin.read()\n")
     live = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -510,8 +510,8 @@ def test_a_size_that_cannot_fit_is_one_line_with_its_size(argv, capsys, tmp_path
 
 
 def test_the_memory_estimate_decides_against_what_is_available(monkeypatch, capsys):
-    import qec._memory_estimate as estimate
-    from qec._circuits import _circuit
+    import qec._runtime._memory_estimate as estimate
+    from qec._circuits._memory_experiment import _circuit
 
     monkeypatch.setattr(estimate, "available_memory", lambda: 30_000_000)  # 30 MB
     _circuit.cache_clear()
@@ -619,7 +619,7 @@ def test_a_full_disk_leaves_whole_rows_and_the_run_resumes(tmp_path):
     assert rows and sum(s.shots for s in rows) < 40_000
     r = subprocess.run(argv, capture_output=True, text=True, timeout=300)  # room again: it resumes
     assert r.returncode == 0, r.stderr
-    from qec._stats_csv import read_csv_stats
+    from qec._data._stats_csv import read_csv_stats
 
     assert sorted(s.shots for s in read_csv_stats(out).values()) == [20000, 20000]
 

@@ -55,11 +55,11 @@ def test_user_errors_share_one_base_class():
     import noise_learning._comparison
     import predecoder
     import qec
-    import qec._ler_jobs
+    import qec._collection._ler_jobs
 
     for cls in (qec.LayoutError, qec.LabelError, qec.ExperimentFolderError, qec.CircuitStructureError,
                 predecoder.ModelFileError, noise_learning._comparison.LearnedDemUndecodable,
-                qec._ler_jobs.WorkerSetupError):
+                qec._collection._ler_jobs.WorkerSetupError):
         assert issubclass(cls, qec.QecError) and issubclass(cls, ValueError)
 
 
@@ -100,20 +100,20 @@ def test_every_public_definition_has_a_docstring():
     root = Path(__file__).resolve().parents[1]
     missing = []
     for package in ("qec", "predecoder", "noise_learning", "experiments"):
-        for path in sorted((root / package).glob("*.py")):
+        for path in sorted((root / package).rglob("*.py")):
             tree = ast.parse(path.read_text())
             if path.name != "__init__.py" or package != "experiments":
                 if not ast.get_docstring(tree):
-                    missing.append(f"{package}/{path.name}")
+                    missing.append(str(path.relative_to(root)))
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
                     if not ast.get_docstring(node):
-                        missing.append(f"{package}/{path.name}: {node.name}")
+                        missing.append(f"{path.relative_to(root)}: {node.name}")
                     for sub in node.body if isinstance(node, ast.ClassDef) else ():
                         if (isinstance(sub, ast.FunctionDef) and not sub.name.startswith("_")
                                 and not any(getattr(d, "id", None) == "property" for d in sub.decorator_list)
                                 and not ast.get_docstring(sub)):
-                            missing.append(f"{package}/{path.name}: {node.name}.{sub.name}")
+                            missing.append(f"{path.relative_to(root)}: {node.name}.{sub.name}")
     assert not missing, missing
 
 

@@ -13,8 +13,8 @@ import sinter
 import stim
 
 from experiments.cli import main
-from qec._experiment_folders import read_experiment_folder
-from qec._hardware_scores import CircuitDem, hardware_columns, score_folder
+from qec._hardware._experiment_folders import read_experiment_folder
+from qec._hardware._hardware_scores import CircuitDem, hardware_columns, score_folder
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
@@ -185,7 +185,7 @@ def test_half_scores_only_that_half(capsys):
 
 
 def test_what_was_fitted_on_a_half_is_refused_there(tmp_path, capsys, make_model_file):
-    from qec._dem_provenance import FittedOn
+    from qec._hardware._dem_provenance import FittedOn
 
     learned = tmp_path / "learned.dem"
     assert main(["learn-noise", "--experiment", str(R05), "--half", "even", "--out", str(learned)]) == 0

@@ -11,8 +11,8 @@ import pytest
 import stim
 
 from experiments.cli import main
-from qec._dem_provenance import FittedOn, read_provenance
-from qec._experiment_folders import read_experiment_folder
+from qec._hardware._dem_provenance import FittedOn, read_provenance
+from qec._hardware._experiment_folders import read_experiment_folder
 
 pytestmark = pytest.mark.slow  # learns DEMs and trains a model
 

@@ -1,4 +1,4 @@
-"""qec._hardware_scores: every decoder on the same hardware shots, paired; Google's predictions as
+"""qec._hardware._hardware_scores: every decoder on the same hardware shots, paired; Google's predictions as
 decoders; DEMs fitted on one half only ever decode the other; the error per round of each patch."""
 
 import json
@@ -11,8 +11,8 @@ import stim
 
 from qec import MemoryExperiment
 from qec import PyMatchingDecoder
-from qec._experiment_folders import ExperimentFolderError, half_indices, read_experiment_folder
-from qec._hardware_scores import (
+from qec._hardware._experiment_folders import ExperimentFolderError, half_indices, read_experiment_folder
+from qec._hardware._hardware_scores import (
     GOOGLE_DECODERS,
     CircuitDem,
     FileDem,
@@ -22,7 +22,7 @@ from qec._hardware_scores import (
     score_folder,
     score_hardware,
 )
-from qec._statistics import fit_decay_interval
+from qec._data._statistics import fit_decay_interval
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
 FOLDERS = sorted(str(p) for p in DATA.glob("surface_code_bX_d3_r0*_center_3_5"))

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import stim
 
-from qec._circuits import MemoryExperiment
-from qec._correction_basis import CorrectionBasis
-from qec._labels import LabelError, dem_error_labels
-from qec._sampling import LabeledSampler
-from qec._layout import SpaceTimeLayout
+from qec._circuits._memory_experiment import MemoryExperiment
+from qec._encoding._correction_basis import CorrectionBasis
+from qec._encoding._labels import LabelError, dem_error_labels
+from qec._encoding._sampling import LabeledSampler
+from qec._encoding._layout import SpaceTimeLayout
 
 SHOTS = 100_000
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import stim
 
-from qec._circuits import MemoryExperiment
-from qec._layout import LayoutError, SpaceTimeLayout
-from qec._noise_insertion import fold_hadamards
+from qec._circuits._memory_experiment import MemoryExperiment
+from qec._encoding._layout import LayoutError, SpaceTimeLayout
+from qec._circuits._noise_insertion import fold_hadamards
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
 
@@ -191,7 +191,7 @@ def test_every_google_circuit_gets_a_layout():
 
 def test_the_basis_of_mixed_frames_is_named_by_most_data_qubits():
     """Google's X-basis circuit: five data qubits in the X frame, four Hadamard-rotated."""
-    from qec._memory_circuit_structure import read_memory_structure
+    from qec._encoding._memory_circuit_structure import read_memory_structure
 
     circuit = stim.Circuit.from_file(DATA / "surface_code_bX_d3_r03_center_3_5" / "circuit_ideal.stim")
     structure = read_memory_structure(circuit)

@@ -1,4 +1,4 @@
-"""qec._decoders and qec._ler: decoder registry, paired collection, CSV, resume, statistics."""
+"""qec._decoding._decoders and qec._collection._ler: decoder registry, paired collection, CSV, resume, statistics."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import sinter
 
 from qec import DECODERS, MemoryExperiment, get_decoder
-from qec._bit_packing import pack_bits
-from qec._decoders import load_custom_decoders
-from qec._pymatching_decoder import PyMatchingDecoder, PyMatchingFactory
-from qec._ler import (
+from qec._encoding._bit_packing import pack_bits
+from qec._decoding._decoders import load_custom_decoders
+from qec._decoding._pymatching_decoder import PyMatchingDecoder, PyMatchingFactory
+from qec._collection._ler import (
     CONFIDENCE_95_LIKELIHOOD_FACTOR,
     LerTask,
     collect_ler,
@@ -86,7 +86,7 @@ def test_load_custom_decoders():
     assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated",
                                                                        "predecoder-weighted"]
     for bad, match in (("nocolon", "MODULE:FUNCTION"), ("no_such_module_x:f", "cannot import"),
-                       ("qec._decoders:nothing", "has no function")):
+                       ("qec._decoding._decoders:nothing", "has no function")):
         with pytest.raises(ValueError, match=match):
             load_custom_decoders(bad)
 
@@ -261,7 +261,7 @@ def test_bad_arguments():
 
 
 def test_per_round_of_zero_and_large_rates():
-    from qec._ler import per_round
+    from qec._collection._ler import per_round
 
     f = per_round(sinter.Fit(low=0.0, best=0.6, high=math.nan), 5)
     assert f.low == 0.0 and f.best == 0.5 and math.isnan(f.high)
@@ -279,9 +279,9 @@ def test_workers_check_the_sampler_and_the_decoders_metadata():
     """A worker builds the point from its spec and checks it built what the collecting process
     built: the same Stim sampler (else a seed gives other shots) and decoder metadata (else
     another model stands at the model's path); otherwise one line naming the worker."""
-    from qec._decoders import DECODERS
-    from qec._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
-    from qec._shot_stream import ShotStream, sampler_id
+    from qec._decoding._decoders import DECODERS
+    from qec._collection._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec._collection._shot_stream import ShotStream, sampler_id
 
     exp = MemoryExperiment(3, 3, 0.01, "x")
     stream = ShotStream(exp.circuit(), 1)
@@ -297,8 +297,8 @@ def test_workers_check_the_sampler_and_the_decoders_metadata():
 
 
 def test_a_worker_that_cannot_build_a_decoder_is_one_line_naming_the_file():
-    from qec._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
-    from qec._shot_stream import sampler_id
+    from qec._collection._ler_jobs import Job, JobRunner, PointSpec, WorkerSetupError
+    from qec._collection._shot_stream import sampler_id
 
     def missing(circuit, dem):
         raise FileNotFoundError(2, "No such file or directory", "/shared/m.safetensors")
@@ -376,7 +376,7 @@ def _read_only_file_system(monkeypatch, path):
     import errno
     import os
 
-    import qec._stats_csv as stats_csv
+    import qec._data._stats_csv as stats_csv
 
     real_open, real_os_open = builtins.open, os.open
     path = os.fspath(path)
@@ -425,7 +425,7 @@ def test_a_complete_csv_on_a_read_only_file_system_is_reported(tmp_path, monkeyp
 
 def test_get_decoder_refuses_the_other_bases_dem():
     """Item 6: plain PyMatching on the Z memory's DEM decoded the X memory's shots at LER 0.28."""
-    from qec._dem_files import DemMismatchError
+    from qec._data._dem_files import DemMismatchError
 
     circuit_x = MemoryExperiment(3, 3, 0.01, "x").circuit()
     dem_z = MemoryExperiment(3, 3, 0.01, "z").dem()

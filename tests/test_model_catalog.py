@@ -79,7 +79,7 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     import stim
 
     from predecoder import PipelineDecoder
-    from qec._dem_provenance import overlapping
+    from qec._hardware._dem_provenance import overlapping
 
     model = load_model("sycamore-d5")
     s = model.summary()
@@ -110,7 +110,7 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
 def test_the_d3_sycamore_model_covers_both_d3_patches():
     """sycamore-d3: its training DEMs came from the even halves of both d=3 patches' folders; its
     measurements are on the odd halves of each patch."""
-    from qec._dem_provenance import overlapping
+    from qec._hardware._dem_provenance import overlapping
 
     model = load_model("sycamore-d3")
     assert model.summary()["distance"] == 3

@@ -21,8 +21,8 @@ import pytest
 import stim
 
 from qec import CircuitNoise, MemoryExperiment
-from qec._noise import NOISE_MODELS, NOISE_VERSIONS, noise_label, noise_version
-from qec._noise_insertion import fold_hadamards, insert_circuit_noise, insert_si1000_noise, scale_qubit_noise
+from qec._circuits._noise import NOISE_MODELS, NOISE_VERSIONS, noise_label, noise_version
+from qec._circuits._noise_insertion import fold_hadamards, insert_circuit_noise, insert_si1000_noise, scale_qubit_noise
 
 P = 0.006
 T = 2  # rounds

@@ -187,7 +187,7 @@ def test_learned_dem_decodes_as_well_as_true():
 
 
 def test_decoded_shots_intervals_and_paired_z_are_qec_statistics():
-    from qec._statistics import fit_ler, paired_z
+    from qec._data._statistics import fit_ler, paired_z
 
     exp = MemoryExperiment(3, 3, 0.01)
     dets, obs = exp.circuit().compile_detector_sampler(seed=3).sample(4000, separate_observables=True)

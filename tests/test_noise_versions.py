@@ -14,7 +14,7 @@ from experiments.plot_command import series_label
 from predecoder import ModelFileError, load_model
 from predecoder._training import TrainConfig, train
 from qec import LerTask, MemoryExperiment, collect_ler
-from qec._stats_csv import read_csv_stats, strong_id
+from qec._data._stats_csv import read_csv_stats, strong_id
 
 
 def test_versions_enter_the_strong_id_so_rows_never_merge():

@@ -19,8 +19,8 @@ from experiments.cli import main
 from experiments.ler_command import print_table
 from qec import LerTask, MemoryExperiment, collect_ler
 from qec import PyMatchingDecoder
-from qec._pairing import NotPaired, compare, only_key, shared_key
-from qec._stats_csv import read_csv_stats
+from qec._collection._pairing import NotPaired, compare, only_key, shared_key
+from qec._data._stats_csv import read_csv_stats
 
 EXP = MemoryExperiment(3, 3, 0.01, "x")
 

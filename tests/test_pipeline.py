@@ -201,7 +201,7 @@ def test_a_dem_of_the_other_basis_is_refused_and_a_dem_file_is_taken(model_path,
     """Item 6: PipelineDecoder (and so get_decoder's pre-decoders) took the Z memory's DEM for the
     X memory's circuit. Item 12: from_dem("c3.dem") raised an AttributeError: a path is read."""
     from qec import QecError
-    from qec._dem_files import DemMismatchError
+    from qec._data._dem_files import DemMismatchError
 
     exp_x, exp_z = MemoryExperiment(3, 3, 0.01, "x"), MemoryExperiment(3, 3, 0.01, "z")
     with pytest.raises(DemMismatchError, match="detector 0 sits at"):

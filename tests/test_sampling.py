@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from qec._circuits import MemoryExperiment
-from qec._correction_basis import CorrectionBasis
-from qec._layout import SpaceTimeLayout
-from qec._sampling import LabeledSampler, sample_fired_errors
+from qec._circuits._memory_experiment import MemoryExperiment
+from qec._encoding._correction_basis import CorrectionBasis
+from qec._encoding._layout import SpaceTimeLayout
+from qec._encoding._sampling import LabeledSampler, sample_fired_errors
 
 
 def _setup(d=5, noise="depolarizing", basis="x", p=0.006):

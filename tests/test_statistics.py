@@ -1,4 +1,4 @@
-"""qec._statistics: the error per round from the decay of 1 - 2P(r) over rounds, with a bootstrap
+"""qec._data._statistics: the error per round from the decay of 1 - 2P(r) over rounds, with a bootstrap
 interval over shots."""
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from qec._statistics import fit_decay, fit_decay_interval
+from qec._data._statistics import fit_decay, fit_decay_interval
 
 
 def _ler(eps: float, amplitude: float, rounds: np.ndarray) -> np.ndarray:

@@ -186,8 +186,8 @@ def _device_cfg(tmp_path, circuits, dems, **kw):
 
 def test_trains_on_a_device_circuit_and_records_its_dems(tmp_path):
     from predecoder._training_data import training_experiments
-    from qec._dem_provenance import FittedOn, provenance_header
-    from qec._layout import SpaceTimeLayout
+    from qec._hardware._dem_provenance import FittedOn, provenance_header
+    from qec._encoding._layout import SpaceTimeLayout
     import stim
 
     # A learned DEM says which shots it came from; the model records it.

@@ -5,9 +5,9 @@ import pymatching
 import pytest
 import scipy.sparse
 
-from qec._weighted_matcher import WeightedMatcher, compiled_available
+from qec._decoding._weighted_matcher import WeightedMatcher, compiled_available
 
-needs_compiled = pytest.mark.skipif(not compiled_available(), reason="qec._weighted_matching was not built")
+needs_compiled = pytest.mark.skipif(not compiled_available(), reason="qec._decoding._weighted_matching was not built")
 
 
 def per_shot_rebuild(H, L, events, weights):

@@ -12,10 +12,10 @@ import pytest
 import stim
 
 from qec import MemoryExperiment, PyMatchingDecoder, QecError
-from qec._dem_stream import SEPARATOR, dem_chunks, detector_times, observable_token
-from qec._weighted_matcher import WeightedMatcher
-from qec._window_decoder import WindowDecoder
-from qec._window_plan import SlidingWindow
+from qec._decoding._dem_stream import SEPARATOR, dem_chunks, detector_times, observable_token
+from qec._decoding._weighted_matcher import WeightedMatcher
+from qec._decoding._window_decoder import WindowDecoder
+from qec._decoding._window_plan import SlidingWindow
 
 DATA = Path(__file__).parent / "data" / "google_qec3v5"
 
@@ -149,7 +149,7 @@ def test_weighted_windows(monkeypatch, split, chunk):
     carried detectors beyond 64 observables are matched in groups with the same matching (a group
     size of 3 forces several groups); the columns planned in chunks by time (50 columns a chunk)
     keep their order within each window."""
-    import qec._window_decoder as module
+    import qec._decoding._window_decoder as module
 
     monkeypatch.setattr(module, "OBSERVABLES_PER_MATCH", split)
     if chunk:

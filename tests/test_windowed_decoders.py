@@ -8,7 +8,7 @@ import pytest
 
 from predecoder import ler_decoders
 from qec import MemoryExperiment, QecError, SlidingWindow, get_decoder
-from qec._decoders import WithDem, decoder_factory, windowed_names
+from qec._decoding._decoders import WithDem, decoder_factory, windowed_names
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,9 @@ def test_window_names_and_refusals():
 
 def test_windowed_and_global_compositions_share_one_network_pass(shots, monkeypatch):
     """The LER engine runs a network once per shot for all compositions of it, windowed or not
-    (:func:`qec._pairing.decode_same_shots`), and each gets what it gets alone."""
+    (:func:`qec._collection._pairing.decode_same_shots`), and each gets what it gets alone."""
     from predecoder import PipelineDecoder
-    from qec._pairing import decode_same_shots
+    from qec._collection._pairing import decode_same_shots
 
     exp, events, _ = shots
     custom = ler_decoders()

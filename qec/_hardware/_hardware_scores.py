@@ -1,0 +1,606 @@
+"""Decoders scored on hardware shots: every decoder on the same measured shots of every experiment
+folder (:mod:`qec._hardware._experiment_folders`), paired, and each patch's error per round from the decay
+over rounds.
+
+A *column* of the results is one of
+
+- a decoder of ours, by any name :func:`qec._decoding._decoders.decoder_factory` knows (``pymatching``,
+  ``pymatching-correlated``, custom ones such as the pre-decoder's or a ``sinter.Decoder``),
+  built for the folder's circuit with a DEM from a *DEM source*:
+
+  * :class:`CircuitDem` (``circuit``): the folder's ``circuit_detector_error_model.dem``;
+  * :class:`PijDem` (``pij``): each half decoded with the p_ij DEM estimated from the other half;
+  * :class:`FileDem`: a DEM file;
+  * any object with ``label``, ``per_half`` and ``dem(folder, fitted_on, max_shots)``, e.g.
+    ``noise_learning.LearnedDem`` (a DEM learned from the other half's detection events);
+
+  with one DEM source the column is the decoder's name, with several ``name@label``;
+- a folder's recorded predictions of another decoder, Google's as :data:`GOOGLE_DECODERS`
+  (``google-pymatching``, ``google-correlated-matching``, ``google-belief-matching``,
+  ``google-tensor-network``).
+
+Every column decodes (or predicted) the same shots; a shot fails when the prediction differs from
+``obs_flips_actual.01``. Per folder: errors and, as ``qec ler``, the paired only-fails counts
+(shots where this column failed and that one did not). A DEM fitted on a half is only ever used
+on the other half. Per patch (same distance, center and basis): the error per round of each column
+from :func:`qec._data._statistics.fit_decay_interval` over the folders with at least ``min_rounds``
+rounds.
+
+Results can go to a sinter CSV, a whole folder at a time; a rerun into the same CSV takes the
+folders it already holds from it instead of decoding them again.
+
+Example:
+    >>> import pathlib
+    >>> root = pathlib.Path(__file__).parents[2] / "tests" / "data" / "google_qec3v5"
+    >>> cols = hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()])
+    >>> [c.name for c in cols]
+    ['pymatching', 'google-pymatching']
+    >>> s = score_folder(root / "surface_code_bX_d3_r03_center_3_5", cols, max_shots=1000)
+    >>> s.shots, s.decoders["pymatching"].errors == s.decoders["google-pymatching"].errors
+    (1000, True)
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import hashlib
+import math
+import os
+import time
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+import sinter
+import stim
+
+from qec._decoding._decoders import CustomDecoder, decoder_factory
+from qec._data._dem_files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
+from qec._hardware._dem_provenance import FittedOn, overlapping, read_provenance
+from qec._errors import QecError
+from qec._hardware._experiment_folders import (
+    HALVES,
+    ExperimentFolder,
+    ExperimentFolderError,
+    half_indices,
+    other_half,
+    read_experiment_folder,
+)
+from qec._encoding._bit_packing import unpack_bits
+from qec._collection._pairing import decode_same_shots, paired_failure_counts
+from qec._collection._ler_result import PAIR_KEY
+from qec._data._statistics import DecayFit, fit_decay_interval
+from qec._data._stats_csv import CsvSink, read_csv_stats, strong_id
+
+# Column name -> the prediction file's decoder name (obs_flips_predicted_by_<name>.01).
+GOOGLE_DECODERS = {
+    "google-pymatching": "pymatching",
+    "google-correlated-matching": "correlated_matching",
+    "google-belief-matching": "belief_matching",
+    "google-tensor-network": "tensor_network_contraction",
+}
+MIN_ROUNDS = 3
+
+
+def _dem_name(source: "DemSource", fitted_on: str | None) -> str:
+    """How messages name a column's DEM: its label, and the half it was fitted on."""
+    return source.label + (f" (fitted on the {fitted_on} half)" if fitted_on else "")
+
+
+class DemSource(Protocol):
+    """Where a column's DEM comes from."""
+
+    label: str
+    per_half: bool
+
+    def dem(self, folder: ExperimentFolder, fitted_on: str | None, max_shots: int | None) -> stim.DetectorErrorModel:
+        """The DEM; for ``per_half`` sources fitted on half ``fitted_on`` of the first
+        ``max_shots`` shots (never used on that half)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitDem:
+    """The folder's ``circuit_detector_error_model.dem`` (the device's noise model)."""
+
+    label: str = "circuit"
+    per_half: bool = False
+
+    def dem(self, folder, fitted_on=None, max_shots=None):
+        """The folder's own circuit DEM."""
+        return folder.circuit_dem()
+
+
+@dataclasses.dataclass(frozen=True)
+class PijDem:
+    """The folder's p_ij DEM estimated from the other half of the shots."""
+
+    label: str = "pij"
+    per_half: bool = True
+
+    def dem(self, folder, fitted_on, max_shots=None):
+        """The folder's p_ij DEM estimated from the ``fitted_on`` half."""
+        return folder.pij_dem(fitted_on)
+
+
+@dataclasses.dataclass(frozen=True)
+class FileDem:
+    """A DEM file, checked against each folder's circuit. A DEM learned from measured shots
+    says which (:mod:`qec._hardware._dem_provenance`): those shots are never scored with it."""
+
+    path: str
+
+    @property
+    def fitted_on(self) -> list[FittedOn]:
+        return read_provenance(self.path)
+
+    @property
+    def label(self) -> str:
+        text = str(read_dem(self.path, what="DEM file"))
+        return f"{os.path.basename(self.path)}@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+    per_half: bool = False
+
+    def dem(self, folder, fitted_on=None, max_shots=None):
+        """The DEM file, checked against the folder's circuit."""
+        dem = read_dem(self.path, what="DEM file")
+        try:
+            check_dem_fits(dem, folder.circuit(), name=f"DEM file {self.path}")
+        except DemMismatchError as e:
+            raise ExperimentFolderError(f"{folder.path}: {e}") from None
+        return dem
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of the results: a decoder of ours with a DEM source, or recorded predictions.
+
+    Attributes:
+        name: how the results name it.
+        decoder: our decoder's name, or the prediction file's decoder name.
+        dem: the DEM source; None for recorded predictions.
+    """
+
+    name: str
+    decoder: str
+    dem: Any = None
+
+    @property
+    def recorded(self) -> bool:
+        return self.dem is None
+
+
+def hardware_columns(decoders: Sequence[str], dems: Sequence[Any]) -> list[Column]:
+    """The columns for ``decoders`` (ours and :data:`GOOGLE_DECODERS` names) and DEM sources:
+    every decoder of ours once per DEM source (named ``name@label`` when there are several),
+    recorded predictions once."""
+    if not decoders:
+        raise QecError("give at least one decoder")
+    if len(set(decoders)) != len(decoders):
+        raise QecError(f"decoder listed twice: {', '.join(decoders)}")
+    labels = [d.label for d in dems]
+    if len(set(labels)) != len(labels):
+        raise QecError(f"DEM listed twice: {', '.join(labels)}")
+    ours = [n for n in decoders if n not in GOOGLE_DECODERS]
+    if ours and not dems:
+        raise QecError("our decoders need a DEM source")
+    out = []
+    for name in decoders:
+        if name in GOOGLE_DECODERS:
+            out.append(Column(name, GOOGLE_DECODERS[name]))
+        else:
+            for src in dems:
+                out.append(Column(name if len(dems) == 1 else f"{name}@{src.label}", name, src))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnCounts:
+    """One column's result on one folder.
+
+    Attributes:
+        errors, shots: shots whose prediction differs from the measured flip, of ``shots``.
+        only_fails: other column -> shots where this one failed and that one did not.
+        seconds: decoding time of the shots (a pre-decoder's network included, also when one
+            network pass served several of its compositions; 0 for recorded predictions); the
+            CSV's ``seconds``.
+        setup_seconds: estimating the column's DEMs (learned ones), not in ``seconds``; 0 when
+            read back from a CSV.
+        metadata: what tells this column's results apart (DEM label, model hash, ...).
+    """
+
+    errors: int
+    shots: int
+    only_fails: Mapping[str, int]
+    seconds: float = 0.0
+    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    setup_seconds: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderScore:
+    """Every column on one folder's shots (the first ``shots`` of them; of those only the
+    ``half`` ones, even or odd by index, when ``half`` is set).
+
+    Attributes:
+        folder: the folder scored (its name, path, distance, rounds, center and basis).
+        shots: shots scored.
+        decoders: each column's counts, by column name.
+        from_csv: the counts were read from a CSV of an earlier run, not decoded.
+        half: ``"even"``, ``"odd"`` or None (all shots).
+    """
+
+    folder: ExperimentFolder
+    shots: int
+    decoders: Mapping[str, ColumnCounts]
+    from_csv: bool = False
+    half: str | None = None
+
+    @property
+    def patch(self) -> tuple[int, tuple[int, int] | None, str]:
+        return (self.folder.distance, self.folder.center, self.folder.basis)
+
+    def to_json(self) -> dict[str, Any]:
+        """The folder's counts as a JSON-ready dict."""
+        return {
+            "name": self.folder.name, "d": self.folder.distance, "rounds": self.folder.rounds,
+            "center": None if self.folder.center is None else list(self.folder.center), "basis": self.folder.basis,
+            "shots": self.shots,
+            "half": self.half,
+            "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails),
+                             "seconds": round(c.seconds, 4)}
+                         for n, c in self.decoders.items()},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchScore:
+    """One patch's error per round for every column (:class:`qec._data._statistics.DecayFit`), and
+    each column's decoding seconds per shot over the fitted folders (0 for recorded predictions)."""
+
+    distance: int
+    center: tuple[int, int] | None
+    basis: str
+    rounds: tuple[int, ...]
+    decoders: Mapping[str, DecayFit]
+    seconds_per_shot: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The patch's error per round per decoder as a JSON-ready dict."""
+        return {
+            "d": self.distance, "center": None if self.center is None else list(self.center), "basis": self.basis,
+            "rounds": list(self.rounds),
+            "decoders": {n: {"eps_per_round": _num(f.eps), "low": _num(f.low), "high": _num(f.high),
+                             "seconds_per_shot": _num(self.seconds_per_shot.get(n, math.nan))}
+                         for n, f in self.decoders.items()},
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class HardwareScores:
+    """Folders and patches; :meth:`to_json` is ``qec hardware --json``'s document."""
+
+    folders: tuple[FolderScore, ...]
+    patches: tuple[PatchScore, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Folders and patches as one JSON-ready dict."""
+        return {"folders": [f.to_json() for f in self.folders], "patches": [p.to_json() for p in self.patches]}
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else float(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# One folder.
+
+
+class _Prepared:
+    """A folder's columns ready to decode: DEMs built, decoders built, strong ids known.
+
+    With ``half``, only that half of the first ``max_shots`` shots is scored (``self.index``)."""
+
+    def __init__(self, folder: ExperimentFolder, columns: Sequence[Column], max_shots: int | None,
+                 custom_decoders: Mapping[str, CustomDecoder] | None, half: str | None = None):
+        self.folder = folder
+        self.half = half
+        self.first = folder.shots if max_shots is None else min(int(max_shots), folder.shots)
+        self.index = np.arange(self.first) if half is None else half_indices(self.first, half)
+        self.shots = len(self.index)
+        self.circuit = folder.circuit()
+        self.events = folder.events(self.first)
+        self.events_hash = hashlib.sha256(self.events.tobytes()).hexdigest()[:16]
+        circuit_text = str(self.circuit)
+        self.plans: dict[str, tuple[Column, dict[str | None, Any], float]] = {}
+        self.ids: dict[str, str] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        dems: dict[tuple[str, str | None], tuple[stim.DetectorErrorModel, float]] = {}
+        base = {"folder": folder.name, "d": folder.distance, "r": folder.rounds, "b": folder.basis,
+                "center": None if folder.center is None else "_".join(map(str, folder.center)),
+                "shots": self.shots, "events": self.events_hash}
+        if half is not None:
+            base["half"] = half
+        for col in columns:
+            if col.recorded:
+                if col.decoder not in folder.prediction_names:  # fails before any decoding
+                    folder.predictions(col.decoder)
+                meta = {**base, "predictions": col.decoder}
+                self.plans[col.name] = (col, {}, 0.0)
+                self.meta[col.name] = meta
+                self.ids[col.name] = strong_id(circuit_text, "", col.name, meta)
+                continue
+            factory = decoder_factory(col.decoder, custom_decoders)
+            if half is not None:
+                halves = (half,)
+            else:
+                halves = HALVES if col.dem.per_half else (None,)
+            decoders: dict[str | None, Any] = {}
+            seconds = 0.0
+            dem_texts = []
+            for h in halves:
+                fitted_on = other_half(h) if col.dem.per_half else None
+                key = (col.dem.label, fitted_on)
+                if key not in dems:
+                    t0 = time.perf_counter()
+                    dems[key] = (col.dem.dem(folder, fitted_on, self.first), time.perf_counter() - t0)
+                    seconds += dems[key][1]
+                    check_dem_decodable(dems[key][0], f"{folder.path}: DEM {_dem_name(col.dem, fitted_on)}")
+                dem = dems[key][0]
+                decoders[h] = factory(self.circuit, dem)
+                _refuse_fitted_shots(folder, col.name, h, [*getattr(col.dem, "fitted_on", ()),
+                                                          *getattr(decoders[h], "fitted_on", ())])
+                dem_texts.append(str(dem))
+            meta = {**base, "dem": col.dem.label}
+            for dec in decoders.values():
+                meta.update(getattr(dec, "metadata", None) or {})
+            self.plans[col.name] = (col, decoders, seconds)
+            self.meta[col.name] = meta
+            self.ids[col.name] = strong_id(circuit_text, "\n".join(dem_texts), col.name, meta)
+
+    def decode(self) -> dict[str, ColumnCounts]:
+        folder = self.folder
+        actual = folder.actual_flips(self.first)[self.index]
+        predicted, timed = self._decode_ours()
+        fails: dict[str, np.ndarray] = {}
+        seconds: dict[str, float] = {}
+        for name, (col, decoders, setup_seconds) in self.plans.items():
+            if col.recorded:
+                pred = folder.predictions(col.decoder, self.first)[self.index]
+            else:
+                pred = predicted[name][self.index]
+            if pred.shape != actual.shape:
+                raise RuntimeError(f"column {name} predicted shape {pred.shape}, expected {actual.shape}")
+            fails[name] = np.any(pred != actual, axis=1)
+            seconds[name] = timed.get(name, 0.0)
+        errors, pairs = paired_failure_counts(fails)
+        return {
+            name: ColumnCounts(
+                errors=errors[name], shots=self.shots,
+                only_fails={b: pairs[(a, b)] for (a, b) in pairs if a == name},
+                seconds=seconds[name], metadata=self.meta[name], setup_seconds=self.plans[name][2],
+            )
+            for name in fails
+        }
+
+    def _decode_ours(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Our columns' predictions, bool (first, observables) (only the decoded halves filled),
+        and their decoding seconds. Decoders that say they compute the same network output
+        (equal ``network_key``, e.g. a pre-decoder's compositions of one model) and offer
+        ``decode_together`` decode each half with one network pass; each column's seconds then
+        hold the shared pass, as if it ran alone."""
+        folder = self.folder
+        halves: dict[str | None, dict[str, Any]] = {}
+        predicted: dict[str, np.ndarray] = {}
+        for name, (col, decoders, _) in self.plans.items():
+            if col.recorded:
+                continue
+            predicted[name] = np.zeros((self.first, folder.num_observables), dtype=bool)
+            for half, dec in decoders.items():
+                halves.setdefault(half, {})[name] = dec
+        seconds: dict[str, float] = collections.defaultdict(float)
+        for half, decoders in halves.items():
+            idx = slice(None) if half is None else half_indices(self.first, half)
+            try:
+                outs, secs = decode_same_shots(decoders, self.events[idx], bit_packed=True)
+            except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                cols = [self.plans[n][0] for n in decoders]
+                used = ", ".join(dict.fromkeys(_dem_name(c.dem, None if half is None else other_half(half)
+                                                         if c.dem.per_half else None) for c in cols))
+                raise QecError(f"{folder.path}: decoding with DEM {used} failed on these shots "
+                               f"({', '.join(decoders)}: {first})") from None
+            for name, out in outs.items():
+                predicted[name][idx] = unpack_bits(np.asarray(out, dtype=np.uint8), folder.num_observables)
+                seconds[name] += secs[name]
+        return predicted, dict(seconds)
+
+
+def check_columns(folders: Sequence[ExperimentFolder], columns: Sequence[Column],
+                  custom_decoders: Mapping[str, CustomDecoder] | None = None, half: str | None = None) -> None:
+    """:class:`qec._errors.QecError` before any decoding for an unknown decoder name, and for a
+    column whose DEM or model was fitted on shots about to be scored (``half`` of ``folders``;
+    None: both halves): the ``fitted_on`` records (:mod:`qec._hardware._dem_provenance`) of its DEM source and decoder factory."""
+    for col in columns:
+        if col.recorded:
+            continue
+        factory = decoder_factory(col.decoder, custom_decoders)
+        records = [*getattr(col.dem, "fitted_on", ()), *getattr(factory, "fitted_on", ())]
+        for f in folders:
+            _refuse_fitted_shots(f, col.name, half, records)
+
+
+def _refuse_fitted_shots(folder: ExperimentFolder, column: str, half: str | None, records: Sequence[Any]) -> None:
+    """:class:`qec._errors.QecError` when ``records`` (what the column's DEM or model was fitted on,
+    :class:`qec._hardware._dem_provenance.FittedOn`) cover the shots of ``folder`` about to be scored in
+    ``half`` (None: both halves)."""
+    hit = overlapping(records, folder.name, half)
+    if hit:
+        other = other_half(hit[0].half)
+        raise QecError(
+            f"{folder.path}: {column} was fitted on {hit[0].describe()}; score only shots it never saw "
+            f"(--half {other})"
+        )
+
+
+def score_folder(
+    folder: ExperimentFolder | str | os.PathLike,
+    columns: Sequence[Column],
+    *,
+    max_shots: int | None = None,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    half: str | None = None,
+) -> FolderScore:
+    """Every column on the first ``max_shots`` shots (all when None) of one folder; with
+    ``half`` (``"even"`` or ``"odd"``) only that half of them."""
+    if not isinstance(folder, ExperimentFolder):
+        folder = read_experiment_folder(folder)
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders, half)
+    return _score(folder, prepared.shots, prepared.decode(), half=half)
+
+
+def _score(folder: ExperimentFolder, shots: int, counts: Mapping[str, ColumnCounts], from_csv: bool = False,
+           half: str | None = None):
+    return FolderScore(folder=folder, shots=shots, decoders=dict(counts), from_csv=from_csv, half=half)
+
+
+def _rows(score: FolderScore, ids: Mapping[str, str], skip: Iterable[str] = ()) -> list[sinter.TaskStats]:
+    skip = set(skip)
+    return [
+        sinter.TaskStats(
+            strong_id=ids[name], decoder=name, json_metadata=dict(c.metadata), shots=c.shots, errors=c.errors,
+            discards=0, seconds=c.seconds,
+            custom_counts=collections.Counter({PAIR_KEY + b: v for b, v in c.only_fails.items()}),
+        )
+        for name, c in score.decoders.items() if ids[name] not in skip
+    ]
+
+
+def _folder_job(path: str, columns, max_shots, custom_decoders, held: Mapping[str, sinter.TaskStats],
+                half: str | None = None):
+    """(score, strong ids): decoded, or taken from CSV rows ``held`` when they hold every column."""
+    folder = read_experiment_folder(path)
+    prepared = _Prepared(folder, columns, max_shots, custom_decoders, half)
+    rows = {name: held.get(sid) for name, sid in prepared.ids.items()}
+    if all(r is not None and r.shots == prepared.shots for r in rows.values()):
+        counts = {
+            name: ColumnCounts(
+                errors=r.errors, shots=r.shots, seconds=r.seconds, metadata=prepared.meta[name],
+                only_fails={k[len(PAIR_KEY):]: int(v) for k, v in r.custom_counts.items() if k.startswith(PAIR_KEY)},
+            )
+            for name, r in rows.items()
+        }
+        return _score(folder, prepared.shots, counts, from_csv=True, half=half), prepared.ids
+    return _score(folder, prepared.shots, prepared.decode(), half=half), prepared.ids
+
+
+def score_hardware(
+    folders: Sequence[str | os.PathLike],
+    columns: Sequence[Column],
+    *,
+    max_shots: int | None = None,
+    custom_decoders: Mapping[str, CustomDecoder] | None = None,
+    workers: int = 1,
+    out: str | os.PathLike | None = None,
+    on_folder: Callable[[FolderScore], None] | None = None,
+    min_rounds: int = MIN_ROUNDS,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    half: str | None = None,
+) -> HardwareScores:
+    """Every column on every folder (``folders`` in the folders' order), then each patch's error
+    per round from them (:func:`fit_patches`).
+
+    Args:
+        folders: experiment folders (checked before any decoding).
+        columns: from :func:`hardware_columns`.
+        max_shots: the first N shots of each folder (halves split the same way); None = all.
+        custom_decoders: decoders beyond qec's own (as :func:`qec._collection._ler.collect_ler` takes them).
+        workers: processes; folders are decoded one per process, the largest first.
+        out: sinter CSV: every finished folder's rows are appended at once; folders it already
+            holds (every column, the same shots) are read from it, not decoded again.
+        on_folder: called with each folder's score as it finishes (in finishing order).
+        min_rounds, bootstrap, seed: the patches' decay fits (:func:`fit_patches`).
+        half: score only this half (``"even"`` or ``"odd"``, by shot index) of each folder's
+            first ``max_shots`` shots; DEMs fitted per half are then fitted on the other one.
+
+    A column whose DEM or model says it was fitted on some of the shots to be scored (its
+    ``fitted_on`` records, :mod:`qec._hardware._dem_provenance`) is refused with a :class:`qec._errors.QecError` before
+    anything is decoded... of that folder.
+    """
+    if workers < 1:
+        raise QecError(f"workers must be >= 1, got {workers}")
+    if max_shots is not None and max_shots < 1:
+        raise QecError(f"max_shots must be >= 1, got {max_shots}")
+    if half is not None and half not in HALVES:
+        raise QecError(f"half must be one of {', '.join(HALVES)}, got {half!r}")
+    opened = [read_experiment_folder(f) for f in folders]
+    names = [f.path for f in opened]
+    if len(set(map(os.path.realpath, names))) != len(names):
+        raise QecError("a folder is listed twice")
+    check_columns(opened, columns, custom_decoders, half)
+    sink = CsvSink(None if out is None else os.fspath(out))
+    try:
+        held = {} if out is None else read_csv_stats(out)
+        results: dict[str, FolderScore] = {}
+
+        def finish(score: FolderScore, ids: Mapping[str, str]) -> None:
+            if not score.from_csv:
+                sink.write(_rows(score, ids, skip=held))
+            results[score.folder.path] = score
+            if on_folder is not None:
+                on_folder(score)
+
+        order = sorted(opened, key=lambda f: -f.num_detectors)
+        if workers == 1:
+            for f in order:
+                finish(*_folder_job(f.path, columns, max_shots, custom_decoders, held, half))
+        else:
+            from qec._runtime._worker_processes import worker_pool
+
+            with worker_pool(workers) as pool:
+                futures = {pool.submit(_folder_job, f.path, columns, max_shots, custom_decoders, held, half): f
+                           for f in order}
+                try:
+                    for fut in concurrent.futures.as_completed(futures):
+                        finish(*fut.result())
+                finally:
+                    for fut in futures:
+                        fut.cancel()
+    finally:
+        sink.close()
+    scores = [results[p] for p in names]
+    return HardwareScores(folders=tuple(scores),
+                          patches=tuple(fit_patches(scores, min_rounds=min_rounds, bootstrap=bootstrap, seed=seed)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches.
+
+
+def fit_patches(
+    folders: Sequence[FolderScore], *, min_rounds: int = MIN_ROUNDS, bootstrap: int = 1000, seed: int = 0
+) -> list[PatchScore]:
+    """Each patch's error per round, per column present on all its folders: the decay fit over
+    the folders with at least ``min_rounds`` rounds, with a bootstrap-over-shots interval
+    (:func:`qec._data._statistics.fit_decay_interval`). Patches in first-seen order."""
+    by_patch: dict[tuple, list[FolderScore]] = {}
+    for f in folders:
+        by_patch.setdefault(f.patch, []).append(f)
+    out = []
+    for (d, center, basis), group in by_patch.items():
+        used = sorted((f for f in group if f.folder.rounds >= min_rounds), key=lambda f: f.folder.rounds)
+        names = [n for n in group[0].decoders if all(n in f.decoders for f in group)]
+        fits = {}
+        per_shot = {}
+        for k, name in enumerate(names):
+            fits[name] = fit_decay_interval(
+                [f.folder.rounds for f in used], [f.decoders[name].errors for f in used],
+                [f.decoders[name].shots for f in used], bootstrap=bootstrap, seed=seed + k,
+            )
+            shots = sum(f.decoders[name].shots for f in used)
+            per_shot[name] = sum(f.decoders[name].seconds for f in used) / shots if shots else math.nan
+        out.append(PatchScore(distance=d, center=center, basis=basis, rounds=tuple(f.folder.rounds for f in used),
+                              decoders=fits, seconds_per_shot=per_shot))
+    return out

@@ -1,0 +1,36 @@
+"""Hardware data, for packages built on ``qec``: experiment folders in Google's layout, their halves
+of shots, which shots a DEM or model was fitted on (provenance), and decoders scored on hardware
+shots.
+"""
+
+from qec._hardware._dem_provenance import FittedOn, provenance_header, read_provenance, records_from_json
+from qec._hardware._experiment_folders import (
+    CIRCUIT_DEM,
+    HALVES,
+    NOISY_CIRCUIT,
+    ExperimentFolder,
+    ExperimentFolderError,
+    half_indices,
+    other_half,
+    read_experiment_folder,
+)
+from qec._hardware._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
+
+__all__ = [
+    "CIRCUIT_DEM",
+    "GOOGLE_DECODERS",
+    "HALVES",
+    "NOISY_CIRCUIT",
+    "ExperimentFolder",
+    "ExperimentFolderError",
+    "FittedOn",
+    "HardwareScores",
+    "half_indices",
+    "hardware_columns",
+    "other_half",
+    "provenance_header",
+    "read_experiment_folder",
+    "read_provenance",
+    "records_from_json",
+    "score_hardware",
+]
