@@ -9,14 +9,16 @@ each mechanism's weight pooled over its translates in time, the first and last d
 kept per round). :class:`LearnedDem` is the DEM source
 ``qec hardware --dem learned`` uses: each half is decoded with the DEM learned from the other.
 
-Example:
-    >>> import pathlib
-    >>> from qec.hardware import read_experiment_folder
-    >>> root = pathlib.Path(__file__).parent.parent / "tests" / "data" / "google_qec3v5"
-    >>> folder = read_experiment_folder(root / "surface_code_bX_d3_r03_center_3_5")
+Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
+    >>> import tempfile
+    >>> from qec import MemoryExperiment, read_experiment_folder
+    >>> from qec.hardware import write_experiment_folder
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = read_experiment_folder(write_experiment_folder(tmp.name, MemoryExperiment(3, 3, 0.005), 2000, seed=1))
     >>> model = learn_folder_dem(folder, "even")
     >>> model.shots, model.dem().num_detectors
     (1000, 24)
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hardware data, for packages built on ``qec``: experiment folders in Google's layout, their halves
 of shots, which shots a DEM or model was fitted on (provenance), and decoders scored on hardware
-shots.
+shots; a folder written from a simulated experiment.
 """
 
 from qec._hardware._dem_provenance import FittedOn, provenance_header, read_provenance, records_from_json
@@ -14,6 +14,7 @@ from qec._hardware._experiment_folders import (
     other_half,
     read_experiment_folder,
 )
+from qec._hardware._simulated_folders import write_experiment_folder
 from qec._hardware._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "read_provenance",
     "records_from_json",
     "score_hardware",
+    "write_experiment_folder",
 ]

@@ -49,31 +49,10 @@ def make_experiment_folder(tmp_path_factory):
     """make(experiment, shots, seed, name=None) -> path of an experiment folder in Google's
     layout, simulated from one of our experiments: its circuit and DEM, shots sampled with Stim,
     and our PyMatching's predictions as ``obs_flips_predicted_by_pymatching.01``."""
-    import numpy as np
-
-    from qec import PyMatchingDecoder
+    from qec.hardware import write_experiment_folder
 
     def make(experiment, shots: int, seed: int, name: str | None = None) -> str:
-        name = name or f"surface_code_b{experiment.basis.upper()}_d{experiment.distance}_r{experiment.rounds:02d}_center_0_0"
-        path = tmp_path_factory.mktemp("folders") / name
-        path.mkdir()
-        circuit = experiment.circuit()
-        circuit.without_noise().to_file(path / "circuit_ideal.stim")
-        circuit.to_file(path / "circuit_noisy.stim")
-        experiment.dem().to_file(path / "circuit_detector_error_model.dem")
-        events, obs = circuit.compile_detector_sampler(seed=seed).sample(shots, separate_observables=True, bit_packed=True)
-        (path / "detection_events.b8").write_bytes(events.tobytes())
-        flips = np.unpackbits(obs, axis=1, bitorder="little", count=1)
-        (path / "obs_flips_actual.01").write_bytes(b"".join(b"1\n" if f else b"0\n" for f in flips[:, 0]))
-        pred = PyMatchingDecoder(experiment.dem()).decode_batch(events, bit_packed=True)
-        pred = np.unpackbits(pred, axis=1, bitorder="little", count=1)
-        (path / "obs_flips_predicted_by_pymatching.01").write_bytes(b"".join(b"1\n" if f else b"0\n" for f in pred[:, 0]))
-        (path / "properties.yml").write_text(
-            f"type: surface_code_memory_experiment\nbasis: {experiment.basis.upper()}\nrounds: {experiment.rounds}\n"
-            f"distance: {experiment.distance}\nshots: {shots}\ncenter_data_qubit_row: 0\ncenter_data_qubit_col: 0\n"
-            f"circuit_detectors: {circuit.num_detectors}\ncircuit_observables: {circuit.num_observables}\n"
-        )
-        return str(path)
+        return write_experiment_folder(tmp_path_factory.mktemp("folders"), experiment, shots, seed, name)
 
     return make
 

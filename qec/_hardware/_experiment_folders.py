@@ -26,16 +26,19 @@ and the file.
 Halves: shots are split by index, even and odd, as the ``pij_*`` files are; anything estimated
 from one half is scored on the other.
 
-Example:
-    >>> import pathlib
-    >>> root = pathlib.Path(__file__).parents[2] / "tests" / "data" / "google_qec3v5"
-    >>> f = read_experiment_folder(root / "surface_code_bX_d3_r03_center_3_5")
+Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
+    >>> import tempfile
+    >>> from qec import MemoryExperiment
+    >>> from qec.hardware import write_experiment_folder
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> f = read_experiment_folder(write_experiment_folder(tmp.name, MemoryExperiment(3, 3, 0.005), 2000, seed=1))
     >>> f.distance, f.rounds, f.basis, f.shots, f.center
-    (3, 3, 'x', 2000, (3, 5))
+    (3, 3, 'x', 2000, (0, 0))
     >>> f.events(max_shots=10).shape, f.actual_flips(max_shots=10).shape
     ((10, 3), (10, 1))
     >>> f.prediction_names
-    ('belief_matching', 'correlated_matching', 'pymatching', 'tensor_network_contraction')
+    ('pymatching',)
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

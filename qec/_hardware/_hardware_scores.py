@@ -29,15 +29,19 @@ rounds.
 Results can go to a sinter CSV, a whole folder at a time; a rerun into the same CSV takes the
 folders it already holds from it instead of decoding them again.
 
-Example:
-    >>> import pathlib
-    >>> root = pathlib.Path(__file__).parents[2] / "tests" / "data" / "google_qec3v5"
+Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
+    >>> import tempfile
+    >>> from qec import MemoryExperiment
+    >>> from qec.hardware import write_experiment_folder
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = write_experiment_folder(tmp.name, MemoryExperiment(3, 3, 0.005), 1000, seed=1)
     >>> cols = hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()])
     >>> [c.name for c in cols]
     ['pymatching', 'google-pymatching']
-    >>> s = score_folder(root / "surface_code_bX_d3_r03_center_3_5", cols, max_shots=1000)
+    >>> s = score_folder(folder, cols, max_shots=1000)
     >>> s.shots, s.decoders["pymatching"].errors == s.decoders["google-pymatching"].errors
     (1000, True)
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations
