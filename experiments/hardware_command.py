@@ -40,7 +40,8 @@ from predecoder import PREDECODER_NAMES
 from qec import DECODERS, GOOGLE_DECODERS, hardware_columns, read_csv_stats
 from qec._decoding._decoders import windowed_names
 from qec._hardware._experiment_folders import PROPERTIES, folder_files
-from qec._hardware._hardware_scores import MIN_ROUNDS, CircuitDem, FileDem, PijDem
+from qec._hardware._hardware_columns import CircuitDem, FileDem, PijDem
+from qec._hardware._hardware_scores import MIN_ROUNDS
 from qec._data._output_files import atomic_output, check_output_path
 from qec._data._stats_csv import check_writable
 

@@ -11,7 +11,9 @@ from qec._collection._ler import LerResult, LerTask, collect_ler
 from qec._encoding._correction_basis import CORRECTION_CHANNELS, CorrectionBasis, gf2_product
 from qec._encoding._labels import ErrorLabels, LabelError, dem_error_labels
 from qec._hardware._experiment_folders import ExperimentFolder, ExperimentFolderError, read_experiment_folder
-from qec._hardware._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
+from qec._hardware._hardware_columns import GOOGLE_DECODERS, hardware_columns
+from qec._hardware._hardware_results import HardwareScores
+from qec._hardware._hardware_scores import score_hardware
 from qec._encoding._layout import EVENT_CHANNELS, LayoutError, SpaceTimeLayout
 from qec._encoding._memory_circuit_structure import CircuitStructureError, MemoryCircuitStructure, read_memory_structure
 from qec._circuits._noise import NOISE_MODELS, CircuitNoise

@@ -15,7 +15,9 @@ from qec._hardware._experiment_folders import (
     read_experiment_folder,
 )
 from qec._hardware._simulated_folders import write_experiment_folder
-from qec._hardware._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
+from qec._hardware._hardware_columns import GOOGLE_DECODERS, hardware_columns
+from qec._hardware._hardware_results import HardwareScores
+from qec._hardware._hardware_scores import score_hardware
 
 __all__ = [
     "CIRCUIT_DEM",

@@ -14,7 +14,9 @@ import stim
 
 from experiments.cli import main
 from qec._hardware._experiment_folders import read_experiment_folder
-from qec._hardware._hardware_scores import CircuitDem, hardware_columns, score_folder
+from qec._hardware._hardware_columns import CircuitDem
+from qec._hardware._hardware_scores import score_folder
+from qec import hardware_columns
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"

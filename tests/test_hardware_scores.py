@@ -12,16 +12,8 @@ import stim
 from qec import MemoryExperiment
 from qec import PyMatchingDecoder
 from qec._hardware._experiment_folders import ExperimentFolderError, half_indices, read_experiment_folder
-from qec._hardware._hardware_scores import (
-    GOOGLE_DECODERS,
-    CircuitDem,
-    FileDem,
-    PijDem,
-    fit_patches,
-    hardware_columns,
-    score_folder,
-    score_hardware,
-)
+from qec._hardware._hardware_columns import GOOGLE_DECODERS, CircuitDem, FileDem, PijDem, hardware_columns
+from qec._hardware._hardware_scores import fit_patches, score_folder, score_hardware
 from qec._data._statistics import fit_decay_interval
 
 DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"

@@ -35,6 +35,7 @@ Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
     >>> from qec.hardware import write_experiment_folder
     >>> tmp = tempfile.TemporaryDirectory()
     >>> folder = write_experiment_folder(tmp.name, MemoryExperiment(3, 3, 0.005), 1000, seed=1)
+    >>> from qec._hardware._hardware_columns import CircuitDem, hardware_columns
     >>> cols = hardware_columns(["pymatching", "google-pymatching"], [CircuitDem()])
     >>> [c.name for c in cols]
     ['pymatching', 'google-pymatching']
@@ -46,27 +47,26 @@ Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
 
 from __future__ import annotations
 
+
 import collections
 import concurrent.futures
-import dataclasses
 import hashlib
 import math
 import os
 import time
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import sinter
 import stim
 
 from qec._decoding._decoders import CustomDecoder, decoder_factory
-from qec._data._dem_files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
-from qec._hardware._dem_provenance import FittedOn, overlapping, read_provenance
+from qec._data._dem_files import check_dem_decodable
+from qec._hardware._dem_provenance import overlapping
 from qec._errors import QecError
 from qec._hardware._experiment_folders import (
     HALVES,
     ExperimentFolder,
-    ExperimentFolderError,
     half_indices,
     other_half,
     read_experiment_folder,
@@ -74,228 +74,12 @@ from qec._hardware._experiment_folders import (
 from qec._encoding._bit_packing import unpack_bits
 from qec._collection._pairing import decode_same_shots, paired_failure_counts
 from qec._collection._ler_result import PAIR_KEY
-from qec._data._statistics import DecayFit, fit_decay_interval
+from qec._data._statistics import fit_decay_interval
 from qec._data._stats_csv import CsvSink, read_csv_stats, strong_id
+from qec._hardware._hardware_columns import Column, dem_name
+from qec._hardware._hardware_results import ColumnCounts, FolderScore, HardwareScores, PatchScore
 
-# Column name -> the prediction file's decoder name (obs_flips_predicted_by_<name>.01).
-GOOGLE_DECODERS = {
-    "google-pymatching": "pymatching",
-    "google-correlated-matching": "correlated_matching",
-    "google-belief-matching": "belief_matching",
-    "google-tensor-network": "tensor_network_contraction",
-}
 MIN_ROUNDS = 3
-
-
-def _dem_name(source: "DemSource", fitted_on: str | None) -> str:
-    """How messages name a column's DEM: its label, and the half it was fitted on."""
-    return source.label + (f" (fitted on the {fitted_on} half)" if fitted_on else "")
-
-
-class DemSource(Protocol):
-    """Where a column's DEM comes from."""
-
-    label: str
-    per_half: bool
-
-    def dem(self, folder: ExperimentFolder, fitted_on: str | None, max_shots: int | None) -> stim.DetectorErrorModel:
-        """The DEM; for ``per_half`` sources fitted on half ``fitted_on`` of the first
-        ``max_shots`` shots (never used on that half)."""
-        ...
-
-
-@dataclasses.dataclass(frozen=True)
-class CircuitDem:
-    """The folder's ``circuit_detector_error_model.dem`` (the device's noise model)."""
-
-    label: str = "circuit"
-    per_half: bool = False
-
-    def dem(self, folder, fitted_on=None, max_shots=None):
-        """The folder's own circuit DEM."""
-        return folder.circuit_dem()
-
-
-@dataclasses.dataclass(frozen=True)
-class PijDem:
-    """The folder's p_ij DEM estimated from the other half of the shots."""
-
-    label: str = "pij"
-    per_half: bool = True
-
-    def dem(self, folder, fitted_on, max_shots=None):
-        """The folder's p_ij DEM estimated from the ``fitted_on`` half."""
-        return folder.pij_dem(fitted_on)
-
-
-@dataclasses.dataclass(frozen=True)
-class FileDem:
-    """A DEM file, checked against each folder's circuit. A DEM learned from measured shots
-    says which (:mod:`qec._hardware._dem_provenance`): those shots are never scored with it."""
-
-    path: str
-
-    @property
-    def fitted_on(self) -> list[FittedOn]:
-        return read_provenance(self.path)
-
-    @property
-    def label(self) -> str:
-        text = str(read_dem(self.path, what="DEM file"))
-        return f"{os.path.basename(self.path)}@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-    per_half: bool = False
-
-    def dem(self, folder, fitted_on=None, max_shots=None):
-        """The DEM file, checked against the folder's circuit."""
-        dem = read_dem(self.path, what="DEM file")
-        try:
-            check_dem_fits(dem, folder.circuit(), name=f"DEM file {self.path}")
-        except DemMismatchError as e:
-            raise ExperimentFolderError(f"{folder.path}: {e}") from None
-        return dem
-
-
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """One column of the results: a decoder of ours with a DEM source, or recorded predictions.
-
-    Attributes:
-        name: how the results name it.
-        decoder: our decoder's name, or the prediction file's decoder name.
-        dem: the DEM source; None for recorded predictions.
-    """
-
-    name: str
-    decoder: str
-    dem: Any = None
-
-    @property
-    def recorded(self) -> bool:
-        return self.dem is None
-
-
-def hardware_columns(decoders: Sequence[str], dems: Sequence[Any]) -> list[Column]:
-    """The columns for ``decoders`` (ours and :data:`GOOGLE_DECODERS` names) and DEM sources:
-    every decoder of ours once per DEM source (named ``name@label`` when there are several),
-    recorded predictions once."""
-    if not decoders:
-        raise QecError("give at least one decoder")
-    if len(set(decoders)) != len(decoders):
-        raise QecError(f"decoder listed twice: {', '.join(decoders)}")
-    labels = [d.label for d in dems]
-    if len(set(labels)) != len(labels):
-        raise QecError(f"DEM listed twice: {', '.join(labels)}")
-    ours = [n for n in decoders if n not in GOOGLE_DECODERS]
-    if ours and not dems:
-        raise QecError("our decoders need a DEM source")
-    out = []
-    for name in decoders:
-        if name in GOOGLE_DECODERS:
-            out.append(Column(name, GOOGLE_DECODERS[name]))
-        else:
-            for src in dems:
-                out.append(Column(name if len(dems) == 1 else f"{name}@{src.label}", name, src))
-    return out
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnCounts:
-    """One column's result on one folder.
-
-    Attributes:
-        errors, shots: shots whose prediction differs from the measured flip, of ``shots``.
-        only_fails: other column -> shots where this one failed and that one did not.
-        seconds: decoding time of the shots (a pre-decoder's network included, also when one
-            network pass served several of its compositions; 0 for recorded predictions); the
-            CSV's ``seconds``.
-        setup_seconds: estimating the column's DEMs (learned ones), not in ``seconds``; 0 when
-            read back from a CSV.
-        metadata: what tells this column's results apart (DEM label, model hash, ...).
-    """
-
-    errors: int
-    shots: int
-    only_fails: Mapping[str, int]
-    seconds: float = 0.0
-    metadata: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    setup_seconds: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True)
-class FolderScore:
-    """Every column on one folder's shots (the first ``shots`` of them; of those only the
-    ``half`` ones, even or odd by index, when ``half`` is set).
-
-    Attributes:
-        folder: the folder scored (its name, path, distance, rounds, center and basis).
-        shots: shots scored.
-        decoders: each column's counts, by column name.
-        from_csv: the counts were read from a CSV of an earlier run, not decoded.
-        half: ``"even"``, ``"odd"`` or None (all shots).
-    """
-
-    folder: ExperimentFolder
-    shots: int
-    decoders: Mapping[str, ColumnCounts]
-    from_csv: bool = False
-    half: str | None = None
-
-    @property
-    def patch(self) -> tuple[int, tuple[int, int] | None, str]:
-        return (self.folder.distance, self.folder.center, self.folder.basis)
-
-    def to_json(self) -> dict[str, Any]:
-        """The folder's counts as a JSON-ready dict."""
-        return {
-            "name": self.folder.name, "d": self.folder.distance, "rounds": self.folder.rounds,
-            "center": None if self.folder.center is None else list(self.folder.center), "basis": self.folder.basis,
-            "shots": self.shots,
-            "half": self.half,
-            "decoders": {n: {"errors": c.errors, "shots": c.shots, "only_fails": dict(c.only_fails),
-                             "seconds": round(c.seconds, 4)}
-                         for n, c in self.decoders.items()},
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class PatchScore:
-    """One patch's error per round for every column (:class:`qec._data._statistics.DecayFit`), and
-    each column's decoding seconds per shot over the fitted folders (0 for recorded predictions)."""
-
-    distance: int
-    center: tuple[int, int] | None
-    basis: str
-    rounds: tuple[int, ...]
-    decoders: Mapping[str, DecayFit]
-    seconds_per_shot: Mapping[str, float] = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The patch's error per round per decoder as a JSON-ready dict."""
-        return {
-            "d": self.distance, "center": None if self.center is None else list(self.center), "basis": self.basis,
-            "rounds": list(self.rounds),
-            "decoders": {n: {"eps_per_round": _num(f.eps), "low": _num(f.low), "high": _num(f.high),
-                             "seconds_per_shot": _num(self.seconds_per_shot.get(n, math.nan))}
-                         for n, f in self.decoders.items()},
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class HardwareScores:
-    """Folders and patches; :meth:`to_json` is ``qec hardware --json``'s document."""
-
-    folders: tuple[FolderScore, ...]
-    patches: tuple[PatchScore, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """Folders and patches as one JSON-ready dict."""
-        return {"folders": [f.to_json() for f in self.folders], "patches": [p.to_json() for p in self.patches]}
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or math.isnan(x) else float(x)
-
 
 # ---------------------------------------------------------------------------------------------
 # One folder.
@@ -350,7 +134,7 @@ class _Prepared:
                     t0 = time.perf_counter()
                     dems[key] = (col.dem.dem(folder, fitted_on, self.first), time.perf_counter() - t0)
                     seconds += dems[key][1]
-                    check_dem_decodable(dems[key][0], f"{folder.path}: DEM {_dem_name(col.dem, fitted_on)}")
+                    check_dem_decodable(dems[key][0], f"{folder.path}: DEM {dem_name(col.dem, fitted_on)}")
                 dem = dems[key][0]
                 decoders[h] = factory(self.circuit, dem)
                 _refuse_fitted_shots(folder, col.name, h, [*getattr(col.dem, "fitted_on", ()),
@@ -411,7 +195,7 @@ class _Prepared:
             except ValueError as e:  # e.g. a learned DEM too thin to match every syndrome
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 cols = [self.plans[n][0] for n in decoders]
-                used = ", ".join(dict.fromkeys(_dem_name(c.dem, None if half is None else other_half(half)
+                used = ", ".join(dict.fromkeys(dem_name(c.dem, None if half is None else other_half(half)
                                                          if c.dem.per_half else None) for c in cols))
                 raise QecError(f"{folder.path}: decoding with DEM {used} failed on these shots "
                                f"({', '.join(decoders)}: {first})") from None
