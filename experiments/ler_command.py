@@ -135,7 +135,7 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
     if any(name in PREDECODER_NAMES for name in args.decoders):
         from predecoder import ler_decoders, resolve_device
         from predecoder._device import parse_device
-        from predecoder._pipeline import PRECISIONS
+        from predecoder._pipeline_options import PRECISIONS
 
         if getattr(args, "cluster", None) is None:
             resolve_device(args.device or "cpu")  # an unknown device or precision fails before anything else

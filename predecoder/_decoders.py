@@ -10,35 +10,22 @@ from typing import Any
 import stim
 
 from predecoder._decoder_names import PREDECODER_NAMES
-from predecoder._pipeline import (
-    DEFAULT_BLOCK_BATCH,
-    DEFAULT_BLOCK_ROUNDS,
-    PipelineDecoder,
-)
+from predecoder._pipeline import PipelineDecoder
+from predecoder._pipeline_options import PipelineOptions
 
 
 @dataclasses.dataclass(frozen=True)
-class PipelineDecoderFactory:
+class PipelineDecoderFactory(PipelineOptions):
     """Builds a :class:`PipelineDecoder` for a circuit and its DEM: the pre-decoder's entry in a
     ``custom_decoders`` mapping (:func:`ler_decoders`). Picklable: it holds a model path.
 
-    The fields are :class:`PipelineDecoder`'s arguments; the threshold takes one path: this field,
-    then the decoder's ``threshold`` and its ``metadata["threshold"]``, recorded with the results.
+    Its fields are :class:`PipelineDecoder`'s options (inherited from
+    :class:`predecoder._pipeline_options.PipelineOptions`), the model and a sliding window; the
+    threshold takes one path: this field, then the decoder's ``threshold`` and its
+    ``metadata["threshold"]``, recorded with the results.
     """
 
-    global_decoder: str = "pymatching"
     model: str | None = None
-    threshold: float | None = None
-    device: str = "cpu"
-    batch_size: int = 256
-    block_rounds: int | None = DEFAULT_BLOCK_ROUNDS
-    block_space: int | None = None
-    block_batch: int = DEFAULT_BLOCK_BATCH
-    precision: str = "fp32"
-    compile: bool = False
-    matching_workers: int = 0
-    backend: str = "torch"
-    weighted_backend: str = "auto"
     window: Any = None  # a qec.SlidingWindow: match in sliding windows (WindowedPipelineDecoder)
 
     @property
@@ -50,12 +37,11 @@ class PipelineDecoderFactory:
         return load_model(self.model).fitted_on
 
     def __call__(self, circuit: stim.Circuit, dem: stim.DetectorErrorModel):
-        options = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "window"}
         if self.window is None:
-            return PipelineDecoder(circuit, dem, **options)
+            return PipelineDecoder(circuit, dem, model=self.model, **self.options())
         from predecoder._window_pipeline import WindowedPipelineDecoder
 
-        pipeline = PipelineDecoder(circuit, dem, matching=False, **options)
+        pipeline = PipelineDecoder(circuit, dem, model=self.model, matching=False, **self.options())
         return WindowedPipelineDecoder(pipeline, dem, self.window, weighted_backend=self.weighted_backend)
 
 

@@ -22,8 +22,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import stim
@@ -35,6 +34,8 @@ from predecoder._device import resolve_device
 from predecoder._export import BACKENDS, OnnxRuntimeNetwork
 from predecoder._model import IN_CHANNELS, OUT_CHANNELS
 from predecoder._model_file import LoadedModel, load_model
+from predecoder._pipeline_options import PipelineOptions
+from predecoder._shared_network import decode_together
 from qec.encoding import check_shots, pack_bits
 from qec import CorrectionBasis, PyMatchingDecoder, QecError, SpaceTimeLayout
 from qec.files import as_dem, check_dem_fits
@@ -42,9 +43,7 @@ from qec.decoding import ParallelMatcher, WeightedMatcher
 
 # Neural weights are clipped to +-MAX_WEIGHT: log((1 - p) / p) = 30 is p = 1e-13 either way.
 MAX_WEIGHT = 30.0
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEFAULT_BLOCK_ROUNDS = 32
-DEFAULT_BLOCK_BATCH = 64
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Shots per inference chunk are capped so that one chunk's grid holds at most this many sites.
 MAX_CHUNK_SITES = 1 << 22
 
@@ -66,26 +65,10 @@ class PipelineDecoder:
             May be None when ``layout`` is given.
         dem: the circuit's detector error model (the global decoder's weights).
         model: a :class:`LoadedModel` or a path (None: the shipped default).
-        global_decoder: ``"pymatching"`` or ``"pymatching-correlated"`` on the residual, or
-            ``"pymatching-weighted"``: PyMatching on the events with the network's per-shot weights.
-        threshold: logit threshold (None: the model's stored threshold; with
-            ``"pymatching-weighted"``, None means no corrections are applied before matching).
-        device: torch device for the network ('cpu', 'cuda', 'cuda:N', 'auto').
-        batch_size: shots per inference chunk (capped so a chunk's grid stays small).
-        block_rounds: block interior size in rounds (None: all rounds in one block).
-        block_space: block interior size in rows and columns (None: the whole patch).
-        block_batch: blocks (or whole volumes) per forward pass; bounds the network's memory.
-        precision: ``"fp32"`` (default), ``"fp16"`` (CUDA only) or ``"bf16"``.
-        compile: ``torch.compile`` the network (on CUDA with CUDA graphs); every forward pass
-            then has one shape (the last block batch is padded).
         layout: use this layout instead of deriving one from ``circuit``.
-        backend: ``"torch"`` (default) or ``"onnxruntime"`` (the exported ONNX network in an ONNX
-            Runtime session, CUDA/TensorRT providers on CUDA; fp32 only).
-        matching_workers: 0 (default): PyMatching in this process. N > 0: PyMatching in N worker
-            processes (:class:`qec.decoding.ParallelMatcher`), and :meth:`decode_batch`
-            overlaps them with the network: chunk k is matched while chunk k+1 is pre-decoded.
-        weighted_backend: the per-shot weighted matcher's backend (:data:`qec._decoding._weighted_matcher.BACKENDS`).
         matching: build the global matchers (False: the caller matches, e.g. in sliding windows).
+        options: :class:`predecoder._pipeline_options.PipelineOptions`' fields (global decoder,
+            threshold, device, blocks, precision, backends, matching workers), by keyword.
 
     Raises ``ValueError`` (a :class:`qec.LayoutError` for circuits) naming the problem.
 
@@ -122,29 +105,24 @@ class PipelineDecoder:
         dem: stim.DetectorErrorModel,
         *,
         model: LoadedModel | str | None = None,
-        global_decoder: str = "pymatching",
-        threshold: float | None = None,
-        device: str | torch.device = "cpu",
-        batch_size: int = 256,
-        block_rounds: int | None = DEFAULT_BLOCK_ROUNDS,
-        block_space: int | None = None,
-        block_batch: int = DEFAULT_BLOCK_BATCH,
-        precision: str = "fp32",
-        compile: bool = False,
         layout: SpaceTimeLayout | None = None,
-        matching_workers: int = 0,
-        backend: str = "torch",
-        weighted_backend: str = "auto",
         matching: bool = True,
+        **options: Any,
     ):
+        options = PipelineOptions(**options)
+        self.options = options
+        global_decoder, threshold, device = options.global_decoder, options.threshold, options.device
+        batch_size, block_batch, precision = options.batch_size, options.block_batch, options.precision
+        block_rounds, block_space, compile = options.block_rounds, options.block_space, options.compile
+        backend, matching_workers = options.backend, options.matching_workers
         if global_decoder not in GLOBAL_DECODERS:
             raise QecError(f"unknown global decoder {global_decoder!r}; choose from {', '.join(GLOBAL_DECODERS)}")
         if int(batch_size) < 1:
             raise QecError(f"batch_size must be >= 1, got {batch_size}")
         if int(block_batch) < 1:
             raise QecError(f"block_batch must be >= 1, got {block_batch}")
-        if precision not in PRECISIONS:
-            raise QecError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        if precision not in DTYPES:
+            raise QecError(f"unknown precision {precision!r}; choose from {', '.join(DTYPES)}")
         self.device = resolve_device(device)
         if precision == "fp16" and self.device.type != "cuda":
             raise QecError("precision fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
@@ -183,7 +161,7 @@ class PipelineDecoder:
         self.threshold = float(threshold)
         if math.isnan(self.threshold):  # +inf is allowed: no corrections at all
             raise QecError(f"threshold must be a number, got {self.threshold}")
-        self._dtype = PRECISIONS[precision]
+        self._dtype = DTYPES[precision]
         net = self.model.network
         if self._dtype != torch.float32:
             net = copy.deepcopy(net).to(self._dtype)
@@ -245,7 +223,7 @@ class PipelineDecoder:
             Hc = basis.H.tocsc()
             self.weight_index = np.flatnonzero(basis.valid.ravel() & (np.diff(Hc.indptr) > 0))
             self.weighted_matcher = WeightedMatcher(
-                Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=weighted_backend
+                Hc[:, self.weight_index], basis.L[None, self.weight_index].astype(np.uint8), backend=options.weighted_backend
             ) if matching else None
         # The measured shots the model's training DEMs were estimated from: never to be scored
         # with it (qec._hardware._hardware_scores refuses them).
@@ -456,46 +434,7 @@ class PipelineDecoder:
         return (self.model.sha256, self.layout.shape, layout, str(self.device), self.precision, self.block,
                 self.block_batch, self.backend, self.compiled)
 
-    @staticmethod
-    def decode_together(decoders: Sequence["PipelineDecoder"], events: np.ndarray,
-                        bit_packed: bool = False) -> tuple[list[np.ndarray], list[float]]:
-        """Several compositions of one network on the same shots, the network run once per chunk.
-
-        Args:
-            decoders: pipelines with one :attr:`network_key` (e.g. ``predecoder``,
-                ``predecoder-correlated`` and ``predecoder-weighted`` of one model, windowed or not).
-            events: as :meth:`decode_batch` takes them.
-            bit_packed: whether ``events`` is bit-packed (default: not).
-
-        Returns:
-            (each decoder's predictions, exactly as its :meth:`decode_batch` gives them; each
-            decoder's seconds: the shared network's time plus its own, what it costs alone).
-        """
-        if not decoders:
-            raise ValueError("decode_together needs at least one decoder")
-        first = getattr(decoders[0], "pipeline", decoders[0])  # a windowed composition's network side
-        if any(d.network_key != first.network_key for d in decoders):
-            raise ValueError("decode_together needs pipelines of one network (equal network_key)")
-        events = first._events(events, bit_packed)
-        preds: list[list[np.ndarray]] = [[] for _ in decoders]
-        seconds = [0.0] * len(decoders)
-        for i in range(0, len(events), first._chunk):
-            chunk = events[i:i + first._chunk]
-            t0 = time.perf_counter()
-            with torch.inference_mode():
-                logits = first.logits_from_grid(first.grid(chunk))
-            if logits.device.type == "cuda":
-                torch.cuda.synchronize(logits.device)
-            network = time.perf_counter() - t0
-            for k, dec in enumerate(decoders):
-                t0 = time.perf_counter()
-                preds[k].append(dec.decode_from_logits(chunk, logits))
-                seconds[k] += network + time.perf_counter() - t0
-        out = []
-        for p in preds:
-            prediction = np.concatenate(p) if p else np.zeros((0, 1), dtype=bool)
-            out.append(np.packbits(prediction, axis=1, bitorder="little") if bit_packed else prediction)
-        return out, seconds
+    decode_together = staticmethod(decode_together)
 
     def close(self) -> None:
         """Stop the matching worker processes, if any (they also die with this process)."""
