@@ -21,8 +21,8 @@ import numpy as np
 
 from noise_learning import LikelihoodEstimator, dem_log_likelihood, folder_structure
 from qec import PyMatchingDecoder, read_experiment_folder
-from qec._encoding._bit_packing import unpack_bits
-from qec._hardware._experiment_folders import half_indices
+from qec.encoding import unpack_bits
+from qec.hardware import half_indices
 
 
 def errors(dem, events, actual, correlated: bool) -> int:

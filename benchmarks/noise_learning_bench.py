@@ -7,7 +7,7 @@ Run one part at a time, on one core, niced:
 
 Each part prints a markdown table (and appends JSON lines to ``--jsonl PATH`` when given).
 All DEMs of one row are decoded on the same test shots (paired); intervals are 95% (sinter
-fit_binomial, via qec._data._statistics.fit_ler); z is the paired (McNemar) z-score of learned vs the
+fit_binomial, via qec.fit_ler); z is the paired (McNemar) z-score of learned vs the
 reference (negative = learned better). The hot-spot part is noise_learning._comparison's
 compare_learned_dem, the experiment behind ``qec learn-noise --distance ...``.
 """

@@ -24,8 +24,7 @@ from experiments.ler_command import MODEL_HELP
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, SlidingWindow, decode_file
 from qec._data._circuit_files import read_circuit
-from qec._data._dem_files import check_dem_decodable
-from qec._data._output_files import check_output_path
+from qec.files import check_dem_decodable, check_output_path
 from qec._data._shot_files import IN_FORMATS, OUT_FORMATS, check_b8_file, check_shot_file
 
 DECODER_CHOICES = (*PREDECODER_NAMES, *DECODERS)
@@ -65,7 +64,7 @@ def build_decoder(args: argparse.Namespace, circuit: stim.Circuit, dem: stim.Det
     """The decoder ``--decoder`` names for ``circuit`` and its ``dem`` (:func:`matchable_dem`),
     with the pre-decoder's flags checked."""
     from qec import LayoutError, get_decoder
-    from qec._decoding._decoders import decoder_factory
+    from qec.decoding import decoder_factory
 
     name = args.decoder if args.window is None else args.decoder + SlidingWindow.parse(args.window).suffix
     options = {}

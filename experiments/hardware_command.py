@@ -14,7 +14,7 @@ with the p_ij DEM fitted on the other half), ``learned`` (learned from the other
 events by noise_learning's estimator), or a DEM file. ``--json`` prints one document
 ``{"folders": [...], "patches": [...]}``; ``--out`` appends a sinter CSV a folder at a time (a
 rerun takes the folders it holds from it); ``--plot`` draws P(r) against r for every decoder.
-The work is :func:`qec._hardware._hardware_scores.score_hardware`; this module parses, prints and plots.
+The work is :func:`qec.score_hardware`; this module parses, prints and plots.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from qec._decoding._decoders import windowed_names
 from qec._hardware._experiment_folders import PROPERTIES, folder_files
 from qec._hardware._hardware_columns import CircuitDem, FileDem, PijDem
 from qec._hardware._hardware_scores import MIN_ROUNDS
-from qec._data._output_files import atomic_output, check_output_path
+from qec._data._output_files import atomic_output
+from qec.files import check_output_path
 from qec._data._stats_csv import check_writable
 
 # learned: the likelihood estimator; learned-correlations: the moment estimator it starts from;
@@ -129,7 +130,7 @@ class CheckedFlags:
     Attributes:
         folders: the experiment folders (parents of folders expanded).
         custom: plug-in decoders by name (--decoder-module).
-        columns: the decoder-and-DEM columns to score (:func:`qec._hardware._hardware_scores.hardware_columns`).
+        columns: the decoder-and-DEM columns to score (:func:`qec.hardware_columns`).
         ours: the decoders that are not Google's predictions.
         inputs: every file read (folders' files, DEM files): no output may overwrite one.
     """

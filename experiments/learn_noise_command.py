@@ -24,7 +24,7 @@ import time
 
 from experiments.cli import UsageError
 from noise_learning import DEM_KINDS
-from qec._data._output_files import check_output_path, write_bytes
+from qec.files import check_output_path, write_bytes
 
 _FORMATS = ("01", "b8", "r8", "ptb64", "hits", "dets")
 
@@ -126,7 +126,7 @@ def check_learned(model, source: str, half: str = "") -> None:
     detectors off from the boundary) is refused in one line, not written. A likelihood fit starts
     such errors above zero, so its own DEM always decodes: the moment estimate it started from
     says whether the shots were enough."""
-    from qec._data._dem_files import check_dem_decodable
+    from qec.files import check_dem_decodable
 
     shots = f"the {model.shots} {half + ' ' if half else ''}shot{'' if model.shots == 1 else 's'}"
     start = [] if model.likelihood_fit is None else [model.likelihood_fit.start]
@@ -148,7 +148,7 @@ def _run_experiment(args) -> int:
     model = learn_folder_dem(folder, args.half, max_shots=args.max_shots, estimator=args.estimator,
                              method="pairwise" if args.order == 2 else "hyperedge", pool_rounds=not args.per_round,
                              progress=True)
-    from qec._hardware._dem_provenance import FittedOn, provenance_header
+    from qec.hardware import FittedOn, provenance_header
 
     check_learned(model, folder.name, args.half)
 

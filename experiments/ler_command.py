@@ -28,10 +28,10 @@ from qec import (
     collect_ler,
     read_csv_stats,
 )
-from qec._decoding._decoders import WithDem, decoder_factory, load_custom_decoders, windowed_names
-from qec._data._dem_files import check_dem_decodable, read_dem
+from qec._decoding._decoders import load_custom_decoders, windowed_names
+from qec.decoding import WithDem, decoder_factory
+from qec.files import check_dem_decodable, check_output_path, read_dem
 from qec._collection._ler import check_tasks_fit
-from qec._data._output_files import check_output_path
 from qec._collection._pairing import NotPaired, compare
 from qec._data._stats_csv import check_writable
 

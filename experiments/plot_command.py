@@ -16,8 +16,9 @@ from collections import defaultdict
 
 from experiments.cli import UsageError
 from qec import read_csv_stats
-from qec._circuits._noise import NOISE_VERSIONS, UNRECORDED_NOISE_VERSION
-from qec._data._output_files import check_output_path, write_bytes
+from qec._circuits._noise import NOISE_VERSIONS
+from qec.noise import UNRECORDED_NOISE_VERSION
+from qec.files import check_output_path, write_bytes
 from qec._data._statistics import CONFIDENCE_95_LIKELIHOOD_FACTOR
 
 

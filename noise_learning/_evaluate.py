@@ -14,7 +14,7 @@ import numpy as np
 import stim
 
 from noise_learning._structure import graph_edge_probabilities
-from qec import fit_ler, PyMatchingDecoder
+from qec import PyMatchingDecoder, fit_ler
 from qec.decoding import compare_failures, failure_vectors
 
 __all__ = ["DecodedShots", "unmatchable_shots", "paired_ler", "paired_difference", "edge_error_stats", "uniform_dem", "hot_edges"]

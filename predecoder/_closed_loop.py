@@ -40,7 +40,7 @@ from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec import DECODERS, collect_ler, LerResult, LerTask, MemoryExperiment, QecError
+from qec import DECODERS, LerResult, LerTask, MemoryExperiment, QecError, collect_ler
 from qec.runtime import path_text, real_number, whole_number
 from qec.decoding import WithDem
 from qec.files import (

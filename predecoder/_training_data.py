@@ -32,8 +32,8 @@ import stim
 import torch
 
 from predecoder._train_config import TrainConfig
-from qec import CorrectionBasis, LabeledSampler, LabelError, MemoryExperiment, QecError, SpaceTimeLayout
-from qec.files import check_dem_decodable, check_dem_fits, DemMismatchError, read_dem
+from qec import CorrectionBasis, LabelError, LabeledSampler, MemoryExperiment, QecError, SpaceTimeLayout
+from qec.files import DemMismatchError, check_dem_decodable, check_dem_fits, read_dem
 from qec.hardware import FittedOn, read_provenance
 
 __all__ = ["TrainingExperiment", "data_metadata", "read_circuit", "training_experiments"]
