@@ -60,12 +60,38 @@ def _available(only: str | None = None) -> dict[str, object]:
     return out
 
 
+def version() -> str:
+    """``qec --version``: the package's version and the weighted matcher's backend."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    from qec._decoding._weighted_matcher import describe_backend
+
+    try:
+        mine = installed("qec-predecoder")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH
+        mine = "(not installed)"
+    return f"qec-predecoder {mine}; predecoder-weighted's weighted matching: {describe_backend()}"
+
+
+class _PrintVersion(argparse.Action):
+    """``--version`` printed as one line (argparse's own action wraps it)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version())
+        parser.exit()
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``qec`` parser; with ``only``, just that subcommand's arguments are built."""
     parser = argparse.ArgumentParser(
         prog="qec",
         description="Surface-code memory experiments, AI pre-decoding and noise learning.",
     )
+    parser.add_argument("--version", action=_PrintVersion, help="print the version and the weighted matcher's backend")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in _available(only).items():

@@ -20,7 +20,7 @@ import sys
 import stim
 
 from experiments.cli import UsageError, refuse_unused_flags
-from experiments.ler_command import MODEL_HELP
+from experiments.ler_command import MODEL_HELP, report_weighted_matching
 from predecoder import PREDECODER_NAMES
 from qec import DECODERS, SlidingWindow, decode_file
 from qec._data._circuit_files import read_circuit
@@ -144,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         check_b8_file(args.dets, circuit.num_detectors, args.dets)
     dem = matchable_dem(circuit, args.circuit)
     decoder = build_decoder(args, circuit, dem)
+    if not args.quiet:
+        report_weighted_matching([args.decoder])
     done = decode_file(decoder, args.dets, args.out, num_detectors=circuit.num_detectors,
                        dets_format=args.dets_format, out_format=args.out_format, chunk_shots=args.chunk_shots,
                        inputs=inputs[1:], progress=not args.quiet, out_label="--out", dem=dem, shots=args.shots)

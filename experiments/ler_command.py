@@ -306,11 +306,22 @@ def check_out_flag(args: argparse.Namespace) -> None:
     check_writable(args.out)
 
 
+def report_weighted_matching(decoders) -> None:
+    """One stderr line saying which backend matches ``predecoder-weighted``'s per-shot weights (the
+    compiled core, or the slower rebuild fallback where it was not built)."""
+    if any(name.startswith("predecoder-weighted") for name in decoders):
+        from qec._decoding._weighted_matcher import describe_backend
+
+        print(f"predecoder-weighted: weighted matching by {describe_backend()}", file=sys.stderr)
+
+
 def report_model(model: str | None, decoders, noises) -> None:
-    """One stderr line naming the pre-decoder model and its training noise, and one note per
-    noise model of the sweep that the model learned in another version."""
+    """One stderr line naming the pre-decoder model and its training noise, one note per noise
+    model of the sweep that the model learned in another version, and the weighted matcher's
+    backend (:func:`report_weighted_matching`)."""
     if not any(name.startswith("predecoder") for name in decoders):
         return
+    report_weighted_matching(decoders)
     from predecoder import load_model
 
     loaded = load_model(model)

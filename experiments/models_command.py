@@ -11,6 +11,7 @@ import json
 import sys
 
 from predecoder import load_model, shipped_models
+from qec._decoding._weighted_matcher import describe_backend
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +28,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         rows = [{"name": s.name, "default": s.default, "purpose": s.purpose, "summary": s.summary,
                  "measured": s.measured, "provenance": s.provenance} for s in shipped_models()]
+    matching = describe_backend()
     if args.json:
-        json.dump({"models": rows}, sys.stdout, indent=1)
+        json.dump({"models": rows, "weighted_matching": matching}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
     for row in rows:
         print_model(row)
+    print(f"predecoder-weighted's weighted matching: {matching}")
     return 0
 
 

@@ -148,3 +148,14 @@ def test_qec_ler_decode_and_bench_name_it(tmp_path):
     row = json.loads(out.stdout)["results"][0]
     assert row["decoder"] == "predecoder-weighted" and row["weighted_matching_us_per_round"] > 0
     assert row["pymatching_residual_us_per_round"] is None and row["threshold"] is None
+
+
+def test_a_weighted_run_says_which_matcher_it_used(capsys):
+    """Issue 31: a predecoder-weighted run names the weighted matcher's backend (compiled core or
+    the slower fallback) on stderr."""
+    from experiments.cli import main
+    from qec._decoding._weighted_matcher import describe_backend
+
+    assert main(["ler", "-d", "3", "--p", "0.01", "--max-shots", "100", "--seed", "1",
+                 "--decoders", "predecoder-weighted"]) == 0
+    assert f"predecoder-weighted: weighted matching by {describe_backend()}" in capsys.readouterr().err

@@ -9,9 +9,12 @@ columns merge as PyMatching's ``merge_strategy="smallest-weight"`` does, per sho
 Two backends give identical predictions:
 
 - ``"compiled"``: ``qec._decoding._weighted_matching``, PyMatching's sparse-blossom core built once, with
-  only the integer weights rewritten per shot (built at install time, see setup.py);
+  only the integer weights rewritten per shot (built at install time from the sources of the
+  PyMatching release the project pins, see setup.py);
 - ``"rebuild"``: one ``pymatching.Matching.from_check_matrix`` per shot (about 50x slower); the
-  reference the compiled one is tested against, and the fallback where it was not built.
+  reference the compiled one is tested against, and the fallback where it was not built (an
+  install with ``QEC_COMPILED_MATCHER=optional``): the first fallback decode of a process says so
+  on stderr, in one line.
 
 Example:
     >>> import numpy as np, scipy.sparse
@@ -25,6 +28,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import scipy.sparse
@@ -48,6 +53,27 @@ def weighted_matching_backend() -> str:
     """The backend ``backend="auto"`` runs here: ``"compiled"`` or ``"rebuild"`` (the compiled core
     was not built)."""
     return "compiled" if _weighted_matching is not None else "rebuild"
+
+
+def describe_backend(backend: str | None = None) -> str:
+    """One line on a backend (default: the one ``"auto"`` runs), for reports and ``qec --version``."""
+    backend = backend or weighted_matching_backend()
+    if backend == "compiled":
+        return f"the compiled core (PyMatching {_weighted_matching.PYMATCHING_VERSION}'s sparse blossom, per-shot weights)"
+    why = "" if _weighted_matching is not None else ": qec._decoding._weighted_matching was not built at install time"
+    return f"the rebuild fallback (a PyMatching graph per shot, about 50x slower{why})"
+
+
+_warned_fallback = False
+
+
+def _warn_fallback_once() -> None:
+    global _warned_fallback
+    if not _warned_fallback and _weighted_matching is None:
+        _warned_fallback = True
+        print("warning: per-shot weighted matching runs the rebuild fallback, about 50x slower: "
+              "qec._decoding._weighted_matching was not built at install time (see README: install)",
+              file=sys.stderr, flush=True)
 
 
 class WeightedMatcher:
@@ -135,6 +161,7 @@ class WeightedMatcher:
         if values.ndim != 2 or values.shape[0] != events.shape[0]:
             raise QecError(f"need one row of weights per shot: {values.shape[0]} rows for {events.shape[0]} shots")
         if self.backend == "rebuild":
+            _warn_fallback_once()
             if len(index) and (index.min() < 0 or index.max() >= values.shape[1]):
                 raise QecError(f"weight positions must lie in [0, {values.shape[1]})")
             weights = np.clip(sign * values[:, index].astype(np.float64), -clip, clip)

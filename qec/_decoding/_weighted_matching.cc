@@ -361,6 +361,8 @@ class WeightedMatcher {
 
 PYBIND11_MODULE(_weighted_matching, m) {
     m.doc() = "Sparse blossom (PyMatching's core) on one graph with per-shot edge weights.";
+    // The PyMatching release whose sources this module was compiled from (setup.py defines it).
+    m.attr("PYMATCHING_VERSION") = QEC_PYMATCHING_VERSION;
     py::class_<WeightedMatcher>(m, "WeightedMatcher")
         .def(
             py::init<
