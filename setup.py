@@ -88,7 +88,9 @@ def pymatching_sdist(version: str, cache: pathlib.Path) -> pathlib.Path:
         raise BuildError(f"no sha256 for the pymatching {version} sdist in setup.py's PYMATCHING_SDIST_SHA256")
     path = cache / f"pymatching-{version}.tar.gz"
     if path.exists() and _sha256(path) == sha256:
+        print(f"qec build: the pymatching {version} sdist from the cache ({path})", file=sys.stderr)
         return path
+    print(f"qec build: downloading the pymatching {version} sdist with pip into {cache}", file=sys.stderr)
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         requirement = pathlib.Path(tmp) / "requirement.txt"
