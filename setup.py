@@ -138,7 +138,7 @@ class BuildWeightedMatching(build_ext):
 
             version = pinned_pymatching()
             src = pymatching_sources(version, cache_dir())
-        except (BuildError, OSError, tarfile.TarError) as e:
+        except (BuildError, ImportError, OSError, tarfile.TarError) as e:
             self._cannot(mode, str(e))
             return
         ext = self.extensions[0]
