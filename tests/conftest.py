@@ -1,4 +1,5 @@
-"""Shared fixtures."""
+"""Shared fixtures. Torch-free: ``pytest tests/qec`` never loads torch (the pre-decoder's fixtures
+import it when used)."""
 
 import importlib.util
 import signal
@@ -6,9 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-
-from predecoder import PRESETS, ModelConfig, PreDecoderCNN, save_model
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,7 +22,13 @@ def _sigint_as_from_a_terminal():
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """Small convolutions on two busy cores are far slower with two threads than with one."""
+    """Small convolutions on two busy cores are far slower with two threads than with one. Only
+    where torch is loaded (a test module that imports it or the pre-decoder, loaded at collection):
+    this fixture never loads it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -33,9 +37,14 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def make_model_file(tmp_path_factory):
-    """make(seed, metadata, config=tiny) -> path of a randomly initialized model file."""
+    """make(seed, metadata, config=None: the tiny preset) -> path of a randomly initialized model file."""
 
-    def make(seed: int, metadata: dict, config: ModelConfig = PRESETS["tiny"]) -> str:
+    import torch
+
+    from predecoder import PRESETS, PreDecoderCNN, save_model
+
+    def make(seed: int, metadata: dict, config=None) -> str:
+        config = PRESETS["tiny"] if config is None else config
         torch.manual_seed(seed)
         path = tmp_path_factory.mktemp("models") / f"model_{seed}.safetensors"
         save_model(path, PreDecoderCNN(config), metadata)

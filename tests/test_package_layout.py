@@ -59,3 +59,14 @@ def test_no_module_is_over_450_lines():
     long = [f"{p.relative_to(ROOT)}: {n}" for package in ("qec", "predecoder", "noise_learning", "experiments")
             for p in sorted((ROOT / package).rglob("*.py")) if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert long == []
+
+
+def test_the_root_conftest_loads_no_torch():
+    """``pytest tests/qec`` pays for no torch at collection: the shared fixtures import it only when
+    a test uses them."""
+    import subprocess
+    import sys
+
+    code = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import conftest; assert 'torch' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -30,7 +30,7 @@ from qec._data._output_files import OutputFileError, atomic_output
 
 pytestmark = pytest.mark.slow  # subprocesses, signals and workers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def one_line_error(capsys, argv, match):

@@ -416,7 +416,7 @@ def test_a_dem_learned_from_too_few_shots_is_refused_not_written(tmp_path, capsy
                         "without a path to a boundary through errors of positive probability")
         assert f"learned from the {shots} shot{'s' if shots > 1 else ''} of" in err and "more shots" in err
         assert not out.exists()
-    folder = pathlib.Path(__file__).parent / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
+    folder = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
     out = tmp_path / "lx.dem"
     _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--max-shots", "3", "--out", str(out)],
               "the DEM learned from the 2 even shots of surface_code_bX_d3_r03_center_3_5")
@@ -443,7 +443,7 @@ def test_flags_of_another_mode_are_refused(tmp_path, capsys, extra, match):
 
 
 def test_mode_flags_in_the_other_modes(capsys):
-    folder = pathlib.Path(__file__).parent / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
+    folder = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
     _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--out", "x.dem", "--p", "0.01"],
               "--p does not apply to --experiment")
     _one_line(capsys, ["--experiment", str(folder), "--half", "even", "--out", "x.dem", "--shots", "5"],

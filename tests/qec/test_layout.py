@@ -11,7 +11,7 @@ from qec._circuits._memory_experiment import MemoryExperiment
 from qec._encoding._layout import LayoutError, SpaceTimeLayout
 from qec._circuits._noise_insertion import fold_hadamards
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 
 
 @pytest.mark.parametrize("distance", [3, 5, 7, 9])

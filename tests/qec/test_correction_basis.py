@@ -81,7 +81,7 @@ def test_every_element_matches_an_injected_pauli(distance, rounds, basis, folded
 # physical error. Stim's detecting regions give, at a TICK, which detectors and observables a
 # Pauli there flips: exactly what injecting it with probability 1 and sampling gives.
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 SHARED = pathlib.Path("/work/shared/google-qec3v5")
 _MEASURED_PAULI = {"M": "Z", "MZ": "Z", "MR": "Z", "MRZ": "Z", "MX": "X", "MRX": "X", "MY": "Y", "MRY": "Y"}
 

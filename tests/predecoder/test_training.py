@@ -171,7 +171,7 @@ def test_torch_sampler_training_path_runs_on_cpu(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # A device's circuits: Google's CZ circuit (tests/data slice) with its DEM, or a learned one.
 
-GOOGLE = os.path.join(os.path.dirname(__file__), "data", "google_qec3v5")
+GOOGLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "google_qec3v5")
 R03 = os.path.join(GOOGLE, "surface_code_bX_d3_r03_center_3_5")
 R05 = os.path.join(GOOGLE, "surface_code_bX_d3_r05_center_3_5")
 

@@ -89,7 +89,7 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     assert {f.half for f in model.fitted_on} == {"even"}
     assert overlapping(model.fitted_on, "surface_code_bX_d5_r03_center_5_5", "even")
     assert not overlapping(model.fitted_on, "surface_code_bX_d5_r03_center_5_5", "odd")
-    circuit = stim.Circuit.from_file(pathlib.Path(__file__).parent / "data" / "google_qec3v5" /
+    circuit = stim.Circuit.from_file(pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5" /
                                      "surface_code_bX_d5_r03_center_5_5" / "circuit_ideal.stim")
     dec = PipelineDecoder(circuit, circuit.detector_error_model(), model="sycamore-d5",
                           global_decoder="pymatching-weighted")

@@ -18,7 +18,7 @@ from qec._hardware._experiment_folders import (
     read_properties,
 )
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
 
 

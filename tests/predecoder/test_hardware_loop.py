@@ -16,7 +16,7 @@ from qec._hardware._experiment_folders import read_experiment_folder
 
 pytestmark = pytest.mark.slow  # learns DEMs and trains a model
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
 R05 = DATA / "surface_code_bX_d3_r05_center_3_5"
 

@@ -15,7 +15,7 @@ import stim
 from experiments.cli import main
 from qec import MemoryExperiment, get_decoder
 
-DATA = Path(__file__).parent / "data" / "google_qec3v5"
+DATA = Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 
 
 def test_ler_adds_a_windowed_variant_per_decoder_on_the_same_shots(tmp_path, capsys, benchmark_script):

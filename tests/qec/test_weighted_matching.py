@@ -147,7 +147,7 @@ def test_the_build_pins_pymatching_and_names_no_registry():
     import tomllib
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
     pin = next(d for d in deps if d.startswith("pymatching"))
     assert re.fullmatch(r"pymatching==[0-9.]+", pin), pin

@@ -82,9 +82,11 @@ def test_custom_decoders_are_passed_in_like_sinters():
     assert wrapped.decode_batch(packed, bit_packed=True).dtype == np.uint8
 
 
-def test_load_custom_decoders():
-    assert sorted(load_custom_decoders("predecoder:ler_decoders")) == ["predecoder", "predecoder-correlated",
-                                                                       "predecoder-weighted"]
+def test_load_custom_decoders(tmp_path, monkeypatch):
+    (tmp_path / "my_ler_decoders.py").write_text(
+        "from qec import DECODERS\n\ndef decoders():\n    return {'mine': DECODERS['pymatching']}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert sorted(load_custom_decoders("my_ler_decoders:decoders")) == ["mine"]
     for bad, match in (("nocolon", "MODULE:FUNCTION"), ("no_such_module_x:f", "cannot import"),
                        ("qec._decoding._decoders:nothing", "has no function")):
         with pytest.raises(ValueError, match=match):

@@ -17,7 +17,7 @@ from qec._decoding._weighted_matcher import WeightedMatcher
 from qec._decoding._window_decoder import WindowDecoder
 from qec._decoding._window_plan import SlidingWindow
 
-DATA = Path(__file__).parent / "data" / "google_qec3v5"
+DATA = Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 
 
 @pytest.mark.parametrize("text, rounds, commit", [("20:10", 20, 10), (" 5 : 5 ", 5, 5), ("1:1", 1, 1)])

@@ -18,7 +18,7 @@ from qec._hardware._hardware_columns import CircuitDem
 from qec._hardware._hardware_scores import score_folder
 from qec import hardware_columns
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 R03 = DATA / "surface_code_bX_d3_r03_center_3_5"
 R05 = DATA / "surface_code_bX_d3_r05_center_3_5"
 SLICES = [str(DATA / f"surface_code_bX_d3_r0{r}_center_3_5") for r in (1, 3, 5)]

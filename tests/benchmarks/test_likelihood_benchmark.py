@@ -11,7 +11,7 @@ import pytest
 from noise_learning import LikelihoodEstimator, dem_log_likelihood, folder_structure
 from qec import read_experiment_folder
 
-R03 = pathlib.Path(__file__).parent / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
+R03 = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5" / "surface_code_bX_d3_r03_center_3_5"
 
 
 def test_a_folder_row(benchmark_script):

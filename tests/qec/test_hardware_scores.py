@@ -16,7 +16,7 @@ from qec._hardware._hardware_columns import GOOGLE_DECODERS, CircuitDem, FileDem
 from qec._hardware._hardware_scores import fit_patches, score_folder, score_hardware
 from qec._data._statistics import fit_decay_interval
 
-DATA = pathlib.Path(__file__).parent / "data" / "google_qec3v5"
+DATA = pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
 FOLDERS = sorted(str(p) for p in DATA.glob("surface_code_bX_d3_r0*_center_3_5"))
 R05 = DATA / "surface_code_bX_d3_r05_center_3_5"
 

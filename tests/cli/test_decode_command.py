@@ -116,8 +116,8 @@ def test_bad_input(setup, tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 # Issue 30: faults, round three.
 
-DATA = Path(__file__).resolve().parent / "data" / "google_qec3v5"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "google-qec3v5"
+DATA = Path(__file__).resolve().parents[1] / "data" / "google_qec3v5"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "google-qec3v5"
 
 
 def test_another_circuits_b8_file_is_refused(tmp_path, capsys):
