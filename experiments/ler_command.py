@@ -16,6 +16,7 @@ import os
 import sys
 
 from experiments.cli import UsageError, refuse_unused_flags
+from experiments.rounds_flag import ROUNDS_HELP, resolve_rounds, rounds_spec, rounds_text
 from predecoder import DEFAULT_MODEL, PREDECODER_NAMES, SHIPPED_MODELS
 from qec import (
     BASES,
@@ -44,9 +45,7 @@ MODEL_HELP = (f"pre-decoder model: a shipped model's name ({', '.join(SHIPPED_MO
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``qec ler`` flags."""
     parser.add_argument("--distance", "-d", type=int, nargs="+", required=True, help="odd code distances >= 3")
-    parser.add_argument("--rounds", "-r", type=rounds_spec, nargs="+", default=None,
-                        help="noisy stabilizer rounds, Stim's convention: a number, or relative to the "
-                             "distance as d, d-1, d+2 (default: d; the paper's n_rounds = d is d-1 here)")
+    parser.add_argument("--rounds", "-r", type=rounds_spec, nargs="+", default=None, help=ROUNDS_HELP.format("d"))
     parser.add_argument("--p", type=float, nargs="+", required=True, help="noise strengths in [0, 0.5)")
     parser.add_argument("--basis", nargs="+", default=["x"], help=f"memory bases ({', '.join(BASES)}; default x)")
     parser.add_argument("--noise", nargs="+", default=["depolarizing"],
@@ -66,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(N worker processes here); same rows as --workers 1 (docs/cluster.md; needs "
                              "pip install -e '.[cluster]')")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    add_decoder_arguments(parser)
+    add_decoder_arguments(parser, several_models=True)
     parser.add_argument("--dem", default=None, metavar="FILE",
                         help="decode with this DEM (e.g. from qec learn-noise) instead of the experiment's; it "
                              "must fit the circuit (detectors and coordinates)")
@@ -92,40 +91,27 @@ def parse_windows(values: list[str] | None) -> list[SlidingWindow]:
     return windows
 
 
-def add_decoder_arguments(parser: argparse.ArgumentParser) -> None:
+def add_decoder_arguments(parser: argparse.ArgumentParser, several_models: bool = False) -> None:
     """The options that choose and configure decoders beyond qec's own (``--custom-decoders`` and
-    the pre-decoder's), shared by every command that decodes with :func:`decoder_mapping`."""
+    the pre-decoder's), shared by every command that decodes with :func:`decoder_mapping`.
+    ``several_models``: ``--model`` takes several models, compared on the same shots
+    (:func:`model_variants`)."""
     parser.add_argument("--custom-decoders", nargs="+", default=[], metavar="MODULE:FUNCTION",
                         help="more decoders: FUNCTION() returns {name: sinter.Decoder or factory(circuit, dem)}, "
                              "as sinter's --custom_decoders_module_function (e.g. "
                              "tesseract_decoder:make_tesseract_sinter_decoders_dict, "
                              "experiments.extra_decoders:beliefmatching)")
-    parser.add_argument("--model", default=None, help=MODEL_HELP)
+    if several_models:
+        parser.add_argument("--model", nargs="+", default=None, metavar="MODEL",
+                            help=MODEL_HELP + "; several models are compared on the same shots, each pre-decoder "
+                                 "decoder once per model, named DECODER@HASH (the model file's short hash)")
+    else:
+        parser.add_argument("--model", default=None, help=MODEL_HELP)
     parser.add_argument("--device", default=None, help="pre-decoder network device: cpu, cuda[:N] or auto (default cpu)")
     parser.add_argument("--precision", default=None,
                         help="pre-decoder network precision: fp32, bf16, fp16 (CUDA) (default fp32)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="pre-decoder logit threshold (default: the model's; recorded with the stats)")
-
-
-def rounds_spec(text: str) -> tuple[str, int]:
-    """``"7"`` -> ("abs", 7); ``"d"``, ``"d-1"``, ``"d+2"`` -> ("rel", offset)."""
-    t = text.strip().replace(" ", "")
-    try:
-        if t == "d":
-            return ("rel", 0)
-        if t.startswith("d") and t[1:2] in "+-" and len(t) > 2:
-            return ("rel", int(t[1:]))
-        return ("abs", int(t))
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"invalid rounds {text!r}: give a number or d, d-1, d+2, ...")
-
-
-def resolve_rounds(spec: tuple[str, int], distance: int) -> int:
-    """Rounds of a ``--rounds`` spec at ``distance``."""
-    kind, value = spec
-    return distance + value if kind == "rel" else value
 
 
 def decoder_mapping(args: argparse.Namespace) -> dict:
@@ -143,14 +129,53 @@ def decoder_mapping(args: argparse.Namespace) -> dict:
             parse_device(args.device or "cpu")
         if (args.precision or "fp32") not in PRECISIONS:
             raise UsageError(f"unknown --precision {args.precision!r}; choose from {', '.join(PRECISIONS)}")
-        out.update(ler_decoders(model=args.model, threshold=args.threshold, device=args.device or "cpu",
-                                precision=args.precision or "fp32"))
+        variants = model_variants(args)
+        for model in models_given(args) or [None]:
+            factories = ler_decoders(model=model, threshold=args.threshold, device=args.device or "cpu",
+                                     precision=args.precision or "fp32")
+            out.update({v: factories[name] for v, (name, m) in variants.items() if m == model} if variants
+                       else factories)
     else:
         refuse_unused_flags({"--model": args.model, "--threshold": args.threshold, "--device": args.device,
                              "--precision": args.precision}, f"the pre-decoder ({', '.join(PREDECODER_NAMES)})",
                             ", ".join(args.decoders))
     for spec in args.custom_decoders:
         out.update(load_custom_decoders(spec))
+    return out
+
+
+def models_given(args: argparse.Namespace) -> list[str]:
+    """The ``--model`` values (a list in qec ler, one value elsewhere; none when not given)."""
+    return [] if args.model is None else [args.model] if isinstance(args.model, str) else list(args.model)
+
+
+def model_variants(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
+    """With several ``--model`` values: each pre-decoder decoder of ``--decoders`` once per model,
+    ``"DECODER@HASH"`` -> (decoder, model), HASH the model file's short hash (as sinter's pinned
+    names); empty with one model (the decoders keep their names). :class:`UsageError` for a model
+    given twice."""
+    models = models_given(args)
+    if len(models) < 2:
+        return {}
+    from predecoder import load_model
+
+    tags = {}
+    for m in models:
+        tag = load_model(m).short_hash
+        if tag in tags:
+            raise UsageError(f"--model {tags[tag]} and {m} are the same model ({tag})")
+        tags[tag] = m
+    return {f"{name}@{tag}": (name, m) for name in args.decoders if name in PREDECODER_NAMES
+            for tag, m in tags.items()}
+
+
+def decoder_names(args: argparse.Namespace) -> list[str]:
+    """``--decoders`` as the sweep names them: a pre-decoder decoder once per model when several
+    ``--model`` values are given (:func:`model_variants`), in their order."""
+    variants = model_variants(args)
+    out = []
+    for name in args.decoders:
+        out += [v for v, (n, _) in variants.items() if n == name] or [name]
     return out
 
 
@@ -161,7 +186,7 @@ def custom_decoders(args: argparse.Namespace) -> dict:
         dem = read_dem(args.dem, what="--dem")
         check_dem_decodable(dem, f"--dem {args.dem}")
         label = f"{os.path.basename(args.dem)}@{hashlib.sha256(str(dem).encode()).hexdigest()[:12]}"
-        out = {name: WithDem(decoder_factory(name, out), dem, label) for name in args.decoders}
+        out = {name: WithDem(decoder_factory(name, out), dem, label) for name in decoder_names(args)}
     return out
 
 
@@ -181,15 +206,10 @@ def drop_repeated_values(args: argparse.Namespace) -> list[str]:
         kept = list(dict.fromkeys(values))
         if len(kept) < len(values):
             twice = [v for i, v in enumerate(values) if v in values[:i]]
-            shown = [_rounds_text(v) if name == "rounds" else f"{v}" for v in dict.fromkeys(twice)]
+            shown = [rounds_text(v) if name == "rounds" else f"{v}" for v in dict.fromkeys(twice)]
             repeated.append(f"--{name} {' '.join(shown)}")
             setattr(args, name, kept)
     return repeated
-
-
-def _rounds_text(spec: tuple[str, int]) -> str:
-    kind, value = spec
-    return str(value) if kind == "abs" else "d" if value == 0 else f"d{value:+d}"
 
 
 def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[LerTask]:
@@ -198,7 +218,7 @@ def build_tasks(args: argparse.Namespace, custom: dict | None = None) -> list[Le
     ``UsageError``/``ValueError`` on bad input."""
     repeated = drop_repeated_values(args)
     check_sweep_flags(args, custom)
-    decoders = tuple(windowed_names(args.decoders, parse_windows(args.window)))
+    decoders = tuple(windowed_names(decoder_names(args), parse_windows(args.window)))
     scale = tuple(tuple(s) for s in (args.scale_qubit or ()))
     tasks: dict[MemoryExperiment, LerTask] = {}
     for d, noise, basis, p in itertools.product(args.distance, args.noise, args.basis, args.p):
@@ -296,12 +316,12 @@ def local_processes(args: argparse.Namespace) -> int:
 
 def check_out_flag(args: argparse.Namespace) -> None:
     """--out is no input (the model, --dem), a readable sinter CSV if it exists, and writable."""
-    model = None
+    models = []
     if any(name in PREDECODER_NAMES for name in args.decoders):
         from predecoder import model_path
 
-        model = model_path(args.model)
-    check_output_path(args.out, inputs=(model, args.dem), what="--out")
+        models = [model_path(m) for m in models_given(args) or [None]]
+    check_output_path(args.out, inputs=(*models, args.dem), what="--out")
     read_csv_stats(args.out)  # a malformed CSV fails before any sampling
     check_writable(args.out)
 
@@ -315,21 +335,23 @@ def report_weighted_matching(decoders) -> None:
         print(f"predecoder-weighted: weighted matching by {describe_backend()}", file=sys.stderr)
 
 
-def report_model(model: str | None, decoders, noises) -> None:
-    """One stderr line naming the pre-decoder model and its training noise, one note per noise
-    model of the sweep that the model learned in another version, and the weighted matcher's
-    backend (:func:`report_weighted_matching`)."""
+def report_model(model: str | list[str] | None, decoders, noises) -> None:
+    """One stderr line per pre-decoder model (``model``: one, several or None: the default) naming
+    it and its training noise, one note per noise model of the sweep that it learned in another
+    version, and the weighted matcher's backend (:func:`report_weighted_matching`)."""
     if not any(name.startswith("predecoder") for name in decoders):
         return
     report_weighted_matching(decoders)
     from predecoder import load_model
 
-    loaded = load_model(model)
-    print(f"pre-decoder model {loaded.short_hash}: trained on {loaded.describe_training_noise()}", file=sys.stderr)
-    for noise in sorted(noises):
-        note = loaded.noise_mismatch(noise)
-        if note:
-            print(note, file=sys.stderr)
+    for m in [model] if model is None or isinstance(model, str) else model:
+        loaded = load_model(m)
+        print(f"pre-decoder model {loaded.short_hash}: trained on {loaded.describe_training_noise()}",
+              file=sys.stderr)
+        for noise in sorted(noises):
+            note = loaded.noise_mismatch(noise)
+            if note:
+                print(note, file=sys.stderr)
 
 
 def print_table(results: list[LerResult], file=None) -> None:
@@ -338,7 +360,8 @@ def print_table(results: list[LerResult], file=None) -> None:
     :func:`qec._collection._pairing.compare`; any other pair is named with the reason it is not compared), and
     what the columns mean."""
     file = file or sys.stdout
-    head = f"{'decoder':<28}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
+    w = max([28, *(len(r.decoder) + 1 for r in results)])  # 28 unless a name is longer
+    head = f"{'decoder':<{w}}{'d':>3}{'r':>4}{'p':>9} {'basis':<5} {'noise':<16}{'shots':>10}{'errors':>8}" \
            f"  {'LER/shot [95%]':<32}{'LER/round':>11}  only-fails"
     print(head, file=file)
     points: dict[str, list[LerResult]] = {}
@@ -352,7 +375,7 @@ def print_table(results: list[LerResult], file=None) -> None:
         interval = f"{g(j['ler'])} [{g(j['ler_low'])}, {g(j['ler_high'])}]"
         only = ", ".join(f"{k}:{v}" for k, v in j["only_fails"].items())
         print(
-            f"{j['decoder']:<28}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {noise:<16}"
+            f"{j['decoder']:<{w}}{j['distance']:>3}{j['rounds']:>4}{j['p']:>9g} {j['basis']:<5} {noise:<16}"
             f"{j['shots']:>10}{j['errors']:>8}  {interval:<32}{g(j['ler_per_round']):>11}  {only}",
             file=file,
         )

@@ -225,3 +225,29 @@ def test_a_dem_that_cannot_decode_is_one_line(tmp_path, capsys):
     some.write_text(re.sub(r"error\([^)]*\)", "error(0)", dem, count=3))
     assert main(argv + [str(some)]) == 0
     capsys.readouterr()
+
+
+def test_ler_compares_several_models_on_the_same_shots(capsys):
+    """Issue 31: `qec ler --model A B` runs each pre-decoder decoder once per model, named
+    DECODER@HASH (as sinter's pinned names), every one paired with every other on the same shots."""
+    import json
+
+    from experiments.cli import main
+    from predecoder import load_model
+
+    small, fast = load_model("small").short_hash, load_model("fast").short_hash
+    argv = ["ler", "-d", "3", "--p", "0.01", "--decoders", "pymatching", "predecoder-weighted", "--model", "small",
+            "fast", "--max-shots", "300", "--seed", "1", "--json"]
+    assert main(argv) == 0
+    rows = {r["decoder"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    names = [f"predecoder-weighted@{small}", f"predecoder-weighted@{fast}"]
+    assert sorted(rows) == sorted(["pymatching", *names])
+    assert rows[names[0]]["metadata"]["model"] == small and rows[names[1]]["metadata"]["model"] == fast
+    assert all(r["shots"] == 300 for r in rows.values())
+    assert set(rows[names[0]]["only_fails"]) == {"pymatching", names[1]}
+    # One model keeps the decoders' own names; a model given twice is one line, exit status 2.
+    assert main(argv[:10] + ["--max-shots", "100", "--seed", "1", "--json"]) == 0
+    assert [r["decoder"] for r in json.loads(capsys.readouterr().out)["results"]] == ["pymatching", "predecoder-weighted"]
+    assert main(argv[:9] + ["small", "small", "--max-shots", "100"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        f"qec ler: error: --model small and small are the same model ({small})"
