@@ -13,6 +13,7 @@ import json
 import statistics
 import time
 
+from experiments.rounds_flag import ROUNDS_HELP, resolve_rounds, rounds_spec
 from qec import CorrectionBasis, LabeledSampler, MemoryExperiment, SpaceTimeLayout
 
 
@@ -29,7 +30,7 @@ def _rate(fn, shots: int, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distance", type=int, default=9)
-    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--rounds", type=rounds_spec, default=rounds_spec("d"), help=ROUNDS_HELP.format("d"))
     parser.add_argument("--p", type=float, default=0.006)
     parser.add_argument("--noise", default="depolarizing")
     parser.add_argument("--basis", default="x")
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    exp = MemoryExperiment(args.distance, args.rounds or args.distance, args.p, args.basis, args.noise)
+    exp = MemoryExperiment(args.distance, resolve_rounds(args.rounds, args.distance), args.p, args.basis, args.noise)
     dem = exp.dem()
     basis = CorrectionBasis.from_layout(SpaceTimeLayout.from_circuit(exp.circuit()))
     raw = dem.compile_sampler(seed=1)

@@ -31,7 +31,7 @@ import json
 
 import numpy as np
 import scipy.sparse as sp
-from _experiment_flags import experiment_parser, rounds_for
+from _experiment_flags import experiment_parser, resolve_rounds
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment, PyMatchingDecoder
@@ -208,7 +208,7 @@ def summary(r: dict) -> str:
 
 
 def main() -> None:
-    parser = experiment_parser(__doc__)
+    parser = experiment_parser(__doc__, rounds="d-1")
     parser.add_argument("--shots", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--threads", type=int, default=1)
@@ -217,7 +217,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    r = run(args.distance, rounds_for(args.rounds, args.distance), args.p, args.basis, args.model, args.shots, args.seed)
+    r = run(args.distance, resolve_rounds(args.rounds, args.distance), args.p, args.basis, args.model, args.shots, args.seed)
     print(summary(r))
     if args.out:
         with open(args.out, "w") as f:

@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 import torch
-from _experiment_flags import experiment_parser, rounds_for
+from _experiment_flags import experiment_parser, resolve_rounds
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment
@@ -51,7 +51,7 @@ def sweep(model_path: str, data, thresholds=THRESHOLDS, chunk: int = 8192) -> di
 
 
 def main() -> None:
-    parser = experiment_parser(__doc__, rounds="d", decoder_flags=False)
+    parser = experiment_parser(__doc__, decoder_flags=False)
     parser.add_argument("--noise", default="depolarizing")
     parser.add_argument("--shots", type=int, default=100_000, help="shots per basis")
     parser.add_argument("--seed", type=int, default=4242)
@@ -63,7 +63,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     data = []
     for basis in ("x", "z"):
-        exp = MemoryExperiment(args.distance, rounds_for(args.rounds, args.distance), args.p, basis, args.noise)
+        exp = MemoryExperiment(args.distance, resolve_rounds(args.rounds, args.distance), args.p, basis, args.noise)
         circuit = exp.circuit()
         events, obs = circuit.compile_detector_sampler(seed=args.seed).sample(args.shots, separate_observables=True)
         data.append((circuit, exp.dem(), events, obs))
@@ -78,7 +78,7 @@ def main() -> None:
                 print(f"  threshold {t}: {r['errors'][t]} errors ({r['ratio'][t]:.3f}x), "
                       f"density x{r['density_ratio'][t]:.3f}")
     if args.json:
-        print(json.dumps({"distance": args.distance, "rounds": rounds_for(args.rounds, args.distance), "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
+        print(json.dumps({"distance": args.distance, "rounds": resolve_rounds(args.rounds, args.distance), "p": args.p, "noise": args.noise, "shots_per_basis": args.shots,
                           "seed": args.seed, "models": rows}, indent=1))
 
 

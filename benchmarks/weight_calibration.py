@@ -21,7 +21,7 @@ import json
 
 import numpy as np
 import torch
-from _experiment_flags import experiment_parser, rounds_for
+from _experiment_flags import experiment_parser, resolve_rounds
 
 from predecoder import PipelineDecoder
 from predecoder._pipeline import MAX_WEIGHT
@@ -63,7 +63,7 @@ def fails_with(dec, events, obs, logits, scale, offset) -> np.ndarray:
 
 
 def main() -> None:
-    parser = experiment_parser(__doc__)
+    parser = experiment_parser(__doc__, rounds="d-1")
     parser.add_argument("--calibration-shots", type=int, default=20_000)
     parser.add_argument("--shots", type=int, default=100_000, help="fresh test shots")
     parser.add_argument("--offsets", type=float, nargs="*", default=[-1.5, -1.0, -0.5, 0.0, 0.5])
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rounds = rounds_for(args.rounds, args.distance)
+    rounds = resolve_rounds(args.rounds, args.distance)
     exp = MemoryExperiment(args.distance, rounds, args.p, basis=args.basis)
     circuit, dem = exp.circuit(), exp.dem()
     dec = PipelineDecoder(circuit, dem, model=args.model, global_decoder="pymatching-weighted")

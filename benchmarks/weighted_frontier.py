@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import torch
-from _experiment_flags import experiment_parser, rounds_for
+from _experiment_flags import experiment_parser, resolve_rounds
 
 from predecoder import PipelineDecoder, load_model
 from qec import MemoryExperiment, PyMatchingDecoder, fit_ler, paired_z
@@ -111,7 +111,7 @@ def table(point: dict) -> str:
 
 
 def main() -> None:
-    parser = experiment_parser(__doc__, many=True)
+    parser = experiment_parser(__doc__, rounds="d-1", many=True)
     parser.add_argument("--shots", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chunk", type=int, default=2000)
@@ -123,7 +123,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     points = []
     for d in args.distance:
-        rounds = rounds_for(args.rounds, d)
+        rounds = resolve_rounds(args.rounds, d)
         for p in args.p:
             point = run_point(d, rounds, p, args.basis, args.model, args.shots, args.seed + 1000 * d, args.chunk,
                               tuple(args.hybrids))
