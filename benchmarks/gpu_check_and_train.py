@@ -13,7 +13,7 @@ evaluate old against new on fresh paired shots, in two calls.
 
 Steps (each with its own time limit; a failed step is recorded and the next one still runs):
 
-1. ``pytest -m cuda`` (tests/test_cuda.py: GPU pipeline == CPU pipeline, half precision within
+1. ``pytest -m cuda`` (tests/predecoder/test_cuda.py: GPU pipeline == CPU pipeline, half precision within
    the intervals, training steps, the benchmark);
 2. ``qec bench --device cuda --precision fp16`` at d=13, p=0.003 (the latency targets' point),
    batch 1 through the batch-1 latency path (CUDA graph) and batch 1024, for ``predecoder`` and
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "tests" not in args.skip:
         steps.append(run_step("tests", [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider",
-                                        str(ROOT / "tests" / "test_cuda.py")], out / "tests.log", limits["tests"]))
+                                        str(ROOT / "tests" / "predecoder" / "test_cuda.py")], out / "tests.log", limits["tests"]))
     if "bench" not in args.skip:
         rows = []
         for decoder in BENCH_DECODERS:

@@ -172,7 +172,7 @@ def test_repeated_sweep_values_are_swept_once_with_a_note(tmp_path, capsys):
     """Item 1: `-d 3 3` wrote two identical rows and the CSV then claimed 200 shots; a rerun
     resumed from that. The sweep is the product of its flags' values, so a repeated value is
     swept once, with one line on stderr saying so (sinter's collect refuses a task given twice:
-    qec.collect_ler does, see tests/test_ler.py)."""
+    qec.collect_ler does, see tests/qec/test_ler.py)."""
     issue = tmp_path / "issue.csv"  # the issue's command
     assert main(["ler", "-d", "3", "3", "--p", "0.003", "--max-shots", "100", "--seed", "1", "--out", str(issue)]) == 0
     assert capsys.readouterr().err.startswith("qec ler: note: --distance 3 given more than once")
