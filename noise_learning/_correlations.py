@@ -9,7 +9,7 @@ Its Möbius transform G(A) = sum_{B ⊆ A} (-1)^{|A|-|B|} f(B) vanishes unless A
 mechanism, and W(A) := (-1)^{|A|+1} G(A) / 2^{|A|-1} = sum_{e: S_e ⊇ A} w_e exactly. For |A| = 2
 this is Google's two-point formula (arXiv:2102.06132); for |A| = 1 it is f(i), the total weight
 at detector i, and the boundary edge is the remainder after all other mechanisms at i (the
-"XOR-combination" formula of REFERENCES.md). The 3- and 4-point versions estimate the hyperedges
+"XOR-combination" formula, docs/references.md). The 3- and 4-point versions estimate the hyperedges
 of circuit-level noise (Y and hook errors), after which each mechanism's own weight is W minus
 the weights of the mechanisms strictly containing it (largest first).
 

@@ -87,7 +87,7 @@ class CircuitNoise:
 
     @staticmethod
     def depolarizing(p: float) -> "CircuitNoise":
-        """The paper's depolarizing mapping at strength ``p`` (REFERENCES.md).
+        """The paper's depolarizing mapping at strength ``p`` (docs/references.md).
 
         prep and measurement 2p/3, CNOT p/15 per Pauli, idle during CNOT p/3 per Pauli, idle
         during measure/reset 2p/3 - 4p^2/9 on *each* of X, Y and Z (two DEPOLARIZE1(p) steps in a
