@@ -138,3 +138,29 @@ def test_the_readmes_resume_example_trains():
     assert minutes(resumed) > minutes(first)
     assert first.replace(f"--minutes {minutes(first):g}", "") == \
         resumed.replace(" --resume", "").replace(f"--minutes {minutes(resumed):g}", "")
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_in_the_readme_and_docs_resolves():
+    """Issue 31: every relative link of README.md and docs/ names a file of the repository, and an
+    anchor a heading of it."""
+    root = README.parent
+    broken = []
+    for doc in [README, *sorted(DOCS.rglob("*.md"))]:
+        text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not ours to check
+            path, _, anchor = target.partition("#")
+            file = (doc.parent / path).resolve() if path else doc
+            if not file.exists() or root not in file.parents:
+                broken.append(f"{doc.relative_to(root)}: {target}")
+            elif anchor and file.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", file.read_text(), flags=re.S), flags=re.M)
+                if anchor not in {_anchor(h) for h in headings}:
+                    broken.append(f"{doc.relative_to(root)}: {target} (no such heading)")
+    assert broken == []
