@@ -14,10 +14,10 @@ Example (a folder simulated with :func:`qec.hardware.write_experiment_folder`):
     >>> from qec import MemoryExperiment, read_experiment_folder
     >>> from qec.hardware import write_experiment_folder
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> folder = read_experiment_folder(write_experiment_folder(tmp.name, MemoryExperiment(3, 3, 0.005), 2000, seed=1))
-    >>> model = learn_folder_dem(folder, "even")
+    >>> folder = read_experiment_folder(write_experiment_folder(tmp.name, MemoryExperiment(3, 1, 0.005), 2000, seed=1))
+    >>> model = learn_folder_dem(folder, "even")  # one round: a fit of a few ms (three rounds: 20 s)
     >>> model.shots, model.dem().num_detectors
-    (1000, 24)
+    (1000, 8)
     >>> tmp.cleanup()
 """
 
