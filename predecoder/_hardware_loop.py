@@ -36,15 +36,15 @@ from predecoder._model_file import load_model
 from predecoder._run_config import check_recorded_config
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec._dem_files import read_dem
-from qec._dem_provenance import FittedOn, provenance_header, read_provenance
+from qec._dem_folders import LearnedDemFiles
+from qec._dem_provenance import FittedOn, provenance_header
 from qec._errors import QecError
 from qec._experiment_folders import HALVES, ExperimentFolder, other_half, read_experiment_folder
 from qec._hardware_scores import GOOGLE_DECODERS, HardwareScores, hardware_columns, score_hardware
 from qec._locks import folder_lock
 from qec._output_files import make_folder, remove_stale_temporaries, write_bytes
 
-__all__ = ["HardwareLoopConfig", "HardwareLoopResult", "LearnedDemFiles", "run_hardware_loop"]
+__all__ = ["HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop"]
 
 # Config fields that change none of the files a rerun reuses.
 FREE_FIELDS = ("out", "threads", "workers", "bootstrap")
@@ -104,32 +104,6 @@ class HardwareLoopConfig:
             raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if self.max_shots is not None and self.max_shots < 2:
             raise QecError(f"max_shots must be >= 2, got {self.max_shots}")
-
-
-@dataclasses.dataclass(frozen=True)
-class LearnedDemFiles:
-    """DEM source for :func:`qec.score_hardware`: each folder's DEM file learned from one half.
-
-    Attributes:
-        files: ``((folder name, half fitted on, path), ...)``.
-        label: the columns' DEM label.
-    """
-
-    files: tuple[tuple[str, str, str], ...]
-    label: str = "learned"
-    per_half: bool = True
-
-    @property
-    def fitted_on(self) -> list[FittedOn]:
-        """Every file's provenance records."""
-        return [rec for _, _, path in self.files for rec in read_provenance(path)]
-
-    def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None):
-        """The DEM file learned from half ``fitted_on`` of ``folder``."""
-        for name, half, path in self.files:
-            if name == folder.name and half == fitted_on:
-                return read_dem(path, what="learned DEM")
-        raise QecError(f"{folder.path}: no DEM learned from its {fitted_on} half")
 
 
 @dataclasses.dataclass(frozen=True)
