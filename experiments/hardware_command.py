@@ -64,8 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dem", nargs="+", default=["circuit"], metavar="DEM",
                         help="our decoders' DEMs: circuit, pij, learned (maximum likelihood on the other half's "
                              "events, pooled over rounds; learned-per-round: not pooled; learned-correlations[-per-"
-                             "round]: the correlation estimate it starts from), or a DEM file; several give one "
-                             "column per decoder and DEM, named decoder@dem (default: circuit)")
+                             "round]: the correlation estimate it starts from), a DEM file, or a folder of "
+                             "<experiment folder>.<even|odd>.dem files learned earlier (e.g. qec closed-loop "
+                             "--experiment's DIR/dems; each half decoded with the other half's file, as "
+                             "'learned-files'); several give one column per decoder and DEM, named decoder@dem "
+                             "(default: circuit)")
     parser.add_argument("--max-shots", type=int, default=None,
                         help="the first N shots of each folder (split into even/odd halves the same way)")
     parser.add_argument("--half", choices=("even", "odd"), default=None,
@@ -118,8 +121,12 @@ def dem_sources(choices: list[str]) -> list:
                                   pool_rounds=not c.endswith("per-round")))
         elif os.path.isfile(c):
             out.append(FileDem(c))
+        elif os.path.isdir(c):
+            from qec.hardware import dem_folder
+
+            out.append(dem_folder(c))
         else:
-            raise UsageError(f"--dem {c}: give {', '.join(DEM_CHOICES)} or a DEM file")
+            raise UsageError(f"--dem {c}: give {', '.join(DEM_CHOICES)}, a DEM file or a folder of DEM files")
     return out
 
 

@@ -49,6 +49,7 @@ __all__ = ["LikelihoodEstimator", "LikelihoodFit", "OBJECTIVES", "dem_log_likeli
 
 OBJECTIVES = ("windows", "exact")
 _FLOOR = 1e-5  # starting probability of mechanisms the moment estimate put at zero
+_ROUND_ITERATIONS = 10  # L-BFGS iterations between two records of the log-likelihood
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +58,11 @@ class LikelihoodFit:
 
     Attributes:
         objective: ``"windows"`` or ``"exact"``.
-        log_likelihood: per shot, at the moment estimate and after each iteration (never decreasing).
-        converged: the last iteration gained less than the tolerance (else the iteration limit or
-            a step that would have lowered the likelihood ended it).
+        log_likelihood: per shot, at the moment estimate and after each round of up to 10 L-BFGS
+            iterations (never decreasing).
+        converged: two rounds in a row gained less than the tolerance, the second after a restart
+            of the optimizer's memory (else the iteration limit or a round that would have lowered
+            the likelihood ended it).
         parameters: free weights (after pooling over rounds).
         windows: distinct windows of the composite likelihood (0 for the exact one).
         seconds: time of the fit (counting the windows' patterns included).
@@ -75,13 +78,13 @@ class LikelihoodFit:
     start: EstimatedModel = dataclasses.field(repr=False, compare=False, default=None)
 
     @property
-    def iterations(self) -> int:
-        """Iterations taken."""
+    def rounds(self) -> int:
+        """Rounds of L-BFGS iterations taken."""
         return len(self.log_likelihood) - 1
 
     def to_json(self) -> dict:
         """JSON-ready: the fields, with the first and last log-likelihood only."""
-        return {"objective": self.objective, "iterations": self.iterations, "converged": self.converged,
+        return {"objective": self.objective, "rounds": self.rounds, "converged": self.converged,
                 "log_likelihood_start": self.log_likelihood[0], "log_likelihood": self.log_likelihood[-1],
                 "parameters": self.parameters, "windows": self.windows, "seconds": round(self.seconds, 3)}
 
@@ -96,15 +99,16 @@ class LikelihoodEstimator:
         window_size: detectors per window of the composite likelihood (2..16).
         pool_rounds, end_layers: one weight per mechanism and its translates in time, the first
             and last ``end_layers`` layers apart (as :class:`CorrelationEstimator`).
-        max_iterations: L-BFGS iterations at most.
-        tolerance: stop when an iteration gains less log-likelihood per shot than this (the
+        max_iterations: L-BFGS iterations at most (default 200).
+        tolerance: stop when two rounds of iterations in a row gain less log-likelihood per shot
+            than this, the second after a restart of the optimizer's memory (the
             default, 1e-4, is far below the statistical noise of the estimate: about the number
             of parameters over twice the shots).
         progress: a progress bar on stderr.
     """
 
     def __init__(self, structure: DemStructure, *, objective: str = "windows", window_size: int = 12,
-                 pool_rounds: bool = True, end_layers: int = 2, max_iterations: int = 100,
+                 pool_rounds: bool = True, end_layers: int = 2, max_iterations: int = 200,
                  tolerance: float = 1e-4, progress: bool = False):
         if objective not in OBJECTIVES:
             raise QecError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
@@ -161,48 +165,59 @@ class LikelihoodEstimator:
 
 def _maximize(objective, theta0: np.ndarray, max_iterations: int, tolerance: float,
               progress: bool) -> tuple[np.ndarray, list[float], bool]:
-    """L-BFGS (strong Wolfe line search) on phi = ln(theta); returns theta, the log-likelihood
-    after each accepted iteration (never decreasing), and whether it converged."""
+    """L-BFGS (strong Wolfe line search) on phi = ln(theta), in rounds of up to
+    :data:`_ROUND_ITERATIONS` iterations; returns theta, the log-likelihood at the start and after
+    each round (never decreasing), and whether it converged.
+
+    A round that gains less than ``tolerance`` is either convergence or a stalled line search
+    (its curvature memory gone stale: the step found no progress where there is some); the
+    optimizer is restarted with fresh memory once, and the fit stops after two such rounds in a
+    row. A round that would lower the likelihood (or give NaN) is not taken, and the fit stops."""
     import torch
     from tqdm import tqdm
 
     phi = torch.tensor(np.log(theta0), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([phi], lr=1, max_iter=1, history_size=20, line_search_fn="strong_wolfe",
-                                  tolerance_grad=0.0, tolerance_change=0.0)
-    seen: list[tuple[torch.Tensor, float]] = []
+
+    def fresh_optimizer():
+        return torch.optim.LBFGS([phi], lr=1, max_iter=_ROUND_ITERATIONS, history_size=20,
+                                 line_search_fn="strong_wolfe", tolerance_grad=0.0, tolerance_change=0.0)
 
     def closure():
         theta = torch.exp(phi.detach())
         value, grad = objective.value_and_grad(theta)
         phi.grad = -(grad * theta)
-        seen.append((phi.detach().clone(), value))
         return torch.tensor(-value, dtype=torch.float64)
 
-    closure()
-    trace = [seen[-1][1]]
+    trace = [-float(closure())]
     accepted = phi.detach().clone()
-    converged = max_iterations == 0
+    optimizer, iterations, stalls, converged = fresh_optimizer(), 0, 0, max_iterations == 0
     bar = tqdm(total=max_iterations, desc="likelihood fit", unit="it", file=sys.stderr, disable=not progress,
                leave=False, mininterval=1.0)
     with bar:
-        for _ in range(max_iterations):
+        while iterations < max_iterations:
+            optimizer.param_groups[0]["max_iter"] = min(_ROUND_ITERATIONS, max_iterations - iterations)
+            before = optimizer.state[phi].get("n_iter", 0)
             optimizer.step(closure)
-            value = next((v for p, v in reversed(seen) if torch.equal(p, phi.detach())), None)
-            if value is None:
-                closure()
-                value = seen[-1][1]
-            if not value >= trace[-1]:  # a step that lowers the likelihood (or NaN) is not taken
+            done = optimizer.state[phi].get("n_iter", 0) - before
+            iterations += max(done, 1)
+            value = -float(closure())
+            if not value >= trace[-1]:  # a round that lowers the likelihood (or NaN) is not taken
                 with torch.no_grad():
                     phi.copy_(accepted)
                 break
             gain = value - trace[-1]
             trace.append(value)
             accepted = phi.detach().clone()
-            bar.update(1)
+            bar.update(max(done, 1))
             bar.set_postfix(ll=f"{value:.6f}")
             if gain < tolerance:
-                converged = True
-                break
+                stalls += 1
+                if stalls == 2:
+                    converged = True
+                    break
+                optimizer = fresh_optimizer()
+            else:
+                stalls = 0
     return np.exp(accepted.numpy()), trace, converged
 
 

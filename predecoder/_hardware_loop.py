@@ -36,8 +36,8 @@ from predecoder._model_file import load_model
 from predecoder._run_config import check_recorded_config
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
-from qec.files import folder_lock, make_folder, read_dem, remove_stale_temporaries, write_bytes
-from qec.hardware import HALVES, FittedOn, other_half, provenance_header, read_provenance
+from qec.files import folder_lock, make_folder, remove_stale_temporaries, write_bytes
+from qec.hardware import HALVES, FittedOn, LearnedDemFiles, other_half, provenance_header
 from qec import (
     GOOGLE_DECODERS,
     ExperimentFolder,
@@ -48,7 +48,7 @@ from qec import (
     score_hardware,
 )
 
-__all__ = ["HardwareLoopConfig", "HardwareLoopResult", "LearnedDemFiles", "run_hardware_loop"]
+__all__ = ["HardwareLoopConfig", "HardwareLoopResult", "run_hardware_loop"]
 
 # Config fields that change none of the files a rerun reuses.
 FREE_FIELDS = ("out", "threads", "workers", "bootstrap")
@@ -108,32 +108,6 @@ class HardwareLoopConfig:
             raise QecError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if self.max_shots is not None and self.max_shots < 2:
             raise QecError(f"max_shots must be >= 2, got {self.max_shots}")
-
-
-@dataclasses.dataclass(frozen=True)
-class LearnedDemFiles:
-    """DEM source for :func:`qec.score_hardware`: each folder's DEM file learned from one half.
-
-    Attributes:
-        files: ``((folder name, half fitted on, path), ...)``.
-        label: the columns' DEM label.
-    """
-
-    files: tuple[tuple[str, str, str], ...]
-    label: str = "learned"
-    per_half: bool = True
-
-    @property
-    def fitted_on(self) -> list[FittedOn]:
-        """Every file's provenance records."""
-        return [rec for _, _, path in self.files for rec in read_provenance(path)]
-
-    def dem(self, folder: ExperimentFolder, fitted_on: str, max_shots: int | None = None):
-        """The DEM file learned from half ``fitted_on`` of ``folder``."""
-        for name, half, path in self.files:
-            if name == folder.name and half == fitted_on:
-                return read_dem(path, what="learned DEM")
-        raise QecError(f"{folder.path}: no DEM learned from its {fitted_on} half")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from qec._hardware._experiment_folders import (
     other_half,
     read_experiment_folder,
 )
+from qec._hardware._dem_folders import LearnedDemFiles, dem_folder
 from qec._hardware._simulated_folders import write_experiment_folder
 from qec._hardware._hardware_columns import GOOGLE_DECODERS, hardware_columns
 from qec._hardware._hardware_results import HardwareScores
@@ -28,6 +29,8 @@ __all__ = [
     "ExperimentFolderError",
     "FittedOn",
     "HardwareScores",
+    "LearnedDemFiles",
+    "dem_folder",
     "half_indices",
     "hardware_columns",
     "other_half",

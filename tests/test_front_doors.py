@@ -50,7 +50,7 @@ FRONT_DOORS = {
     },
     "qec.hardware": {
         "CIRCUIT_DEM", "GOOGLE_DECODERS", "HALVES", "NOISY_CIRCUIT", "ExperimentFolder", "ExperimentFolderError",
-        "FittedOn", "HardwareScores", "half_indices", "hardware_columns", "other_half", "provenance_header",
+        "FittedOn", "HardwareScores", "LearnedDemFiles", "dem_folder", "half_indices", "hardware_columns", "other_half", "provenance_header",
         "read_experiment_folder", "read_provenance", "records_from_json", "score_hardware", "write_experiment_folder",
     },
     "qec.noise": {

@@ -142,7 +142,7 @@ def test_fit_never_lowers_the_likelihood(d3_shots, objective):
     model = LikelihoodEstimator(structure, objective=objective, pool_rounds=False, max_iterations=15).fit(
         events[:20_000], bit_packed=True)
     fit = model.likelihood_fit
-    assert fit.objective == objective and fit.iterations >= 1
+    assert fit.objective == objective and fit.rounds >= 1
     assert all(b >= a for a, b in zip(fit.log_likelihood, fit.log_likelihood[1:]))
     assert fit.log_likelihood[-1] > fit.log_likelihood[0]
     # The record is the likelihood of the returned model (recomputed independently, exact).

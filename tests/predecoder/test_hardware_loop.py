@@ -64,6 +64,18 @@ def test_device_loop_learns_trains_scores_and_resumes(tmp_path, capsys):
     assert counts(again) == counts(doc)
     eps = lambda d: [{n: c["eps_per_round"] for n, c in p["decoders"].items()} for p in d["patches"]]  # noqa: E731
     assert eps(again) == eps(doc)
+    # qec hardware --dem DIR decodes each half with the other half's file: the loop's column again.
+    argv = ["hardware", str(R03), str(R05), "--decoders", "pymatching-correlated", "--dem", str(out / "dems"),
+            "--max-shots", "600", "--json", "--bootstrap", "0"]
+    assert main([*argv, "--half", "odd"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [f["decoders"]["pymatching-correlated"]["errors"] for f in got["folders"]] == [
+        f["decoders"]["pymatching-correlated"]["errors"] for f in doc["folders"]]
+    # ... and refuses the half the files were learned from (no odd-half files to decode it with either).
+    assert main([*argv, "--half", "even"]) == 2
+    assert "fitted on" in capsys.readouterr().err
+    assert main(["hardware", str(R03), "--dem", str(tmp_path), "--json"]) == 2
+    assert "holds no <experiment folder>.<even|odd>.dem files" in capsys.readouterr().err
     # Other arguments into the same folder: one line naming them.
     assert main(_loop(out, "--lr", "0.01")) == 2
     err = capsys.readouterr().err
