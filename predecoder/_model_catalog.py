@@ -10,7 +10,7 @@ it never saw; the model files hold their training records.
 
 Example:
     >>> sorted(SHIPPED_MODELS), DEFAULT_MODEL
-    (['fast', 'small', 'sycamore-d3', 'sycamore-d5'], 'small')
+    (['fast', 'small', 'sycamore-d3', 'sycamore-d3-v1', 'sycamore-d5'], 'small')
     >>> model_path("fast").endswith("fast.safetensors")
     True
 """
@@ -24,9 +24,11 @@ from typing import Any
 
 # name -> file in predecoder/models
 # sycamore-d5, sycamore-d3: small fine-tuned on the noise learned from Google's Sycamore shots
-# (d=5, and both d=3 patches; docs/hardware.md).
+# (d=5, and both d=3 patches; docs/hardware.md). A device model retrained keeps its name; the
+# version it replaced stays reachable as NAME-v1.
 SHIPPED_MODELS = {"small": "small.safetensors", "fast": "fast.safetensors",
-                  "sycamore-d5": "sycamore-d5.safetensors", "sycamore-d3": "sycamore-d3.safetensors"}
+                  "sycamore-d5": "sycamore-d5.safetensors", "sycamore-d3": "sycamore-d3.safetensors",
+                  "sycamore-d3-v1": "sycamore-d3-v1.safetensors"}
 # What a CPU user gets without --model: the small model runs ~15x faster than fast on a CPU.
 DEFAULT_MODEL = "small"
 

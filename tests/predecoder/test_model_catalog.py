@@ -16,7 +16,8 @@ from qec import MemoryExperiment
 
 
 def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
-    assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast", "sycamore-d5", "sycamore-d3"}
+    assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast", "sycamore-d5", "sycamore-d3",
+                                                               "sycamore-d3-v1"}
     for name in SHIPPED_MODELS:
         assert os.path.exists(model_path(name))
         assert load_model(name).summary()["preset"] == ("small" if name.startswith("sycamore") else name)
@@ -30,7 +31,7 @@ def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
 def test_models_lists_every_shipped_model(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d3", "sycamore-d5"] and rows[0]["default"]
+    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d3", "sycamore-d3-v1", "sycamore-d5"] and rows[0]["default"]
     for r in rows:
         s = r["summary"]
         assert {"preset", "parameters", "distance", "noise", "noise_version", "samples_seen", "sha256",
@@ -107,17 +108,30 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     assert "provenance: " in text and "measured on hardware: d=5" in text
 
 
-def test_the_d3_sycamore_model_covers_both_d3_patches():
-    """sycamore-d3: its training DEMs came from the even halves of both d=3 patches' folders; its
-    measurements are on the odd halves of each patch."""
+@pytest.mark.parametrize("name, init", [("sycamore-d3", "sycamore-d5-v1"), ("sycamore-d3-v1", "sycamore-d5")])
+def test_the_d3_sycamore_models_cover_both_d3_patches(name, init):
+    """sycamore-d3 (and the version it replaced, sycamore-d3-v1): its training DEMs came from the
+    even halves of both d=3 patches' folders; its measurements are on the odd halves of each patch."""
     from qec._hardware._dem_provenance import overlapping
 
-    model = load_model("sycamore-d3")
+    model = load_model(name)
     assert model.summary()["distance"] == 3
     assert {f.folder.rsplit("center_", 1)[1] for f in model.fitted_on} == {"3_5", "5_7"}
     assert len(model.fitted_on) == 24 and {f.half for f in model.fitted_on} == {"even"}
     assert overlapping(model.fitted_on, "surface_code_bX_d3_r05_center_3_5", "even")
     assert not overlapping(model.fitted_on, "surface_code_bX_d3_r05_center_3_5", "odd")
-    entry = next(s for s in shipped_models() if s.name == "sycamore-d3")
+    entry = next(s for s in shipped_models() if s.name == name)
     assert {m["patch"] for m in entry.measured} == {"d=3 center 3_5", "d=3 center 5_7"}
-    assert entry.provenance["init"] == "sycamore-d5"
+    assert entry.provenance["init"] == init
+
+
+def test_a_retrained_device_model_took_its_name_only_where_it_measured_better():
+    """sycamore-d3 was retrained on the maximum-likelihood DEMs; it replaced sycamore-d3-v1 under the
+    name because it made fewer errors per round on the odd halves of both patches."""
+    entries = {s.name: s for s in shipped_models()}
+    new = {m["patch"]: m["eps_per_round"] for m in entries["sycamore-d3"].measured}
+    old = {m["patch"]: m["eps_per_round"] for m in entries["sycamore-d3-v1"].measured
+           if m["decoder"] == "predecoder-weighted"}
+    assert set(new) == set(old) and all(new[p] < old[p] for p in new)
+    assert entries["sycamore-d3"].provenance["estimator"] == "likelihood"
+    assert load_model("sycamore-d3").sha256 != load_model("sycamore-d3-v1").sha256
