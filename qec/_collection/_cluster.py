@@ -220,9 +220,10 @@ class DaskJobs:
     def __init__(self, address: ClusterAddress | str, *, gpu: bool = False, timeout: float = 30.0):
         distributed = import_distributed()
         self.distributed = distributed
-        # Dask's client logs its failures (a lost scheduler, with tracebacks) on stderr: the
-        # collection reports them as one line instead, so its logs are quiet while it runs.
-        self._log_levels = _quiet_logs("distributed")
+        # Dask's client logs its failures (a lost scheduler, with tracebacks) on stderr, and so does
+        # the tornado loop under it ("Exception in callback ... StreamClosedError"): the collection
+        # reports them as one line instead, so their logs are quiet while it runs.
+        self._log_levels = {**_quiet_logs("distributed"), **_quiet_logs("tornado")}
         self.address = address if isinstance(address, ClusterAddress) else ClusterAddress.parse(address)
         self.cluster = None
         if self.address.local_workers is not None:
