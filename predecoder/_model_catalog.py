@@ -10,7 +10,7 @@ it never saw; the model files hold their training records.
 
 Example:
     >>> sorted(SHIPPED_MODELS), DEFAULT_MODEL
-    (['fast', 'small', 'sycamore-d3', 'sycamore-d3-v1', 'sycamore-d5'], 'small')
+    (['fast', 'small', 'sycamore-d3', 'sycamore-d3-v1', 'sycamore-d5', 'sycamore-d5-v1'], 'small')
     >>> model_path("fast").endswith("fast.safetensors")
     True
 """
@@ -28,7 +28,7 @@ from typing import Any
 # version it replaced stays reachable as NAME-v1.
 SHIPPED_MODELS = {"small": "small.safetensors", "fast": "fast.safetensors",
                   "sycamore-d5": "sycamore-d5.safetensors", "sycamore-d3": "sycamore-d3.safetensors",
-                  "sycamore-d3-v1": "sycamore-d3-v1.safetensors"}
+                  "sycamore-d3-v1": "sycamore-d3-v1.safetensors", "sycamore-d5-v1": "sycamore-d5-v1.safetensors"}
 # What a CPU user gets without --model: the small model runs ~15x faster than fast on a CPU.
 DEFAULT_MODEL = "small"
 

@@ -17,7 +17,7 @@ from qec import MemoryExperiment
 
 def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
     assert DEFAULT_MODEL == "small" and set(SHIPPED_MODELS) == {"small", "fast", "sycamore-d5", "sycamore-d3",
-                                                               "sycamore-d3-v1"}
+                                                               "sycamore-d3-v1", "sycamore-d5-v1"}
     for name in SHIPPED_MODELS:
         assert os.path.exists(model_path(name))
         assert load_model(name).summary()["preset"] == ("small" if name.startswith("sycamore") else name)
@@ -31,7 +31,8 @@ def test_names_resolve_to_the_package_files_and_paths_stay_paths(tmp_path):
 def test_models_lists_every_shipped_model(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d3", "sycamore-d3-v1", "sycamore-d5"] and rows[0]["default"]
+    assert [r["name"] for r in rows] == ["small", "fast", "sycamore-d3", "sycamore-d3-v1", "sycamore-d5",
+                                               "sycamore-d5-v1"] and rows[0]["default"]
     for r in rows:
         s = r["summary"]
         assert {"preset", "parameters", "distance", "noise", "noise_version", "samples_seen", "sha256",
@@ -71,7 +72,8 @@ def test_model_names_work_everywhere_a_model_is_taken(tmp_path, capsys):
     assert main(["export", "--model", "small", "--out", str(tmp_path / "m.onnx"), "--no-verify"]) == 0
 
 
-def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise_came_from(capsys):
+@pytest.mark.parametrize("name", ["sycamore-d5", "sycamore-d5-v1"])
+def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise_came_from(capsys, name):
     """sycamore-d5: small's network fine-tuned on DEMs learned from the even halves of Google's d=5
     X-basis folders; its layout is the d=5 Sycamore circuit's, its provenance and hardware
     measurement are listed, and qec hardware would refuse it on the shots it learned from."""
@@ -82,7 +84,7 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     from predecoder import PipelineDecoder
     from qec._hardware._dem_provenance import overlapping
 
-    model = load_model("sycamore-d5")
+    model = load_model(name)
     s = model.summary()
     assert s["preset"] == "small" and s["distance"] == 5 and s["rounds"] == [3, 5, 7, 11, 13, 15, 19, 21, 23]
     folders = {f.folder for f in model.fitted_on}
@@ -92,14 +94,14 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     assert not overlapping(model.fitted_on, "surface_code_bX_d5_r03_center_5_5", "odd")
     circuit = stim.Circuit.from_file(pathlib.Path(__file__).resolve().parents[1] / "data" / "google_qec3v5" /
                                      "surface_code_bX_d5_r03_center_5_5" / "circuit_ideal.stim")
-    dec = PipelineDecoder(circuit, circuit.detector_error_model(), model="sycamore-d5",
+    dec = PipelineDecoder(circuit, circuit.detector_error_model(), model=name,
                           global_decoder="pymatching-weighted")
     assert dec.layout.distance == 5 and dec.layout.shape == (4, 6, 6)
     assert not np.asarray(dec.decode_batch(np.zeros((3, circuit.num_detectors), dtype=bool))).any()
     assert dec.fitted_on == model.fitted_on
 
     assert main(["models", "--json"]) == 0
-    row = next(r for r in json.loads(capsys.readouterr().out)["models"] if r["name"] == "sycamore-d5")
+    row = next(r for r in json.loads(capsys.readouterr().out)["models"] if r["name"] == name)
     assert "even" in row["provenance"]["summary"] and len(row["provenance"]["folders"]) == 9
     hw = [m for m in row["measured"] if m.get("kind") == "hardware"]
     assert hw and all(m["half"] == "odd" and m["low"] < m["eps_per_round"] < m["high"] for m in hw)
@@ -108,7 +110,7 @@ def test_the_sycamore_model_loads_on_googles_d5_circuit_and_says_where_its_noise
     assert "provenance: " in text and "measured on hardware: d=5" in text
 
 
-@pytest.mark.parametrize("name, init", [("sycamore-d3", "sycamore-d5-v1"), ("sycamore-d3-v1", "sycamore-d5")])
+@pytest.mark.parametrize("name, init", [("sycamore-d3", "sycamore-d5-v1"), ("sycamore-d3-v1", "sycamore-d5-v1")])
 def test_the_d3_sycamore_models_cover_both_d3_patches(name, init):
     """sycamore-d3 (and the version it replaced, sycamore-d3-v1): its training DEMs came from the
     even halves of both d=3 patches' folders; its measurements are on the odd halves of each patch."""
@@ -125,13 +127,16 @@ def test_the_d3_sycamore_models_cover_both_d3_patches(name, init):
     assert entry.provenance["init"] == init
 
 
-def test_a_retrained_device_model_took_its_name_only_where_it_measured_better():
-    """sycamore-d3 was retrained on the maximum-likelihood DEMs; it replaced sycamore-d3-v1 under the
-    name because it made fewer errors per round on the odd halves of both patches."""
+@pytest.mark.parametrize("name", ["sycamore-d3", "sycamore-d5"])
+def test_a_retrained_device_model_took_its_name_only_where_it_measured_better(name):
+    """sycamore-d3 and sycamore-d5 were retrained on the maximum-likelihood DEMs; each replaced its
+    round-one version (NAME-v1) under the name because it made fewer errors per round on the odd
+    halves of every patch it was measured on."""
     entries = {s.name: s for s in shipped_models()}
-    new = {m["patch"]: m["eps_per_round"] for m in entries["sycamore-d3"].measured}
-    old = {m["patch"]: m["eps_per_round"] for m in entries["sycamore-d3-v1"].measured
+    new = {m["patch"]: m["eps_per_round"] for m in entries[name].measured}
+    old = {m["patch"]: m["eps_per_round"] for m in entries[f"{name}-v1"].measured
            if m["decoder"] == "predecoder-weighted"}
     assert set(new) == set(old) and all(new[p] < old[p] for p in new)
-    assert entries["sycamore-d3"].provenance["estimator"] == "likelihood"
-    assert load_model("sycamore-d3").sha256 != load_model("sycamore-d3-v1").sha256
+    assert entries[name].provenance["estimator"] == "likelihood"
+    assert entries[name].provenance["init"] in ("sycamore-d5-v1",)
+    assert load_model(name).sha256 != load_model(f"{name}-v1").sha256
