@@ -220,11 +220,11 @@ def compare_learned_dem(
     # Too few training shots: mechanisms never seen are estimated at zero and leave syndromes no
     # matching explains. The likelihood fit starts them above zero, so its own DEM always decodes;
     # what its start says about the data still holds.
-    if any(unmatchable_shots(dem, events).any() for dem in (learned, *([fit.start.dem()] if fit else []))):
-        raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     dems = {"true": true_dem, "learned": learned, "nominal": nominal_dem, "uniform": uniform_dem(true_dem)}
     if fit is not None:
         dems["correlations"] = fit.start.dem()
+    if any(unmatchable_shots(dems[k], events).any() for k in ("learned", "correlations") if k in dems):
+        raise LearnedDemUndecodable(learned, train_shots, sum(clamped.values()))
     decoded: dict[str, dict[str, DecodedShots]] = {}
     paired: dict[str, dict[str, dict[str, float]]] = {}
     for decoding in decodings:

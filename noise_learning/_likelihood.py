@@ -134,8 +134,7 @@ class LikelihoodEstimator:
     def fit(self, events: np.ndarray, *, bit_packed: bool = False) -> EstimatedModel:
         """The model from a (shots, detectors) bool array or Stim's bit-packed layout."""
         t0 = time.perf_counter()
-        counts, shots = self.start.counts(events, bit_packed=bit_packed)
-        start = self.start.from_counts(counts, shots)
+        start = self.start.fit(events, bit_packed=bit_packed)
         w0 = -np.log(1.0 - 2.0 * np.clip(start.probabilities, _FLOOR, 0.45))
         theta0 = np.bincount(self.parameter, weights=w0) / np.bincount(self.parameter)
         D = self.structure.num_detectors
@@ -157,7 +156,7 @@ class LikelihoodEstimator:
             windows = objective.distinct_windows
         theta, trace, converged = _maximize(objective, theta0, self.max_iterations, self.tolerance, self.progress)
         model = self.start.model_from_weights(theta[self.parameter], clamped=start.clamped,
-                                              detector_rates=start.detector_rates, shots=shots, method="likelihood")
+                                              detector_rates=start.detector_rates, shots=start.shots, method="likelihood")
         model.likelihood_fit = LikelihoodFit(self.objective, tuple(trace), converged, self.num_parameters, windows,
                                              time.perf_counter() - t0, start)
         return model

@@ -51,7 +51,7 @@ from qec.files import (
     remove_stale_temporaries,
     write_bytes,
 )
-from predecoder._run_config import check_recorded_config
+from predecoder._run_config import check_recorded_config, pin_init
 
 KINDS = DEM_KINDS[:3]  # true, learned, nominal (uniform weights are no training target)
 # Config fields that change no file a rerun reuses (results.json is always recomputed).
@@ -134,17 +134,6 @@ def _write_dems(cfg: ClosedLoopConfig, out: Path, log) -> dict[str, Path]:
     for kind, exp in (("true", cfg.experiment), ("nominal", cfg.nominal)):
         write_bytes(paths[kind], str(exp.dem()).encode() + b"\n", what=f"{kind} DEM")
     return paths
-
-
-def _pin_init(cfg: ClosedLoopConfig, out: Path) -> str | None:
-    """The warm start as a file in ``out`` (copied once): the same bytes for all three runs."""
-    if cfg.init is None:
-        return None
-    given = model_path(cfg.init)
-    pinned = out / "init.safetensors"
-    if not pinned.exists():
-        write_bytes(pinned, Path(given).read_bytes(), inputs=(given,), what="warm start")
-    return str(pinned)
 
 
 def _train(cfg: ClosedLoopConfig, kind: str, dem_path: Path, init: str | None, out: Path, log) -> Path:
@@ -254,7 +243,7 @@ def run_closed_loop(cfg: ClosedLoopConfig, *, log: Callable[[str], None] | None 
 def _run(cfg: ClosedLoopConfig, out: Path, log: Callable[[str], None]) -> ClosedLoopResult:
     t0 = time.perf_counter()
     dems = _write_dems(cfg, out, log)  # first: a DEM too thin to decode with stops the run before anything else
-    init = _pin_init(cfg, out)
+    init = pin_init(cfg.init, out)
     models = {kind: _train(cfg, kind, dems[kind], init, out, log) for kind in KINDS}
     custom: dict[str, Any] = {}
     for kind in KINDS:

@@ -33,7 +33,7 @@ from typing import Any, Callable
 from predecoder._decoders import ler_decoders
 from predecoder._model_catalog import model_path
 from predecoder._model_file import load_model
-from predecoder._run_config import check_recorded_config
+from predecoder._run_config import check_recorded_config, pin_init
 from predecoder._train_config import TrainConfig
 from predecoder._training import train
 from qec.files import folder_lock, make_folder, remove_stale_temporaries, write_bytes
@@ -198,16 +198,11 @@ def _learn(cfg: HardwareLoopConfig, folders: list[ExperimentFolder], out: Path, 
 
 
 def _train(cfg: HardwareLoopConfig, folders: list[ExperimentFolder], files, out: Path, log) -> Path:
-    init = None
-    if cfg.init is not None:
-        init = out / "init.safetensors"
-        if not init.exists():
-            given = model_path(cfg.init)
-            write_bytes(init, Path(given).read_bytes(), inputs=(given,), what="warm start")
+    init = pin_init(cfg.init, out)
     run = out / "train"
     tcfg = TrainConfig(
         distance=folders[0].distance, p=None, circuits=tuple(f.file("circuit_ideal.stim") for f in folders),
-        dems=tuple(path for _, _, path in files), preset=cfg.preset, init=None if init is None else str(init),
+        dems=tuple(path for _, _, path in files), preset=cfg.preset, init=init,
         minutes=cfg.minutes, samples=cfg.samples, lr=cfg.lr, seed=cfg.seed, threads=cfg.threads, val_every=cfg.val_every,
         val_shots=cfg.val_shots, select_by="weighted", out=str(run),
     )

@@ -1,5 +1,6 @@
 """The arguments a run folder's files were made with, recorded in ``config.json`` and checked on
-every rerun (the closed loops': :mod:`predecoder._closed_loop`, :mod:`predecoder._hardware_loop`).
+every rerun, and the warm start pinned in the folder (the closed loops': :mod:`predecoder._closed_loop`,
+:mod:`predecoder._hardware_loop`).
 
 A rerun with the same arguments resumes; one with others is refused in one line naming them, never
 answered with the first run's files. A folder whose run stopped before making anything but its
@@ -12,10 +13,23 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from predecoder._model_catalog import model_path
 from qec import QecError
 from qec.files import write_bytes
 
-__all__ = ["check_recorded_config"]
+__all__ = ["check_recorded_config", "pin_init"]
+
+
+def pin_init(init: str | None, out: Path) -> str | None:
+    """The warm start ``init`` (a shipped model's name or a file) as ``out/init.safetensors``,
+    copied once, so every training of the run starts from the same bytes; None without one."""
+    if init is None:
+        return None
+    pinned = out / "init.safetensors"
+    if not pinned.exists():
+        given = model_path(init)
+        write_bytes(pinned, Path(given).read_bytes(), inputs=(given,), what="warm start")
+    return str(pinned)
 
 
 def check_recorded_config(out: Path, want: dict[str, Any], outputs: Sequence[str]) -> None:
