@@ -22,10 +22,10 @@ import numpy as np
 from _experiment_flags import experiment_parser, resolve_rounds
 
 from predecoder import PipelineDecoder
+from predecoder._pipeline import MAX_WEIGHT
 from qec import MemoryExperiment
 from qec.decoding import WeightedMatcher
 
-CLIP = 30.0
 
 
 def fusion_blossom_decoder(H, L):
@@ -48,7 +48,7 @@ def fusion_blossom_decoder(H, L):
     u = np.array([a for a, _ in pairs])
     v = np.array([b for _, b in pairs])
     solver = fb.SolverSerial(fb.SolverInitializer(n + 1, [(int(a), int(b), 2) for a, b in pairs], [n]))
-    scale = (1 << 20) / CLIP
+    scale = (1 << 20) / MAX_WEIGHT
 
     def decode(events, weights):
         w = weights[used][order]
@@ -87,17 +87,17 @@ def main() -> None:
     index = pipeline.weight_index
     rows = {}
     t0 = time.perf_counter()
-    reference = compiled.decode_batch_from_logits(events, logits, index, clip=CLIP)
+    reference = compiled.decode_batch_from_logits(events, logits, index, clip=MAX_WEIGHT)
     rows["compiled"] = {"us_per_shot": 1e6 * (time.perf_counter() - t0) / args.shots, "agree": 1.0}
     k = min(args.fallback_shots, args.shots)
     rebuild = WeightedMatcher(compiled.H, compiled.L, backend="rebuild")
     t0 = time.perf_counter()
-    out = rebuild.decode_batch_from_logits(events[:k], logits[:k], index, clip=CLIP)
+    out = rebuild.decode_batch_from_logits(events[:k], logits[:k], index, clip=MAX_WEIGHT)
     rows["rebuild"] = {"us_per_shot": 1e6 * (time.perf_counter() - t0) / k,
                        "agree": float(np.mean((out == reference[:k]).all(axis=1)))}
     fusion = fusion_blossom_decoder(compiled.H, compiled.L)
     if fusion is not None:
-        weights = np.clip(-logits[:, index].astype(np.float64), -CLIP, CLIP)
+        weights = np.clip(-logits[:, index].astype(np.float64), -MAX_WEIGHT, MAX_WEIGHT)
         t0 = time.perf_counter()
         out = np.array([fusion(events[b], weights[b]) for b in range(args.shots)])
         rows["fusion-blossom"] = {"us_per_shot": 1e6 * (time.perf_counter() - t0) / args.shots,

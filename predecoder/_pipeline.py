@@ -34,7 +34,7 @@ from predecoder._device import resolve_device
 from predecoder._export import BACKENDS, OnnxRuntimeNetwork
 from predecoder._model import IN_CHANNELS, OUT_CHANNELS
 from predecoder._model_file import LoadedModel, load_model
-from predecoder._pipeline_options import PipelineOptions
+from predecoder._pipeline_options import PRECISIONS, PipelineOptions
 from predecoder._shared_network import decode_together
 from qec.encoding import check_shots, pack_bits
 from qec import CorrectionBasis, PyMatchingDecoder, QecError, SpaceTimeLayout
@@ -43,7 +43,7 @@ from qec.decoding import ParallelMatcher, WeightedMatcher
 
 # Neural weights are clipped to +-MAX_WEIGHT: log((1 - p) / p) = 30 is p = 1e-13 either way.
 MAX_WEIGHT = 30.0
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = dict(zip(PRECISIONS, (torch.float32, torch.float16, torch.bfloat16)))
 # Shots per inference chunk are capped so that one chunk's grid holds at most this many sites.
 MAX_CHUNK_SITES = 1 << 22
 
@@ -110,7 +110,6 @@ class PipelineDecoder:
         **options: Any,
     ):
         options = PipelineOptions(**options)
-        self.options = options
         global_decoder, threshold, device = options.global_decoder, options.threshold, options.device
         batch_size, block_batch, precision = options.batch_size, options.block_batch, options.precision
         block_rounds, block_space, compile = options.block_rounds, options.block_space, options.compile
