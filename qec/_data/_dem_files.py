@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.csgraph
 import stim
 
 from qec._errors import QecError
@@ -101,6 +99,9 @@ def _matching_edges(dem: stim.DetectorErrorModel) -> list:
 def _cut_off(n: int, edges: list) -> np.ndarray:
     a = [u for u, _, _ in edges]
     b = [n if v is None else v for _, v, _ in edges]  # node n: the boundary
+    import scipy.sparse  # here, not at import: csgraph loads scipy.linalg (~0.1 s for every `import qec`)
+    import scipy.sparse.csgraph
+
     graph = scipy.sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n + 1, n + 1))
     _, label = scipy.sparse.csgraph.connected_components(graph, directed=False)
     return label[:n] != label[n]

@@ -35,6 +35,7 @@ import numpy as np
 import stim
 
 from qec._encoding._bit_packing import unpack_bits
+from qec._data._dem_files import _matching_edges
 from qec._data._shot_files import ShotFileError
 
 # At most this many shots (the first of a file) are checked, and at most this many bits read.
@@ -60,12 +61,10 @@ def expected_pair_correlations(dem: stim.DetectorErrorModel) -> tuple[np.ndarray
     coefficient if the edges fire independently (a detector fires with probability
     (1 - prod(1 - 2p)) / 2 over its edges), and whether the pair is one round apart at one place
     (coordinates equal but the last, which differs by 1)."""
-    import pymatching
-
     n = dem.num_detectors
     log_single = np.zeros(n)
     pairs, log_pair = [], []
-    for a, b, attributes in pymatching.Matching.from_detector_error_model(dem).edges():
+    for a, b, attributes in _matching_edges(dem):
         weight = np.log(max(abs(1.0 - 2.0 * attributes["error_probability"]), 1e-12))
         log_single[a] += weight
         if b is not None:

@@ -52,7 +52,7 @@ def compiled_available() -> bool:
 def weighted_matching_backend() -> str:
     """The backend ``backend="auto"`` runs here: ``"compiled"`` or ``"rebuild"`` (the compiled core
     was not built)."""
-    return "compiled" if _weighted_matching is not None else "rebuild"
+    return "compiled" if compiled_available() else "rebuild"
 
 
 def describe_backend(backend: str | None = None) -> str:
@@ -96,7 +96,7 @@ class WeightedMatcher:
         if backend == "compiled" and _weighted_matching is None:
             raise QecError("the compiled weighted matcher (qec._decoding._weighted_matching) was not built at install time; "
                              "reinstall with a C++20 compiler and network access, or use backend='rebuild'")
-        self.backend = "compiled" if backend in ("auto", "compiled") and _weighted_matching is not None else "rebuild"
+        self.backend = weighted_matching_backend() if backend == "auto" else backend
         H = scipy.sparse.csc_matrix(H, dtype=np.uint8)
         L = scipy.sparse.csc_matrix(L, dtype=np.uint8)
         H.eliminate_zeros()

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 from typing import Any, Protocol, Sequence
@@ -83,8 +84,9 @@ class FileDem:
     def fitted_on(self) -> list[FittedOn]:
         return read_provenance(self.path)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
+        """The file's name and the hash of its DEM (read once: every column, key and message asks)."""
         text = str(read_dem(self.path, what="DEM file"))
         return f"{os.path.basename(self.path)}@{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 

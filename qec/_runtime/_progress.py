@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import sys
 
-from tqdm import tqdm
-
 # Where stderr is no terminal: the first line after this many seconds, then one a period.
 LOG_PERIOD_S = 10.0
 
@@ -46,12 +44,14 @@ class _Lines:
 
 
 def progress_bar(total: int | None, desc: str, *, unit: str = " shots", initial: int = 0,
-                 disable: bool = False) -> tqdm:
+                 disable: bool = False) -> "tqdm":
     """A bar of ``total`` ``unit`` (None: a count with its rate) labelled ``desc``, on stderr; large
     counts in k and M. Set ``leave = False`` before closing it when a one-line error follows: the
     error then takes the bar's place."""
     tty = sys.stderr.isatty()
     options = dict(dynamic_ncols=True) if tty else dict(file=_Lines(sys.stderr), delay=LOG_PERIOD_S, ncols=100,
                                                         mininterval=LOG_PERIOD_S, maxinterval=LOG_PERIOD_S)
+    from tqdm import tqdm  # here, not at import: every `import qec` would load it
+
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, initial=initial, disable=disable,
                 **{"file": sys.stderr, **options})
